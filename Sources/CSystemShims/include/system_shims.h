@@ -1,0 +1,20 @@
+#ifndef SURVEYCHARTS_SYSTEM_SHIMS_H
+#define SURVEYCHARTS_SYSTEM_SHIMS_H
+
+#include <stdint.h>
+
+/// Blocks in `flock(fd, operation)` until the lock is granted or `timeout_ms` milliseconds pass.
+///
+/// The wait is a real blocking `flock`, so the caller wakes as soon as the holder unlocks. The
+/// deadline is enforced with a per-thread POSIX timer whose signal interrupts the call (EINTR);
+/// the timer re-fires every few milliseconds after the deadline, so a signal that lands before the
+/// thread enters `flock` cannot leave it blocked.
+///
+/// Returns 0 when the lock is held, `-ETIMEDOUT` when the deadline passed, or `-errno` on any
+/// other failure.
+int surveycharts_flock_with_timeout(int fd, int operation, int64_t timeout_ms);
+
+/// The Linux thread id of the calling thread (for diagnostics).
+int64_t surveycharts_thread_id(void);
+
+#endif

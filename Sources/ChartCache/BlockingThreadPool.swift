@@ -1,0 +1,85 @@
+import Foundation
+
+/// A fixed set of threads for blocking system calls (`flock`, `fsync`, file I/O) and CPU-bound
+/// rendering, so none of it runs on an event loop or on Swift concurrency's cooperative pool.
+///
+/// Jobs run in submission order. The pool never grows: a burst of work queues instead of
+/// spawning threads.
+public final class BlockingThreadPool: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var jobs: [() -> Void] = []
+    private var head = 0
+    private var stopping = false
+    private var threads: [Thread] = []
+    private var busyThreads = 0
+
+    /// The number of threads.
+    public let threadCount: Int
+
+    /// Starts `threadCount` threads named `name`.
+    public init(threadCount: Int, name: String = "surveycharts.blocking") {
+        precondition(threadCount > 0, "a blocking pool needs at least one thread")
+        self.threadCount = threadCount
+        for index in 0..<threadCount {
+            // The threads keep the pool alive until `shutdown()`.
+            let thread = Thread { self.work() }
+            thread.name = "\(name).\(index)"
+            thread.stackSize = 1 << 20
+            threads.append(thread)
+            thread.start()
+        }
+    }
+
+    /// Stops the threads once the queued jobs are done. Call it when the pool is no longer needed.
+    public func shutdown() {
+        condition.lock()
+        stopping = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Jobs waiting for a thread, and threads running a job.
+    public var load: (queued: Int, running: Int) {
+        condition.lock()
+        defer { condition.unlock() }
+        return (jobs.count - head, busyThreads)
+    }
+
+    /// Queues `job` to run on one of the pool's threads.
+    public func submit(_ job: @escaping @Sendable () -> Void) {
+        condition.lock()
+        jobs.append(job)
+        condition.signal()
+        condition.unlock()
+    }
+
+    /// Runs `body` on the pool and returns its result to the awaiting task.
+    public func run<Result: Sendable>(_ body: @escaping @Sendable () throws -> Result) async throws -> Result {
+        try await withCheckedThrowingContinuation { continuation in
+            submit { continuation.resume(with: Swift.Result { try body() }) }
+        }
+    }
+
+    private func work() {
+        while true {
+            condition.lock()
+            while head == jobs.count && !stopping { condition.wait() }
+            if head == jobs.count && stopping {
+                condition.unlock()
+                return
+            }
+            let job = jobs[head]
+            head += 1
+            if head > 1024 && head * 2 > jobs.count {
+                jobs.removeFirst(head)
+                head = 0
+            }
+            busyThreads += 1
+            condition.unlock()
+            job()
+            condition.lock()
+            busyThreads -= 1
+            condition.unlock()
+        }
+    }
+}

@@ -1,0 +1,159 @@
+import Dispatch
+import Foundation
+import Synchronization
+
+/// The on-disk chart cache: one writer per chart across every thread and process that shares
+/// the directory, waiting readers that wake when it publishes, and recovery from dead writers.
+///
+/// It knows nothing of HTTP or of charts: it maps a `ChartName` and a render closure to a
+/// complete, fsynced file. See DESIGN "Chart cache protocol" for the protocol and its invariants.
+///
+/// All blocking work (`open`, `flock`, `write`, `fsync`, `rename`, and the render closure
+/// itself) runs on the cache's own `BlockingThreadPool`, never on the caller's thread. Concurrent
+/// requests for one name in one process share a single fill: one descriptor, one pool thread.
+public final class ChartCache: Sendable {
+    /// Settings; new ones get defaults, so callers keep compiling as this grows.
+    public struct Configuration: Sendable {
+        /// The chart directory.
+        public var directory: String
+        /// How long a request may wait for a chart before it fails with `busy`.
+        public var deadline: Duration
+        /// A pending file with no lock younger than this may belong to a writer that has created
+        /// it but not yet locked it, so it is not taken over.
+        public var abandonedGracePeriod: Duration
+        /// Threads for blocking calls and rendering.
+        public var blockingThreads: Int
+        /// Remove abandoned pending files when the cache is created.
+        public var sweepOnStart: Bool
+        /// Called by writers at each stage; for tests that kill writers, and for tracing.
+        public var writerStageObserver: (@Sendable (WriterStage, ChartName) -> Void)?
+
+        /// Creates a configuration for `directory` with the defaults of DESIGN.
+        public init(
+            directory: String, deadline: Duration = .seconds(10), abandonedGracePeriod: Duration = .seconds(1),
+            blockingThreads: Int = max(2, ProcessInfo.processInfo.activeProcessorCount),
+            sweepOnStart: Bool = true, writerStageObserver: (@Sendable (WriterStage, ChartName) -> Void)? = nil
+        ) {
+            self.directory = directory
+            self.deadline = deadline
+            self.abandonedGracePeriod = abandonedGracePeriod
+            self.blockingThreads = blockingThreads
+            self.sweepOnStart = sweepOnStart
+            self.writerStageObserver = writerStageObserver
+        }
+    }
+
+    /// The configuration in use.
+    public let configuration: Configuration
+    /// The pool that runs every blocking call; the server may share it for other file work.
+    public let pool: BlockingThreadPool
+
+    private let directory: ChartDirectory
+    private let recorder = StatisticsRecorder()
+    private let fills = Mutex<[ChartName: Fill]>([:])
+
+    /// One fill under way and the requests waiting for it.
+    private struct Fill {
+        var waiters: [UInt64: CheckedContinuation<CachedChart, Error>] = [:]
+        var nextWaiter: UInt64 = 0
+    }
+
+    /// Opens the cache on `configuration.directory`, creating the directory if needed.
+    /// - Throws: `ChartCacheError` (`directoryUnusable`) when the directory cannot be created
+    ///   or written, with a message that says what to fix.
+    public init(configuration: Configuration) throws {
+        self.configuration = configuration
+        try Self.checkDirectory(configuration.directory)
+        pool = BlockingThreadPool(threadCount: configuration.blockingThreads, name: "surveycharts.cache")
+        directory = ChartDirectory(
+            path: configuration.directory, grace: ChartDirectory.seconds(configuration.abandonedGracePeriod),
+            statistics: recorder, observer: configuration.writerStageObserver)
+        if configuration.sweepOnStart { _ = directory.sweepAbandoned() }
+    }
+
+    /// Stops the cache's threads. Requests under way finish first.
+    public func shutdown() { pool.shutdown() }
+
+    /// Counters since the cache was created.
+    public var statistics: ChartCacheStatistics { recorder.snapshot }
+
+    /// Returns the published chart `name`, rendering it with `render` if no one has.
+    ///
+    /// `render` runs on a pool thread, at most once per chart across every process sharing the
+    /// directory while writers are alive. Its failure is reported to every waiter and never
+    /// stored.
+    /// - Throws: `ChartCacheError`: `busy` when the deadline passes, `renderFailed`,
+    ///   `writeFailed`, or `directoryUnusable`.
+    public func chart(
+        named name: ChartName, render: @escaping @Sendable () throws -> [UInt8]
+    ) async throws -> CachedChart {
+        let deadline = ContinuousClock.now + configuration.deadline
+        return try await withCheckedThrowingContinuation { continuation in
+            let (waiter, startsFill) = fills.withLock { fills -> (UInt64, Bool) in
+                var fill = fills[name] ?? Fill()
+                let startsFill = fill.waiters.isEmpty && fills[name] == nil
+                let waiter = fill.nextWaiter
+                fill.nextWaiter += 1
+                fill.waiters[waiter] = continuation
+                fills[name] = fill
+                return (waiter, startsFill)
+            }
+            recorder.update { startsFill ? ($0.fills += 1) : ($0.coalesced += 1) }
+            // Even a request stuck behind a full pool answers at its deadline.
+            DispatchQueue.global().asyncAfter(deadline: .now() + ChartDirectory.seconds(configuration.deadline)) {
+                [self] in
+                let expired = fills.withLock { fills in fills[name]?.waiters.removeValue(forKey: waiter) }
+                if let expired {
+                    recorder.update { $0.busy += 1 }
+                    expired.resume(
+                        throwing: ChartCacheError(
+                            .busy, name: name.fileName, "\(name) is still being rendered; retry shortly"))
+                }
+            }
+            guard startsFill else { return }
+            pool.submit { [self] in
+                let result = Result { try directory.fill(name, deadline: deadline, render: render) }
+                let waiters = fills.withLock { fills in fills.removeValue(forKey: name)?.waiters ?? [:] }
+                if case .failure(let error as ChartCacheError) = result, error.code == .busy {
+                    recorder.update { $0.busy += waiters.count }
+                }
+                for (_, continuation) in waiters.sorted(by: { $0.key < $1.key }) {
+                    continuation.resume(with: result)
+                }
+            }
+        }
+    }
+
+    /// Returns the published chart `name` if it exists, without rendering or waiting.
+    public func publishedChart(named name: ChartName) async throws -> CachedChart? {
+        try await pool.run { [directory] in try directory.readFinal(name, outcome: .hit) }
+    }
+
+    /// Removes pending files that no live writer holds, returning their names.
+    public func sweepAbandonedPendingFiles() async -> [String] {
+        (try? await pool.run { [directory] in directory.sweepAbandoned() }) ?? []
+    }
+
+    /// Checks that `path` is a directory this process can create files in, creating it if
+    /// missing.
+    /// - Throws: `ChartCacheError` (`directoryUnusable`) with a message that says what to fix.
+    public static func checkDirectory(_ path: String) throws {
+        do {
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        } catch {
+            throw ChartCacheError(
+                .directoryUnusable, name: "",
+                "cannot create the chart directory \(path): \(error.localizedDescription); "
+                    + "create it, or pass a writable --charts-dir")
+        }
+        let probe = "\(path)/.write-probe-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).pending"
+        let descriptor = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else {
+            throw ChartCacheError.system(
+                .directoryUnusable, name: "", call: "creating a file in", path: path, errno: errno,
+                hint: "make the chart directory writable by this user (uid \(getuid())), or pass another --charts-dir")
+        }
+        close(descriptor)
+        unlink(probe)
+    }
+}

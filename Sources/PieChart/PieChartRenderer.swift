@@ -1,0 +1,206 @@
+import CCairo
+import CPNG
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// A rendered chart: PNG bytes and what went into them.
+public struct RenderedChart: Sendable {
+    /// The PNG file's bytes.
+    public var png: [UInt8]
+    /// The layout that was drawn.
+    public var layout: ChartLayout
+    /// Characters drawn without a glyph (as boxes) because no installed font has them.
+    /// Non-zero means a font is missing on this machine.
+    public var unknownGlyphs: Int
+    /// Pixel size of the PNG.
+    public var pixelWidth: Int, pixelHeight: Int
+}
+
+/// Draws chart specs into PNG bytes with Cairo, Pango and libpng.
+///
+/// Safe to use from many threads at once: each thread keeps its own Pango font map, made on its
+/// first render. It never touches the disk or the network.
+public struct PieChartRenderer: Sendable {
+    /// Tunables that do not change what the chart shows.
+    public struct Options: Sendable, Hashable {
+        /// zlib level, 0...9. Charts are flat colour, so fast levels already compress well.
+        public var compressionLevel: Int
+        /// libpng row filter: 0 none, 1 sub, 2 adaptive.
+        public var rowFilter: Int
+
+        /// Creates options; the defaults were measured to give smaller files than matplotlib's
+        /// at a fraction of the time (see `make bench-render`).
+        public init(compressionLevel: Int = 6, rowFilter: Int = 1) {
+            self.compressionLevel = compressionLevel
+            self.rowFilter = rowFilter
+        }
+    }
+
+    /// The options in use.
+    public var options: Options
+
+    /// Creates a renderer.
+    public init(options: Options = Options()) {
+        self.options = options
+    }
+
+    /// Lays out `spec` with Pango metrics, without drawing.
+    /// - Throws: `ChartSpecError` when the legend cannot fit.
+    public func layout(_ spec: ChartSpec) throws -> ChartLayout {
+        try ChartLayout(spec: spec, measurer: PangoTextMeasurer())
+    }
+
+    /// Renders `spec` to PNG bytes.
+    /// - Throws: `ChartSpecError` when the legend cannot fit, `ChartRenderError` when Cairo or
+    ///   libpng fail.
+    public func render(_ spec: ChartSpec) throws -> RenderedChart {
+        let layout = try layout(spec)
+        let pixelWidth = spec.width * spec.scale
+        let pixelHeight = spec.height * spec.scale
+        guard let surface = cairo_image_surface_create(CAIRO_FORMAT_RGB24, Int32(pixelWidth), Int32(pixelHeight)),
+            cairo_surface_status(surface) == CAIRO_STATUS_SUCCESS
+        else {
+            throw ChartRenderError("Cairo could not create a \(pixelWidth)×\(pixelHeight) surface")
+        }
+        defer { cairo_surface_destroy(surface) }
+        let cr = cairo_create(surface)!
+        defer { cairo_destroy(cr) }
+        cairo_scale(cr, Double(spec.scale), Double(spec.scale))
+        var painter = Painter(cr: cr, state: PangoThreadState.current, layout: layout)
+        painter.paint()
+        guard cairo_status(cr) == CAIRO_STATUS_SUCCESS else {
+            throw ChartRenderError(
+                "Cairo failed while drawing: \(String(validatingCString: cairo_status_to_string(cairo_status(cr))) ?? "unknown status")"
+            )
+        }
+        cairo_surface_flush(surface)
+        let png = try encodePNG(surface: surface, width: pixelWidth, height: pixelHeight)
+        return RenderedChart(
+            png: png, layout: layout, unknownGlyphs: painter.unknownGlyphs, pixelWidth: pixelWidth,
+            pixelHeight: pixelHeight)
+    }
+
+    private func encodePNG(surface: OpaquePointer, width: Int, height: Int) throws -> [UInt8] {
+        guard let data = cairo_image_surface_get_data(surface) else {
+            throw ChartRenderError("Cairo returned no pixel data")
+        }
+        let stride = cairo_image_surface_get_stride(surface)
+        var bytes: UnsafeMutablePointer<UInt8>?
+        var length = 0
+        var message = [CChar](repeating: 0, count: 256)
+        let status = surveycharts_png_encode_rgb24(
+            data, Int32(width), Int32(height), stride, Int32(options.compressionLevel), Int32(options.rowFilter),
+            &bytes, &length, &message, message.count)
+        guard status == 0, let bytes else {
+            let text = String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            throw ChartRenderError("PNG encoding failed: \(text)")
+        }
+        defer { surveycharts_png_free(bytes) }
+        return Array(UnsafeBufferPointer(start: bytes, count: length))
+    }
+}
+
+/// Paints a `ChartLayout` on a Cairo context. Holds no state between charts.
+private struct Painter {
+    let cr: OpaquePointer
+    let state: PangoThreadState
+    let layout: ChartLayout
+    var unknownGlyphs = 0
+
+    var background: RGBColor { layout.theme == .dark ? RGBColor(hex: 0x1E1E1E) : RGBColor(hex: 0xFFFFFF) }
+    var foreground: RGBColor { layout.theme == .dark ? RGBColor(hex: 0xF2F2F2) : RGBColor(hex: 0x222222) }
+    var muted: RGBColor { layout.theme == .dark ? RGBColor(hex: 0xA0A0A0) : RGBColor(hex: 0x666666) }
+
+    mutating func paint() {
+        setColor(background)
+        cairo_paint(cr)
+        if let title = layout.title { draw(title, color: foreground) }
+        if let message = layout.noVotesMessage {
+            paintNoVotes()
+            draw(message, color: muted)
+        } else {
+            paintWedges()
+        }
+        for label in layout.percentLabels {
+            if !label.leader.isEmpty {
+                setColor(muted)
+                cairo_set_line_width(cr, max(0.75, layout.radius / 160))
+                cairo_move_to(cr, label.leader[0].x, label.leader[0].y)
+                for point in label.leader.dropFirst() { cairo_line_to(cr, point.x, point.y) }
+                cairo_stroke(cr)
+            }
+            draw(label.text, color: label.color)
+        }
+        for entry in layout.legend {
+            setColor(entry.color)
+            cairo_rectangle(cr, entry.swatch.x, entry.swatch.y, entry.swatch.width, entry.swatch.height)
+            cairo_fill(cr)
+            draw(entry.label, color: foreground)
+            draw(entry.figures, color: muted)
+        }
+    }
+
+    func paintNoVotes() {
+        setColor(Palette.noVotesRing)
+        let ringWidth = layout.radius * 0.16
+        cairo_set_line_width(cr, ringWidth)
+        cairo_new_sub_path(cr)
+        cairo_arc(cr, layout.center.x, layout.center.y, layout.radius - ringWidth / 2, 0, 2 * Double.pi)
+        cairo_stroke(cr)
+    }
+
+    mutating func paintWedges() {
+        if layout.wedges.count == 1 {
+            // One slice at 100 %: a full disc, so there is no seam at 12 o'clock.
+            let wedge = layout.wedges[0]
+            setColor(wedge.color)
+            cairo_new_sub_path(cr)
+            cairo_arc(cr, wedge.apex.x, wedge.apex.y, layout.radius, 0, 2 * Double.pi)
+            cairo_fill(cr)
+            return
+        }
+        let borderWidth = max(1, layout.radius / 110)
+        for wedge in layout.wedges {
+            wedgePath(wedge)
+            setColor(wedge.color)
+            cairo_fill_preserve(cr)
+            // A thin border in the background colour keeps equal-looking neighbours apart.
+            setColor(background)
+            cairo_set_line_width(cr, borderWidth)
+            cairo_set_line_join(cr, CAIRO_LINE_JOIN_ROUND)
+            cairo_stroke(cr)
+        }
+    }
+
+    func wedgePath(_ wedge: ChartLayout.Wedge) {
+        // Cairo measures angles from 3 o'clock; ours start at 12.
+        let quarter = Double.pi / 2
+        cairo_new_path(cr)
+        cairo_move_to(cr, wedge.apex.x, wedge.apex.y)
+        cairo_arc(cr, wedge.apex.x, wedge.apex.y, layout.radius, wedge.startAngle - quarter, wedge.endAngle - quarter)
+        cairo_close_path(cr)
+    }
+
+    mutating func draw(_ text: PlacedText, color: RGBColor) {
+        let pango = state.makeLayout(
+            text.text, style: text.style, maxWidth: text.maxWidth, maxLines: text.maxLines, centered: text.centered)
+        defer { g_object_unref(UnsafeMutableRawPointer(pango)) }
+        var logical = PangoRectangle()
+        pango_layout_get_extents(pango, nil, &logical)
+        unknownGlyphs += Int(pango_layout_get_unknown_glyphs_count(pango))
+        setColor(color)
+        // Line up the logical box with the frame, whatever alignment (RTL, centring) Pango chose within its width.
+        cairo_move_to(
+            cr, text.frame.x - Double(logical.x) / Double(PANGO_SCALE),
+            text.frame.y - Double(logical.y) / Double(PANGO_SCALE))
+        pango_cairo_show_layout(cr, pango)
+    }
+
+    func setColor(_ color: RGBColor) {
+        cairo_set_source_rgb(cr, Double(color.red) / 255, Double(color.green) / 255, Double(color.blue) / 255)
+    }
+}

@@ -1,0 +1,88 @@
+import PieChart
+
+/// The reference charts: the seed's two Television Trends questions and the hard cases. They
+/// are what `make run` draws for now, and what `docs/` shows.
+enum DemoCharts {
+    static func all() throws -> [(name: String, spec: ChartSpec)] {
+        typealias Slice = ChartSpec.Slice
+        return [
+            (
+                "tv-favourite-type",
+                try ChartSpec(
+                    title: "What is your favorite type of TV show?",
+                    slices: [
+                        Slice(label: "Comedy", value: 2), Slice(label: "Drama", value: 2),
+                        Slice(label: "Reality", value: 1),
+                    ])
+            ),
+            (
+                "tv-new-shows",
+                try ChartSpec(
+                    title: "How many new shows will you try this Fall?",
+                    slices: [
+                        Slice(label: "Hardly any: I already watch too much TV!", value: 5),
+                        Slice(label: "Maybe 3-5", value: 1),
+                        Slice(label: "I'm a TV fiend, I'll try them all at least once!", value: 2),
+                    ])
+            ),
+            (
+                "twelve-tiny-slices",
+                try ChartSpec(
+                    title: "Which streaming services do you use most?",
+                    slices: [
+                        ("Netflix", 412), ("YouTube", 388), ("Prime Video", 97), ("Disney+", 61), ("Max", 12),
+                        ("Hulu", 9), ("Apple TV+", 4), ("Paramount+", 3), ("Peacock", 2), ("Crunchyroll", 1),
+                        ("Mubi", 1), ("Other", 1),
+                    ].map { Slice(label: $0.0, value: $0.1) })
+            ),
+            (
+                "long-labels",
+                try ChartSpec(
+                    title: "What would make you watch more public broadcasting in the evenings?",
+                    slices: [
+                        Slice(
+                            label: "More documentaries about science, nature and history, shown before nine "
+                                + "o'clock so that families can watch them together", value: 31),
+                        Slice(label: "Fewer repeats", value: 12),
+                        Slice(
+                            label: "Local news with reporters who actually live in the region they report on, "
+                                + "rather than syndicated bulletins from the capital", value: 22),
+                        Slice(label: "Nothing: I do not own a television and I am quite happy that way", value: 9),
+                    ])
+            ),
+            (
+                "chinese",
+                try ChartSpec(
+                    title: "你最喜欢哪种类型的电视节目？",
+                    slices: [
+                        Slice(label: "喜剧", value: 14), Slice(label: "电视剧", value: 9),
+                        Slice(label: "真人秀", value: 6), Slice(label: "纪录片", value: 3),
+                    ])
+            ),
+            (
+                "no-votes",
+                try ChartSpec(
+                    title: "Which night should the finale air?",
+                    slices: [
+                        Slice(label: "Friday", value: 0), Slice(label: "Saturday", value: 0),
+                        Slice(label: "Sunday", value: 0),
+                    ])
+            ),
+            (
+                "single-slice",
+                try ChartSpec(
+                    title: "Would you recommend the show to a friend?",
+                    slices: [Slice(label: "Yes", value: 42), Slice(label: "No", value: 0)])
+            ),
+            (
+                "rtl-narrow",
+                try ChartSpec(
+                    title: "اللغة المفضلة · שפה מועדפת",
+                    slices: [
+                        Slice(label: "العربية", value: 7), Slice(label: "עברית", value: 5),
+                        Slice(label: "English", value: 3),
+                    ], width: 360, height: 480)
+            ),
+        ]
+    }
+}

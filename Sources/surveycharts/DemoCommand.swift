@@ -1,0 +1,47 @@
+import ArgumentParser
+import Foundation
+import PieChart
+
+/// `surveycharts demo`: renders the reference charts and prints their paths.
+struct DemoCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "demo",
+        abstract: "Render the reference charts (Television Trends and the hard cases) and print their paths."
+    )
+
+    @Option(
+        help: ArgumentHelp("Directory for the PNG files (created if missing).", valueName: "dir"),
+        transform: { $0 })
+    var chartsDir: String = ProcessInfo.processInfo.environment["SURVEYCHARTS_CHARTS_DIR"] ?? "piecharts"
+
+    @Option(help: "Pixels per point (1...3).")
+    var scale: Int = 1
+
+    func run() throws {
+        do {
+            try FileManager.default.createDirectory(atPath: chartsDir, withIntermediateDirectories: true)
+        } catch {
+            CommandFailure(
+                "cannot create the chart directory \(chartsDir): \(error.localizedDescription)", exitCode: .cantCreate
+            ).exit()
+        }
+        let renderer = PieChartRenderer()
+        do {
+            for (name, spec) in try DemoCharts.all() {
+                var scaled = spec
+                scaled.scale = scale
+                try scaled.validate()
+                let rendered = try renderer.render(scaled)
+                let path = "\(chartsDir)/\(name)\(scale == 1 ? "" : "@\(scale)x").png"
+                try AtomicFile.write(rendered.png, to: path)
+                print(
+                    "\(path)  \(rendered.pixelWidth)×\(rendered.pixelHeight)  \(rendered.png.count) bytes  alt: \(spec.altText)"
+                )
+            }
+        } catch let failure as CommandFailure {
+            failure.exit()
+        } catch {
+            CommandFailure("\(error)", exitCode: .software).exit()
+        }
+    }
+}

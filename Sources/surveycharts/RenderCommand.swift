@@ -1,0 +1,71 @@
+import ArgumentParser
+import Foundation
+import PieChart
+
+/// `surveycharts render SPEC.json --output chart.png [--scale 2]`
+struct RenderCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "render",
+        abstract: "Render one chart spec (JSON) to a PNG file.",
+        discussion: """
+            SPEC.json holds {"title", "slices": [{"label", "value"}], "width", "height", "scale", "theme"}; \
+            only "slices" is required. Use - to read the spec from standard input. A bad spec exits with \
+            status 65 and one line naming the field; nothing is written then.
+            """
+    )
+
+    @Argument(help: ArgumentHelp("The chart spec, as JSON (- for standard input).", valueName: "SPEC.json"))
+    var spec: String
+
+    @Option(name: .shortAndLong, help: ArgumentHelp("Where to write the PNG.", valueName: "chart.png"))
+    var output: String
+
+    @Option(help: "Pixels per point (1...3), overriding the spec's scale.")
+    var scale: Int?
+
+    @Option(help: "zlib compression level for the PNG (0...9).")
+    var compressionLevel: Int = PieChartRenderer.Options().compressionLevel
+
+    func validate() throws {
+        guard (0...9).contains(compressionLevel) else {
+            throw ValidationError("--compression-level must be 0...9, got \(compressionLevel)")
+        }
+    }
+
+    func run() throws {
+        do {
+            try renderChart()
+        } catch let failure as CommandFailure {
+            failure.exit()
+        }
+    }
+
+    private func renderChart() throws {
+        let bytes: Data
+        do {
+            bytes =
+                spec == "-"
+                ? FileHandle.standardInput.readDataToEndOfFile() : try Data(contentsOf: URL(fileURLWithPath: spec))
+        } catch {
+            throw CommandFailure("cannot read \(spec): \(error.localizedDescription)", exitCode: .ioError)
+        }
+        do {
+            var chart = try ChartSpec(json: bytes)
+            if let scale {
+                chart.scale = scale
+                try chart.validate()
+            }
+            let rendered = try PieChartRenderer(options: .init(compressionLevel: compressionLevel)).render(chart)
+            try AtomicFile.write(rendered.png, to: output)
+            var note = "\(output): \(rendered.pixelWidth)×\(rendered.pixelHeight), \(rendered.png.count) bytes"
+            if rendered.unknownGlyphs > 0 {
+                note += " (warning: \(rendered.unknownGlyphs) characters have no glyph in the installed fonts)"
+            }
+            print(note)
+        } catch let error as ChartSpecError {
+            throw CommandFailure("\(spec): \(error)", exitCode: .dataError)
+        } catch let error as ChartRenderError {
+            throw CommandFailure(error.description, exitCode: .software)
+        }
+    }
+}
