@@ -23,7 +23,7 @@ let package = Package(
         // libpng reports errors with setjmp, which Swift cannot use safely: the writer lives in C.
         .target(
             name: "CPNG",
-            linkerSettings: [.linkedLibrary("png")]
+            linkerSettings: [.linkedLibrary("png"), .linkedLibrary("z")]
         ),
         // Small POSIX helpers Swift cannot express safely (signal-interrupted flock with a deadline).
         .target(name: "CSystemShims"),
@@ -45,6 +45,11 @@ let package = Package(
                 "ChartCache",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
+        ),
+        // Benchmarks for scripts/bench-*.sh: medians only, never asserted.
+        .executableTarget(
+            name: "surveycharts-bench",
+            dependencies: ["PieChart", "ChartCache"]
         ),
         // Spawned by the ChartCache tests to prove the protocol across processes and under faults.
         .executableTarget(

@@ -1,6 +1,7 @@
 #include "cpng.h"
 
 #include <png.h>
+#include <zlib.h>
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,10 +93,18 @@ int surveycharts_png_encode_rgb24(
     png_set_write_fn(png, buffer, write_to_buffer, flush_nothing);
     png_set_compression_level(png, compression_level);
     png_set_compression_mem_level(png, 9);
-    switch (filter) {
+    switch (filter & 0xF) {
     case 0: png_set_filter(png, PNG_FILTER_TYPE_BASE, PNG_FILTER_NONE); break;
     case 1: png_set_filter(png, PNG_FILTER_TYPE_BASE, PNG_FILTER_SUB); break;
+    case 2: png_set_filter(png, PNG_FILTER_TYPE_BASE, PNG_FILTER_UP); break;
+    case 3: png_set_filter(png, PNG_FILTER_TYPE_BASE, PNG_FILTER_SUB | PNG_FILTER_UP); break;
     default: png_set_filter(png, PNG_FILTER_TYPE_BASE, PNG_ALL_FILTERS); break;
+    }
+    switch (filter >> 4) {
+    case 1: png_set_compression_strategy(png, Z_RLE); break;
+    case 2: png_set_compression_strategy(png, Z_FILTERED); break;
+    case 3: png_set_compression_strategy(png, Z_HUFFMAN_ONLY); break;
+    default: break;
     }
     png_set_IHDR(png, info, (png_uint_32)width, (png_uint_32)height, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
                  PNG_COMPRESSION_TYPE_BASE, PNG_FILTER_TYPE_BASE);

@@ -23,11 +23,14 @@ struct RenderCommand: ParsableCommand {
     @Option(help: "Pixels per point (1...3), overriding the spec's scale.")
     var scale: Int?
 
-    @Option(help: "zlib compression level for the PNG (0...9).")
-    var compressionLevel: Int = PieChartRenderer.Options().compressionLevel
+    @Option(
+        help: ArgumentHelp(
+            "Encode with libpng at this zlib level (0...9) instead of the fast encoder: smaller, slower.",
+            valueName: "level"))
+    var compressionLevel: Int?
 
     func validate() throws {
-        guard (0...9).contains(compressionLevel) else {
+        if let compressionLevel, !(0...9).contains(compressionLevel) {
             throw ValidationError("--compression-level must be 0...9, got \(compressionLevel)")
         }
     }
@@ -55,7 +58,10 @@ struct RenderCommand: ParsableCommand {
                 chart.scale = scale
                 try chart.validate()
             }
-            let rendered = try PieChartRenderer(options: .init(compressionLevel: compressionLevel)).render(chart)
+            let rendered = try PieChartRenderer(
+                options: .init(
+                    encoder: compressionLevel.map { .libpng(compressionLevel: $0, rowFilter: 4) } ?? .fast)
+            ).render(chart)
             try AtomicFile.write(rendered.png, to: output)
             var note = "\(output): \(rendered.pixelWidth)×\(rendered.pixelHeight), \(rendered.png.count) bytes"
             if rendered.unknownGlyphs > 0 {

@@ -20,6 +20,14 @@ int surveycharts_png_encode_rgb24(
     uint8_t **out_bytes, size_t *out_length,
     char *error_message, size_t error_message_capacity);
 
+/// Encodes the same input as `surveycharts_png_encode_rgb24`, several times faster, with a
+/// deflate that only looks for the repeats charts are made of (runs of one colour, rows like the
+/// one above) and codes them with dynamic Huffman tables. Same ownership and error rules.
+int surveycharts_png_encode_rgb24_fast(
+    const uint8_t *pixels, int width, int height, int stride,
+    uint8_t **out_bytes, size_t *out_length,
+    char *error_message, size_t error_message_capacity);
+
 /// Releases a buffer returned by `surveycharts_png_encode_rgb24`.
 void surveycharts_png_free(uint8_t *bytes);
 
