@@ -126,9 +126,35 @@ public enum ChartText {
         return result
     }
 
-    /// "1 vote · 40%", "2 votes · 60%".
-    public static func figures(votes: Int, percent: Int) -> String {
-        "\(grouped(votes)) \(votes == 1 ? "vote" : "votes") · \(percent)%"
+    /// How much room the votes and percentage of a legend row take.
+    public enum FiguresStyle: CaseIterable, Sendable {
+        /// "1,234 votes · 40%"
+        case full
+        /// "1,234 · 40%"
+        case compact
+        /// "1.2k · 40%": for narrow columns of large numbers.
+        case abbreviated
+    }
+
+    /// "1 vote · 40%", "2 votes · 60%", or a shorter form.
+    public static func figures(votes: Int, percent: Int, style: FiguresStyle = .full) -> String {
+        switch style {
+        case .full: return "\(grouped(votes)) \(votes == 1 ? "vote" : "votes") · \(percent)%"
+        case .compact: return "\(grouped(votes)) · \(percent)%"
+        case .abbreviated: return "\(abbreviated(votes)) · \(percent)%"
+        }
+    }
+
+    /// 999, 1.2k, 35k, 1.2M, 4.6G.
+    public static func abbreviated(_ value: Int) -> String {
+        let units: [(Double, String)] = [(1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")]
+        for (size, suffix) in units where Double(value) >= size {
+            let scaled = Double(value) / size
+            let digits = scaled < 10 ? (scaled * 10).rounded(.down) / 10 : scaled.rounded(.down)
+            let text = digits == digits.rounded() ? String(Int(digits)) : String(digits)
+            return text + suffix
+        }
+        return String(value)
     }
 
     /// Labels may come from survey text: newlines and other control characters become spaces
@@ -389,40 +415,41 @@ private struct LayoutBuilder<Measurer: TextMeasuring> {
         in region: Rect, placement: ChartLayout.LegendPlacement, percentages: [Int], colors: [RGBColor]
     ) throws -> [ChartLayout.LegendEntry] {
         let labels = spec.slices.map { ChartText.singleLine($0.label) }
-        let figures = spec.slices.indices.map {
-            ChartText.figures(votes: spec.slices[$0].value, percent: percentages[$0])
-        }
-        // Prefer large text, then few columns, then full three-line labels.
-        for factor in [1.0, 0.9, 0.8, 0.7, 0.6, 0.5] {
-            let size = em * factor
-            guard size >= 5 else { break }
-            let style = TextStyle(size: size)
-            let figureExtents = figures.map { measurer.measure($0, style: style, maxWidth: nil, maxLines: 1) }
-            let figuresWidth = figureExtents.map(\.width).max() ?? 0
-            // Short labels get a compact legend rather than figures pushed to the far edge.
-            let naturalLabelWidth =
-                labels.map { measurer.measure($0, style: style, maxWidth: nil, maxLines: 1).width }.max() ?? 0
-            let swatch = size * 0.9
-            let gap = size * 0.5
-            let rowGap = size * 0.4
-            let columnGap = size * 1.5
-            for maxLines in [3, 1] {
-                var columns = 1
-                while true {
-                    let available = (region.width - columnGap * Double(columns - 1)) / Double(columns)
-                    guard available - swatch - 2 * gap - figuresWidth >= size * 4 else { break }
-                    let columnWidth = min(
-                        available, swatch + 2 * gap + max(naturalLabelWidth, size * 4) + figuresWidth + size * 2)
-                    let labelWidth = columnWidth - swatch - 2 * gap - figuresWidth
-                    if let entries = fill(
-                        region: region, placement: placement, columns: columns, columnWidth: columnWidth,
-                        columnGap: columnGap, labelWidth: labelWidth, labels: labels, figures: figures,
-                        figureExtents: figureExtents, style: style, maxLines: maxLines, swatch: swatch, gap: gap,
-                        rowGap: rowGap, colors: colors)
-                    {
-                        return entries
+        // Prefer large text, then full figures, then few columns, then full three-line labels.
+        let sizes = [1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.42, 0.35, 0.3, 0.25].map { em * $0 }.filter { $0 >= 6 }
+        for size in sizes.isEmpty ? [6] : sizes {
+            for figuresStyle in ChartText.FiguresStyle.allCases {
+                let figures = spec.slices.indices.map {
+                    ChartText.figures(votes: spec.slices[$0].value, percent: percentages[$0], style: figuresStyle)
+                }
+                let style = TextStyle(size: size)
+                let figureExtents = figures.map { measurer.measure($0, style: style, maxWidth: nil, maxLines: 1) }
+                let figuresWidth = figureExtents.map(\.width).max() ?? 0
+                // Short labels get a compact legend rather than figures pushed to the far edge.
+                let naturalLabelWidth =
+                    labels.map { measurer.measure($0, style: style, maxWidth: nil, maxLines: 1).width }.max() ?? 0
+                let swatch = size * 0.9
+                let gap = size * 0.5
+                let rowGap = size * 0.4
+                let columnGap = size * 1.5
+                for maxLines in [3, 1] {
+                    var columns = 1
+                    while true {
+                        let available = (region.width - columnGap * Double(columns - 1)) / Double(columns)
+                        guard available - swatch - 2 * gap - figuresWidth >= size * 4 else { break }
+                        let columnWidth = min(
+                            available, swatch + 2 * gap + max(naturalLabelWidth, size * 4) + figuresWidth + size * 2)
+                        let labelWidth = columnWidth - swatch - 2 * gap - figuresWidth
+                        if let entries = fill(
+                            region: region, placement: placement, columns: columns, columnWidth: columnWidth,
+                            columnGap: columnGap, labelWidth: labelWidth, labels: labels, figures: figures,
+                            figureExtents: figureExtents, style: style, maxLines: maxLines, swatch: swatch, gap: gap,
+                            rowGap: rowGap, colors: colors)
+                        {
+                            return entries
+                        }
+                        columns += 1
                     }
-                    columns += 1
                 }
             }
         }

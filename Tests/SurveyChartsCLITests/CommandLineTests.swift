@@ -1,0 +1,115 @@
+import Foundation
+import Testing
+
+/// Runs the real `surveycharts` binary as a user types it.
+@Suite("surveycharts command line")
+struct CommandLineTests {
+    @Test func renderWritesAPNGAndSaysWhere() throws {
+        let directory = try TemporaryDirectory()
+        let spec = try directory.write(
+            "spec.json", #"{"title": "Favourite?", "slices": [{"label": "Comedy", "value": 2}]}"#)
+        let output = directory.path + "/chart.png"
+        let result = try Executable.run(["render", spec, "--output", output])
+        #expect(result.status == 0, "\(result.standardError)")
+        let png = try Data(contentsOf: URL(fileURLWithPath: output))
+        #expect(Array(png.prefix(8)) == [137, 80, 78, 71, 13, 10, 26, 10])
+        #expect(Self.pngSize(png) == (640, 400))
+        #expect(result.standardOutput.contains(output))
+        #expect(try directory.entries() == ["chart.png", "spec.json"])
+    }
+
+    @Test func scaleOptionMultipliesPixels() throws {
+        let directory = try TemporaryDirectory()
+        let spec = try directory.write(
+            "spec.json", #"{"slices": [{"label": "A", "value": 1}], "width": 300, "height": 200}"#)
+        let result = try Executable.run(["render", spec, "--output", directory.path + "/c.png", "--scale", "2"])
+        #expect(result.status == 0)
+        #expect(Self.pngSize(try Data(contentsOf: URL(fileURLWithPath: directory.path + "/c.png"))) == (600, 400))
+    }
+
+    @Test func badSpecExitsWithOneLineNamingTheFieldAndWritesNothing() throws {
+        let directory = try TemporaryDirectory()
+        let cases: [(json: String, field: String)] = [
+            (#"{"slices": [{"label": "A", "value": -1}]}"#, "slices[0].value"),
+            (#"{"slices": [{"label": "A", "value": 1}], "width": 5000}"#, "width"),
+            (#"{"slices": []}"#, "slices"),
+            (#"{"slices": [{"label": "A", "value": 1}], "scale": 9}"#, "scale"),
+            (#"{"slices": "#, "$"),
+        ]
+        for (index, testCase) in cases.enumerated() {
+            let spec = try directory.write("bad\(index).json", testCase.json)
+            let output = directory.path + "/out\(index).png"
+            let result = try Executable.run(["render", spec, "--output", output])
+            #expect(result.status == 65, "\(testCase.json): \(result.standardError)")
+            let lines = result.standardError.split(separator: "\n")
+            #expect(lines.count == 1, "\(result.standardError)")
+            #expect(lines.first?.contains("\(testCase.field): ") == true, "\(result.standardError)")
+            #expect(!FileManager.default.fileExists(atPath: output))
+        }
+        // An existing file is left as it was.
+        let existing = try directory.write("keep.png", "previous")
+        let spec = try directory.write("bad.json", #"{"slices": [{"label": "A", "value": 1.5}]}"#)
+        #expect(try Executable.run(["render", spec, "--output", existing]).status == 65)
+        #expect(try String(contentsOfFile: existing, encoding: .utf8) == "previous")
+        #expect(try directory.entries().allSatisfy { !$0.hasPrefix(".") })
+    }
+
+    @Test func scaleOverrideIsValidatedToo() throws {
+        let directory = try TemporaryDirectory()
+        let spec = try directory.write("spec.json", #"{"slices": [{"label": "A", "value": 1}]}"#)
+        let result = try Executable.run(["render", spec, "--output", directory.path + "/c.png", "--scale", "7"])
+        #expect(result.status == 65)
+        #expect(result.standardError.contains("scale: must be 1...3"))
+    }
+
+    @Test func missingSpecFileIsAClearError() throws {
+        let directory = try TemporaryDirectory()
+        let result = try Executable.run([
+            "render", directory.path + "/nope.json", "--output", directory.path + "/c.png",
+        ])
+        #expect(result.status == 74)
+        #expect(result.standardError.contains("cannot read"))
+    }
+
+    @Test func twoProcessesWriteIdenticalBytes() throws {
+        let directory = try TemporaryDirectory()
+        let spec = try directory.write(
+            "spec.json",
+            #"{"title": "你最喜欢哪种类型的电视节目？", "slices": [{"label": "喜剧", "value": 14}, {"label": "电视剧", "value": 9}, {"label": "Reality", "value": 6}]}"#
+        )
+        let first = try Executable.start(["render", spec, "--output", directory.path + "/a.png"])
+        let second = try Executable.start(["render", spec, "--output", directory.path + "/b.png"])
+        #expect(first.finish().status == 0 && second.finish().status == 0)
+        let a = try Data(contentsOf: URL(fileURLWithPath: directory.path + "/a.png"))
+        let b = try Data(contentsOf: URL(fileURLWithPath: directory.path + "/b.png"))
+        #expect(a == b && a.count > 1000)
+    }
+
+    @Test func helpDescribesTheCommands() throws {
+        let result = try Executable.run(["--help"])
+        #expect(result.status == 0)
+        #expect(result.standardOutput.contains("render"))
+        let render = try Executable.run(["render", "--help"])
+        #expect(render.standardOutput.contains("--output"))
+        #expect(render.standardOutput.contains("--scale"))
+        let missing = try Executable.run(["render"])
+        #expect(missing.status != 0)
+        #expect(missing.standardError.contains("Missing expected argument"))
+    }
+
+    @Test func demoRendersEveryReferenceChart() throws {
+        let directory = try TemporaryDirectory()
+        let result = try Executable.run(["demo", "--charts-dir", directory.path + "/charts"])
+        #expect(result.status == 0, "\(result.standardError)")
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory.path + "/charts").sorted()
+        #expect(files.contains("tv-new-shows.png") && files.contains("no-votes.png") && files.contains("chinese.png"))
+        #expect(result.standardOutput.contains("Hardly any: I already watch too much TV! 63 %"))
+    }
+
+    static func pngSize(_ png: Data) -> (Int, Int) {
+        let bytes = Array(png)
+        let width = bytes[16..<20].reduce(0) { $0 << 8 | Int($1) }
+        let height = bytes[20..<24].reduce(0) { $0 << 8 | Int($1) }
+        return (width, height)
+    }
+}
