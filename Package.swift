@@ -56,8 +56,10 @@ let package = Package(
             name: "ChartCacheTestHelper",
             dependencies: ["ChartCache"]
         ),
+        // Temporary directories and child processes, shared by the test targets.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "PieChartTests", dependencies: ["PieChart", "CCairo"]),
-        .testTarget(name: "ChartCacheTests", dependencies: ["ChartCache", "ChartCacheTestHelper"]),
-        .testTarget(name: "SurveyChartsCLITests", dependencies: ["surveycharts"]),
+        .testTarget(name: "ChartCacheTests", dependencies: ["ChartCache", "ChartCacheTestHelper", "TestSupport"]),
+        .testTarget(name: "SurveyChartsCLITests", dependencies: ["surveycharts", "TestSupport"]),
     ]
 )

@@ -4,8 +4,10 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -85,4 +87,12 @@ int surveycharts_flock_with_timeout(int fd, int operation, int64_t timeout_ms) {
     timer_delete(timer);
     pthread_sigmask(SIG_SETMASK, &previous_mask, NULL);
     return result;
+}
+
+void surveycharts_set_thread_name(const char *name) { prctl(PR_SET_NAME, (unsigned long)name, 0, 0, 0); }
+
+void surveycharts_get_thread_name(char *buffer, int capacity) {
+    char name[17] = {0};
+    prctl(PR_GET_NAME, (unsigned long)name, 0, 0, 0);
+    snprintf(buffer, (size_t)capacity, "%s", name);
 }

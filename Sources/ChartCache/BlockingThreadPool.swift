@@ -1,3 +1,4 @@
+import CSystemShims
 import Foundation
 
 /// A fixed set of threads for blocking system calls (`flock`, `fsync`, file I/O) and CPU-bound
@@ -16,14 +17,19 @@ public final class BlockingThreadPool: @unchecked Sendable {
     /// The number of threads.
     public let threadCount: Int
 
-    /// Starts `threadCount` threads named `name`.
-    public init(threadCount: Int, name: String = "surveycharts.blocking") {
+    /// Starts `threadCount` threads named `name-<index>` (the kernel keeps 15 bytes of a thread
+    /// name, so keep `name` short: `ps -L` and `/proc/<pid>/task/*/comm` show it).
+    public init(threadCount: Int, name: String = "blocking") {
         precondition(threadCount > 0, "a blocking pool needs at least one thread")
         self.threadCount = threadCount
         for index in 0..<threadCount {
+            let threadName = "\(name)-\(index)"
             // The threads keep the pool alive until `shutdown()`.
-            let thread = Thread { self.work() }
-            thread.name = "\(name).\(index)"
+            let thread = Thread {
+                surveycharts_set_thread_name(threadName)
+                self.work()
+            }
+            thread.name = threadName
             thread.stackSize = 1 << 20
             threads.append(thread)
             thread.start()
@@ -58,6 +64,13 @@ public final class BlockingThreadPool: @unchecked Sendable {
         try await withCheckedThrowingContinuation { continuation in
             submit { continuation.resume(with: Swift.Result { try body() }) }
         }
+    }
+
+    /// The kernel's name of the calling thread, as `ps -L` shows it.
+    public static var currentThreadName: String {
+        var buffer = [CChar](repeating: 0, count: 32)
+        surveycharts_get_thread_name(&buffer, Int32(buffer.count))
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     private func work() {

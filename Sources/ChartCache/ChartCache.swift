@@ -64,7 +64,7 @@ public final class ChartCache: Sendable {
     public init(configuration: Configuration) throws {
         self.configuration = configuration
         try Self.checkDirectory(configuration.directory)
-        pool = BlockingThreadPool(threadCount: configuration.blockingThreads, name: "surveycharts.cache")
+        pool = BlockingThreadPool(threadCount: configuration.blockingThreads, name: "chartcache")
         directory = ChartDirectory(
             path: configuration.directory, grace: ChartDirectory.seconds(configuration.abandonedGracePeriod),
             statistics: recorder, observer: configuration.writerStageObserver)

@@ -17,4 +17,10 @@ int surveycharts_flock_with_timeout(int fd, int operation, int64_t timeout_ms);
 /// The Linux thread id of the calling thread (for diagnostics).
 int64_t surveycharts_thread_id(void);
 
+/// Names the calling thread for `ps -L` and /proc (the kernel keeps 15 bytes).
+void surveycharts_set_thread_name(const char *name);
+
+/// Copies the calling thread's kernel name into `buffer` (NUL-terminated).
+void surveycharts_get_thread_name(char *buffer, int capacity);
+
 #endif

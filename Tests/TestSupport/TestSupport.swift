@@ -1,10 +1,12 @@
 import Foundation
 
 /// A directory under the system's temporary directory, removed when the value goes away.
-final class TemporaryDirectory {
-    let path: String
+public final class TemporaryDirectory: @unchecked Sendable {
+    /// Its absolute path.
+    public let path: String
 
-    init() throws {
+    /// Creates a new, empty directory.
+    public init() throws {
         let template = NSTemporaryDirectory() + "surveycharts-test-XXXXXX"
         var bytes = Array(template.utf8CString)
         guard mkdtemp(&bytes) != nil else { throw CocoaError(.fileWriteUnknown) }
@@ -13,30 +15,39 @@ final class TemporaryDirectory {
 
     deinit { try? FileManager.default.removeItem(atPath: path) }
 
-    func write(_ name: String, _ text: String) throws -> String {
+    /// Writes `text` to `name` inside the directory and returns the file's path.
+    @discardableResult
+    public func write(_ name: String, _ text: String) throws -> String {
         let file = path + "/" + name
         try Data(text.utf8).write(to: URL(fileURLWithPath: file))
         return file
     }
 
-    func entries() throws -> [String] { try FileManager.default.contentsOfDirectory(atPath: path).sorted() }
+    /// The directory's entries, sorted, dotfiles included.
+    public func entries() throws -> [String] { try FileManager.default.contentsOfDirectory(atPath: path).sorted() }
 }
 
 /// The package's built executables, found beside the test bundle.
-enum Executable {
-    struct Result {
-        var status: Int32
-        var standardOutput: String
-        var standardError: String
+public enum Executable {
+    /// How a finished process ended and what it printed.
+    public struct Result: Sendable {
+        public var status: Int32
+        public var standardOutput: String
+        public var standardError: String
     }
 
-    final class Running {
-        let process: Process
+    /// A started process.
+    public final class Running: @unchecked Sendable {
+        public let process: Process
         let output = Pipe()
         let error = Pipe()
         init(_ process: Process) { self.process = process }
 
-        func finish() -> Result {
+        /// The process id.
+        public var pid: Int32 { process.processIdentifier }
+
+        /// Waits for the process to end and collects its output.
+        public func finish() -> Result {
             let out = output.fileHandleForReading.readDataToEndOfFile()
             let err = error.fileHandleForReading.readDataToEndOfFile()
             process.waitUntilExit()
@@ -46,7 +57,8 @@ enum Executable {
         }
     }
 
-    static func url(_ name: String) -> URL {
+    /// The path of the package executable `name`.
+    public static func url(_ name: String) -> URL {
         var directory = Bundle.main.bundleURL
         if directory.pathExtension == "xctest" { directory.deleteLastPathComponent() }
         let beside = directory.appendingPathComponent(name)
@@ -55,7 +67,8 @@ enum Executable {
         return argumentDirectory.appendingPathComponent(name)
     }
 
-    static func start(_ arguments: [String], name: String = "surveycharts", environment: [String: String]? = nil)
+    /// Starts `name` with `arguments`.
+    public static func start(_ arguments: [String], name: String = "surveycharts", environment: [String: String]? = nil)
         throws -> Running
     {
         let process = Process()
@@ -69,7 +82,8 @@ enum Executable {
         return running
     }
 
-    static func run(_ arguments: [String], name: String = "surveycharts") throws -> Result {
+    /// Runs `name` with `arguments` to the end.
+    public static func run(_ arguments: [String], name: String = "surveycharts") throws -> Result {
         try start(arguments, name: name).finish()
     }
 }

@@ -1,0 +1,335 @@
+import Foundation
+import Synchronization
+import TestSupport
+import Testing
+
+@testable import ChartCache
+
+/// The protocol and its six invariants (DESIGN "Chart cache protocol"), with real system calls
+/// in a temporary directory, real threads and real processes.
+@Suite("Chart cache", .serialized)
+struct ChartCacheTests {
+    let name = try! ChartName(validating: "q1-0123456789abcdef.png")
+
+    // MARK: Invariant 2: one render per chart
+
+    @Test func thousandConcurrentGetsRenderOnceWithOneFill() async throws {
+        let directory = try TemporaryDirectory()
+        let cache = try ChartCache.forTesting(directory)
+        defer { cache.shutdown() }
+        let renderer = CountingRenderer(delayMilliseconds: 100)
+        let results = try await withThrowingTaskGroup(of: CachedChart.self) { group in
+            for _ in 0..<1000 {
+                group.addTask { try await cache.chart(named: name, render: renderer.render(name.fileName)) }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(renderer.renders.load(ordering: .relaxed) == 1)
+        #expect(results.count == 1000)
+        #expect(Set(results.map(\.bytes)) == [CountingRenderer.bytes(for: name.fileName)])
+        let statistics = cache.statistics
+        #expect(statistics.renders == 1 && statistics.fills == 1 && statistics.coalesced == 999)
+        #expect(try directory.entries() == [name.fileName])
+        // Now it is a hit, with no render.
+        let hit = try await cache.chart(named: name, render: renderer.render(name.fileName))
+        #expect(hit.outcome == .hit && renderer.renders.load(ordering: .relaxed) == 1)
+        #expect(cache.statistics.hits == 1)
+    }
+
+    @Test func severalProcessesAndThisOneRenderOnceInTotal() async throws {
+        let directory = try TemporaryDirectory()
+        let helpers = try (0..<4).map { _ in
+            try Helper.start(directory, name: name.fileName, ["--count", "50", "--render-ms", "300"])
+        }
+        let cache = try ChartCache.forTesting(directory)
+        defer { cache.shutdown() }
+        let renderer = CountingRenderer(delayMilliseconds: 300)
+        let ours = try await withThrowingTaskGroup(of: CachedChart.self) { group in
+            for _ in 0..<50 {
+                group.addTask { try await cache.chart(named: name, render: renderer.render(name.fileName)) }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        let reports = try helpers.map { try Helper.report($0.finish()) }
+        let total = reports.map(\.renders).reduce(0, +) + renderer.renders.load(ordering: .relaxed)
+        #expect(total == 1)
+        #expect(reports.allSatisfy { $0.outcomes.keys.allSatisfy { ["rendered", "waited", "hit"].contains($0) } })
+        #expect(Set(ours.map(\.bytes)) == [CountingRenderer.bytes(for: name.fileName)])
+        #expect(try directory.entries() == [name.fileName])
+    }
+
+    // MARK: Invariant 1: the final name only ever holds a complete file
+
+    @Test func readersNeverSeeAPartialFileDuringAStampede() async throws {
+        let directory = try TemporaryDirectory()
+        let names = (0..<12).map { "q\($0)-0123456789abcdef.png" }
+        let state = ReaderState()
+        let path = directory.path
+        // An outside reader, like nginx on the same directory: open the final name, read it all.
+        let reader = Thread {
+            while !state.stop.load(ordering: .relaxed) {
+                for name in names {
+                    guard let data = FileManager.default.contents(atPath: path + "/" + name) else { continue }
+                    state.observed.add(1, ordering: .relaxed)
+                    if Array(data) != CountingRenderer.bytes(for: name, count: 200_000) {
+                        state.partial.withLock { $0.append("\(name): \(data.count) bytes") }
+                    }
+                }
+            }
+        }
+        reader.start()
+        let helpers = try names.flatMap { name in
+            try (0..<2).map { _ in try Helper.start(directory, name: name, ["--bytes", "200000", "--render-ms", "20"]) }
+        }
+        let results = helpers.map { $0.finish() }
+        state.stop.store(true, ordering: .relaxed)
+        #expect(results.allSatisfy { $0.status == 0 }, "\(results.map(\.standardError))")
+        #expect(try results.map { try Helper.report($0).renders }.reduce(0, +) == names.count)
+        #expect(state.partial.withLock { $0 }.isEmpty)
+        #expect(state.observed.load(ordering: .relaxed) > 0)
+        #expect(try directory.entries() == names.sorted())
+    }
+
+    // MARK: Invariant 3: waiters block in flock and wake on unlock
+
+    @Test func waitersBlockInFlockRatherThanPolling() async throws {
+        let directory = try TemporaryDirectory()
+        let writer = try Helper.start(directory, name: name.fileName, ["--render-ms", "1500"])
+        try Helper.waitForFile(directory.path + "/" + name.pendingFileName)
+        usleep(100_000)  // let the writer take its lock
+        let cache = try ChartCache.forTesting(directory)
+        defer { cache.shutdown() }
+        let waiting = Task { try await cache.chart(named: name, render: CountingRenderer().render(name.fileName)) }
+        // While the writer renders, our pool thread sits in the flock system call (73 on x86-64),
+        // put to sleep by the kernel until the unlock; it is never found sleeping in a poll loop.
+        var samples: [String] = []
+        for _ in 0..<20 {
+            usleep(30_000)
+            samples.append(contentsOf: Self.cacheThreadSystemCalls())
+        }
+        let chart = try await waiting.value
+        #expect(writer.finish().status == 0)
+        #expect(chart.outcome == .waited)
+        #expect(chart.bytes == CountingRenderer.bytes(for: name.fileName))
+        #if arch(x86_64)
+            #expect(samples.contains("73"), "\(samples)")
+            #expect(!samples.contains("35") && !samples.contains("230"), "a waiter slept: \(samples)")
+        #endif
+        #expect(cache.statistics.waits == 1 && cache.statistics.renders == 0)
+    }
+
+    /// The system call numbers that the cache's pool threads are blocked in right now.
+    static func cacheThreadSystemCalls() -> [String] {
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
+        return tasks.compactMap { task in
+            let comm = (try? String(contentsOfFile: "/proc/self/task/\(task)/comm", encoding: .utf8)) ?? ""
+            guard comm.hasPrefix("chartcache-") else { return nil }
+            let call = (try? String(contentsOfFile: "/proc/self/task/\(task)/syscall", encoding: .utf8)) ?? ""
+            let number = call.split(separator: " ").first.map(String.init) ?? ""
+            return number == "running" || number == "202" ? nil : number  // 202: futex, an idle pool thread
+        }
+    }
+
+    // MARK: Invariant 4: no request waits past its deadline, whatever the writer does
+
+    @Test(arguments: ["created", "locked", "rendering", "rendered", "synced"])
+    func aWriterKilledAtAnyStageIsTakenOver(stage: String) async throws {
+        let directory = try TemporaryDirectory()
+        let writer = try Helper.start(directory, name: name.fileName, ["--kill-at", stage, "--render-ms", "200"])
+        let result = writer.finish()
+        #expect(writer.process.terminationReason == .uncaughtSignal && result.status == SIGKILL)
+        // Nothing partial was published; the dead writer left at most its pending file.
+        #expect(try directory.entries().allSatisfy { $0 == name.pendingFileName })
+        let cache = try ChartCache.forTesting(directory, deadline: .seconds(5))
+        defer { cache.shutdown() }
+        let renderer = CountingRenderer()
+        let chart = try await cache.chart(named: name, render: renderer.render(name.fileName))
+        #expect(chart.outcome == .rendered)
+        #expect(chart.bytes == CountingRenderer.bytes(for: name.fileName))
+        #expect(cache.statistics.takeovers == 1)
+        #expect(try directory.entries() == [name.fileName])
+    }
+
+    @Test func aWaiterRecoversWhenTheWriterDiesWhileItWaits() async throws {
+        let directory = try TemporaryDirectory()
+        let writer = try Helper.start(directory, name: name.fileName, ["--kill-at", "rendering"])
+        try Helper.waitForFile(directory.path + "/" + name.pendingFileName)
+        let cache = try ChartCache.forTesting(directory, deadline: .seconds(5))
+        defer { cache.shutdown() }
+        let chart = try await cache.chart(named: name, render: CountingRenderer().render(name.fileName))
+        _ = writer.finish()
+        #expect(chart.bytes == CountingRenderer.bytes(for: name.fileName))
+        #expect(cache.statistics.takeovers == 1 && cache.statistics.renders == 1)
+    }
+
+    @Test func aStoppedWriterMakesWaitersBusyThenStillPublishes() async throws {
+        let directory = try TemporaryDirectory()
+        let writer = try Helper.start(directory, name: name.fileName, ["--stop-at", "locked"])
+        try Helper.waitUntilStopped(writer.pid)
+        let cache = try ChartCache.forTesting(directory, deadline: .milliseconds(400))
+        defer { cache.shutdown() }
+        let renderer = CountingRenderer()
+        await #expect {
+            _ = try await cache.chart(named: name, render: renderer.render(name.fileName))
+        } throws: { error in
+            (error as? ChartCacheError)?.code == .busy
+        }
+        #expect(cache.statistics.busy == 1)
+        #expect(renderer.renders.load(ordering: .relaxed) == 0)
+        // Past the grace period too, a live writer's lock is respected: no takeover.
+        #expect(cache.statistics.takeovers == 0)
+        kill(writer.pid, SIGCONT)
+        let result = writer.finish()
+        #expect(result.status == 0, "\(result.standardError)")
+        #expect(try Helper.report(result).outcomes == ["rendered": 1])
+        let after = try await cache.chart(named: name, render: renderer.render(name.fileName))
+        #expect(after.outcome == .hit && after.bytes == CountingRenderer.bytes(for: name.fileName))
+    }
+
+    @Test func requestsStuckBehindAFullPoolStillAnswerAtTheirDeadline() async throws {
+        let directory = try TemporaryDirectory()
+        let cache = try ChartCache(
+            configuration: .init(directory: directory.path, deadline: .milliseconds(300), blockingThreads: 1))
+        defer { cache.shutdown() }
+        let slow = CountingRenderer(delayMilliseconds: 1500)
+        let blocker = Task { try await cache.chart(named: name, render: slow.render(name.fileName)) }
+        usleep(50_000)
+        let other = try ChartName(validating: "q2-0123456789abcdef.png")
+        await #expect {
+            _ = try await cache.chart(named: other, render: CountingRenderer().render(other.fileName))
+        } throws: { error in
+            (error as? ChartCacheError)?.code == .busy
+        }
+        _ = try? await blocker.value
+    }
+
+    // MARK: Invariant 5: failures reach every waiter and are never stored
+
+    @Test func aFailingRenderIsReportedToEveryWaiterAndNotStored() async throws {
+        let directory = try TemporaryDirectory()
+        let cache = try ChartCache.forTesting(directory)
+        defer { cache.shutdown() }
+        let failing = CountingRenderer(delayMilliseconds: 100, failing: true)
+        let errors = await withTaskGroup(of: ChartCacheError.Code?.self) { group in
+            for _ in 0..<20 {
+                group.addTask {
+                    do {
+                        _ = try await cache.chart(named: name, render: failing.render(name.fileName))
+                        return nil
+                    } catch {
+                        return (error as? ChartCacheError)?.code
+                    }
+                }
+            }
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(errors == Array(repeating: .renderFailed, count: 20))
+        #expect(failing.renders.load(ordering: .relaxed) == 1)
+        #expect(try directory.entries().isEmpty)
+        let working = CountingRenderer()
+        let chart = try await cache.chart(named: name, render: working.render(name.fileName))
+        #expect(chart.outcome == .rendered && working.renders.load(ordering: .relaxed) == 1)
+    }
+
+    @Test func aWriteFailureLeavesNothingAtTheFinalName() throws {
+        let directory = try TemporaryDirectory()
+        // The helper may write at most 1000 bytes per file; the chart has 5000.
+        let result = try Helper.start(
+            directory, name: name.fileName, ["--bytes", "5000", "--file-size-limit", "1000"]
+        ).finish()
+        #expect(result.status == 1)
+        #expect(try Helper.report(result).outcomes == ["error:write_failed": 1])
+        #expect(try directory.entries().isEmpty)
+    }
+
+    @Test func writeErrorsNameTheFileAndTheCause() async throws {
+        let directory = try TemporaryDirectory()
+        let cache = try ChartCache.forTesting(directory)
+        defer { cache.shutdown() }
+        try FileManager.default.removeItem(atPath: directory.path)
+        await #expect {
+            _ = try await cache.chart(named: name, render: CountingRenderer().render(name.fileName))
+        } throws: { error in
+            guard let error = error as? ChartCacheError else { return false }
+            return error.code == .directoryUnusable && error.message.contains(directory.path)
+                && error.message.contains("No such file")
+        }
+        try FileManager.default.createDirectory(atPath: directory.path, withIntermediateDirectories: true)
+    }
+
+    // MARK: Abandoned pending files
+
+    @Test func anOldUnlockedPendingFileIsTakenOver() async throws {
+        for content in ["", "\u{89}PNG\r\n partial"] {
+            let directory = try TemporaryDirectory()
+            let pending = try directory.write(name.pendingFileName, content)
+            age(pending, by: 5)
+            let cache = try ChartCache.forTesting(directory)
+            defer { cache.shutdown() }
+            let chart = try await cache.chart(named: name, render: CountingRenderer().render(name.fileName))
+            #expect(chart.outcome == .rendered && cache.statistics.takeovers == 1)
+            #expect(try directory.entries() == [name.fileName])
+        }
+    }
+
+    @Test func aFreshUnlockedPendingFileIsTakenOverAfterTheGracePeriod() async throws {
+        let directory = try TemporaryDirectory()
+        try directory.write(name.pendingFileName, "")
+        let cache = try ChartCache.forTesting(directory, deadline: .seconds(5), grace: .milliseconds(300))
+        defer { cache.shutdown() }
+        let chart = try await cache.chart(named: name, render: CountingRenderer().render(name.fileName))
+        #expect(chart.outcome == .rendered && cache.statistics.takeovers == 1)
+    }
+
+    @Test func startupSweepRemovesOnlyAbandonedPendingFiles() async throws {
+        let directory = try TemporaryDirectory()
+        let abandoned = try directory.write(".q9-0123456789abcdef.png.pending", "half")
+        age(abandoned, by: 5)
+        let young = try directory.write(".q8-0123456789abcdef.png.pending", "")
+        _ = young
+        try directory.write("q7-0123456789abcdef.png", "published")
+        // A live writer, stopped while holding its lock.
+        let writer = try Helper.start(directory, name: name.fileName, ["--stop-at", "locked"])
+        try Helper.waitUntilStopped(writer.pid)
+        age(directory.path + "/" + name.pendingFileName, by: 5)
+        let cache = try ChartCache.forTesting(directory, sweep: true)
+        defer {
+            cache.shutdown()
+            kill(writer.pid, SIGKILL)
+            _ = writer.finish()
+        }
+        #expect(cache.statistics.sweptPendingFiles == 1)
+        #expect(
+            try directory.entries()
+                == [
+                    name.pendingFileName, ".q8-0123456789abcdef.png.pending", "q7-0123456789abcdef.png",
+                ].sorted())
+    }
+
+    // MARK: Invariant 6: blocking work stays on the cache's own threads
+
+    @Test func blockingWorkRunsOnlyOnTheCachePool() async throws {
+        let directory = try TemporaryDirectory()
+        let stageThreads = ThreadRecorder()
+        let cache = try ChartCache.forTesting(directory) { _, _ in stageThreads.record() }
+        defer { cache.shutdown() }
+        let renderer = CountingRenderer()
+        _ = try await cache.chart(named: name, render: renderer.render(name.fileName))
+        let names = stageThreads.recorded.union(renderer.threadNames.withLock { $0 })
+        #expect(!names.isEmpty)
+        #expect(names.allSatisfy { $0.hasPrefix("chartcache-") }, "\(names)")
+    }
+
+    // MARK: Start-up checks
+
+    @Test func anUnusableDirectoryIsReportedAtStartup() throws {
+        let directory = try TemporaryDirectory()
+        let file = try directory.write("not-a-directory", "x")
+        #expect {
+            _ = try ChartCache(configuration: .init(directory: file + "/charts"))
+        } throws: { error in
+            (error as? ChartCacheError)?.code == .directoryUnusable
+                && (error as! ChartCacheError).message.contains("--charts-dir")
+        }
+    }
+}

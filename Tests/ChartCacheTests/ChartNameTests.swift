@@ -1,0 +1,40 @@
+import Testing
+
+@testable import ChartCache
+
+@Suite("Chart names")
+struct ChartNameTests {
+    @Test(arguments: [
+        "../x", "a/b", ".x", ".q1-0123456789abcdef.png.pending", "a\u{0}b", "", "..", "x/../y", "a\\b", "q1..png",
+        "%2e%2e", "a b.png", "é.png", String(repeating: "a", count: 201), "/etc/passwd", "./a",
+    ])
+    func unsafeNamesAreRefused(name: String) {
+        #expect {
+            try ChartName(validating: name)
+        } throws: { error in
+            (error as? ChartCacheError)?.code == .invalidName && !(error as! ChartCacheError).message.isEmpty
+        }
+    }
+
+    @Test func safeNamesAreAccepted() throws {
+        for name in ["q12-0123456789abcdef.png", "q1-0123456789abcdef@2x.png", "c-0123456789abcdef.png", "a.b-c_d+e"] {
+            #expect(try ChartName(validating: name).fileName == name)
+        }
+    }
+
+    @Test func contentAddressedNames() {
+        let key = ChartKey(material: Array("spec".utf8))
+        #expect(key.hex.count == 64)
+        #expect(key.hex.allSatisfy { "0123456789abcdef".contains($0) })
+        #expect(ChartName.question(12, key: key).fileName == "q12-\(key.shortHex).png")
+        #expect(ChartName.question(12, key: key, scale: 2).fileName == "q12-\(key.shortHex)@2x.png")
+        #expect(ChartName.adHoc(key: key).fileName == "c-\(key.shortHex).png")
+        #expect(ChartName.question(1, key: key).pendingFileName == ".q1-\(key.shortHex).png.pending")
+        #expect(ChartKey(material: Array("spec".utf8)) == key)
+        #expect(ChartKey(material: Array("spec!".utf8)) != key)
+        // SHA-256 of "abc", the FIPS 180-2 test vector.
+        #expect(
+            ChartKey(material: Array("abc".utf8)).hex
+                == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+    }
+}
