@@ -19,7 +19,10 @@ public final class BlockingThreadPool: @unchecked Sendable {
 
     /// Starts `threadCount` threads named `name-<index>` (the kernel keeps 15 bytes of a thread
     /// name, so keep `name` short: `ps -L` and `/proc/<pid>/task/*/comm` show it).
-    public init(threadCount: Int, name: String = "blocking") {
+    ///
+    /// `threadStart` runs first on each new thread: the place for costly per-thread set-up (a
+    /// font map) that must stay out of the per-request path.
+    public init(threadCount: Int, name: String = "blocking", threadStart: (@Sendable () -> Void)? = nil) {
         precondition(threadCount > 0, "a blocking pool needs at least one thread")
         self.threadCount = threadCount
         for index in 0..<threadCount {
@@ -27,6 +30,7 @@ public final class BlockingThreadPool: @unchecked Sendable {
             // The threads keep the pool alive until `shutdown()`.
             let thread = Thread {
                 surveycharts_set_thread_name(threadName)
+                threadStart?()
                 self.work()
             }
             thread.name = threadName

@@ -27,12 +27,16 @@ public final class ChartCache: Sendable {
         public var sweepOnStart: Bool
         /// Called by writers at each stage; for tests that kill writers, and for tracing.
         public var writerStageObserver: (@Sendable (WriterStage, ChartName) -> Void)?
+        /// Runs once on each pool thread as it starts, before any request: warm per-thread
+        /// renderer state (font maps) here, so no request pays for it.
+        public var threadStart: (@Sendable () -> Void)?
 
         /// Creates a configuration for `directory` with the defaults of DESIGN.
         public init(
             directory: String, deadline: Duration = .seconds(10), abandonedGracePeriod: Duration = .seconds(1),
             blockingThreads: Int = max(2, ProcessInfo.processInfo.activeProcessorCount),
-            sweepOnStart: Bool = true, writerStageObserver: (@Sendable (WriterStage, ChartName) -> Void)? = nil
+            sweepOnStart: Bool = true, writerStageObserver: (@Sendable (WriterStage, ChartName) -> Void)? = nil,
+            threadStart: (@Sendable () -> Void)? = nil
         ) {
             self.directory = directory
             self.deadline = deadline
@@ -40,6 +44,7 @@ public final class ChartCache: Sendable {
             self.blockingThreads = blockingThreads
             self.sweepOnStart = sweepOnStart
             self.writerStageObserver = writerStageObserver
+            self.threadStart = threadStart
         }
     }
 
@@ -64,7 +69,8 @@ public final class ChartCache: Sendable {
     public init(configuration: Configuration) throws {
         self.configuration = configuration
         try Self.checkDirectory(configuration.directory)
-        pool = BlockingThreadPool(threadCount: configuration.blockingThreads, name: "chartcache")
+        pool = BlockingThreadPool(
+            threadCount: configuration.blockingThreads, name: "chartcache", threadStart: configuration.threadStart)
         directory = ChartDirectory(
             path: configuration.directory, grace: ChartDirectory.seconds(configuration.abandonedGracePeriod),
             statistics: recorder, observer: configuration.writerStageObserver)

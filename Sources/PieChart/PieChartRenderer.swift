@@ -54,6 +54,16 @@ public struct PieChartRenderer: Sendable {
         self.options = options
     }
 
+    /// Creates the calling thread's font map and warms its caches by drawing a small chart, so
+    /// that the thread's first real chart costs what every later one does. Call it once on each
+    /// thread that will render (for example as a pool's thread-start hook).
+    public static func prepareThread() {
+        let warmUp = try? ChartSpec(
+            title: "Warm-up 你好", slices: [.init(label: "A", value: 1), .init(label: "العربية", value: 2)],
+            width: 200, height: 150)
+        if let warmUp { _ = try? PieChartRenderer().render(warmUp) }
+    }
+
     /// Lays out `spec` with Pango metrics, without drawing.
     /// - Throws: `ChartSpecError` when the legend cannot fit.
     public func layout(_ spec: ChartSpec) throws -> ChartLayout {

@@ -1,3 +1,4 @@
+import ChartCache
 import Foundation
 import PieChart
 
@@ -60,7 +61,149 @@ func benchRender() {
     }
 }
 
+/// Milliseconds since `start`.
+func milliseconds(since start: ContinuousClock.Instant) -> Double {
+    let elapsed = ContinuousClock.now - start
+    return Double(elapsed.components.seconds) * 1e3 + Double(elapsed.components.attoseconds) / 1e15
+}
+
+/// `cache DIR`: hit latency and throughput, then a cold stampede of 1,000 gets in this process.
+func benchCache() async {
+    guard CommandLine.arguments.count >= 3 else { fail("usage: cache DIR") }
+    let directory = CommandLine.arguments[2]
+    let spec: ChartSpec
+    do {
+        spec = try ChartSpec(json: Array(FileManager.default.contents(atPath: "bench/tv-new-shows.json") ?? Data()))
+    } catch { fail("bench/tv-new-shows.json: \(error)") }
+    do {
+        let cache = try ChartCache(
+            configuration: .init(directory: directory, threadStart: PieChartRenderer.prepareThread))
+        defer { cache.shutdown() }
+        let renderer = PieChartRenderer()
+        let render: @Sendable () throws -> [UInt8] = { try renderer.render(spec).png }
+        let hitName = ChartName.adHoc(key: ChartKey(material: spec.cacheKeyMaterial))
+        _ = try await cache.chart(named: hitName, render: render)
+
+        // Hits, one at a time: the latency of a request for a published chart.
+        var latencies: [Double] = []
+        for _ in 0..<5000 {
+            let start = ContinuousClock.now
+            _ = try await cache.chart(named: hitName, render: render)
+            latencies.append(milliseconds(since: start))
+        }
+        latencies.sort()
+        // Hits, 64 tasks at once for 2 seconds: throughput.
+        let throughputStart = ContinuousClock.now
+        let served = try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<64 {
+                group.addTask {
+                    var count = 0
+                    while milliseconds(since: throughputStart) < 2000 {
+                        _ = try await cache.chart(named: hitName, render: render)
+                        count += 1
+                    }
+                    return count
+                }
+            }
+            return try await group.reduce(0, +)
+        }
+        let seconds = milliseconds(since: throughputStart) / 1000
+        print(
+            String(
+                format: "cache hits: median %.3f ms, p99 %.3f ms, %.0f hits/s with 64 concurrent tasks",
+                percentile(latencies, 0.5), percentile(latencies, 0.99), Double(served) / seconds))
+
+        // Cold stampede: 1,000 concurrent gets of a chart nobody has rendered.
+        // One render on a warm pool thread, as the stampede's writer does it (fsync excluded).
+        var renderTimes: [Double] = []
+        for _ in 0..<21 {
+            renderTimes.append(
+                try await cache.pool.run {
+                    let start = ContinuousClock.now
+                    _ = try renderer.render(spec)
+                    return milliseconds(since: start)
+                })
+        }
+        let renderMilliseconds = percentile(renderTimes.sorted(), 0.5)
+        let coldName = try ChartName(validating: "c-stampede-\(getpid()).png")
+        let before = cache.statistics
+        let stampedeStart = ContinuousClock.now
+        let waits = try await withThrowingTaskGroup(of: Double.self) { group in
+            for _ in 0..<1000 {
+                group.addTask {
+                    _ = try await cache.chart(named: coldName, render: render)
+                    return milliseconds(since: stampedeStart)
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }.sorted()
+        let statistics = cache.statistics
+        // The same 1,000 tasks on the published chart: the cost of the tasks themselves.
+        let hitStart = ContinuousClock.now
+        let hitWaits = try await withThrowingTaskGroup(of: Double.self) { group in
+            for _ in 0..<1000 {
+                group.addTask {
+                    _ = try await cache.chart(named: coldName, render: render)
+                    return milliseconds(since: hitStart)
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }.sorted()
+        print(
+            String(
+                format:
+                    "warm stampede, 1000 tasks on the published chart: p50 %.2f ms, p99 %.2f ms (task and hit cost)",
+                percentile(hitWaits, 0.5), percentile(hitWaits, 0.99)))
+        print(
+            String(
+                format:
+                    "cold stampede, 1000 tasks: renders %d, fills %d, wait p50 %.2f ms (%.1f× render), p99 %.2f ms (%.1f× render), render %.2f ms",
+                statistics.renders - before.renders, statistics.fills - before.fills,
+                percentile(waits, 0.5), percentile(waits, 0.5) / renderMilliseconds, percentile(waits, 0.99),
+                percentile(waits, 0.99) / renderMilliseconds, renderMilliseconds))
+    } catch {
+        fail("cache benchmark failed: \(error)")
+    }
+}
+
+/// `stampede-worker DIR NAME COUNT START`: COUNT concurrent gets of NAME, starting at the wall
+/// clock time START (so several processes begin together). Prints renders and each wait in ms.
+func stampedeWorker() async {
+    let arguments = CommandLine.arguments
+    guard arguments.count >= 6, let count = Int(arguments[4]), let start = Double(arguments[5]) else {
+        fail("usage: stampede-worker DIR NAME COUNT START")
+    }
+    do {
+        let spec = try ChartSpec(json: Array(FileManager.default.contents(atPath: "bench/tv-new-shows.json") ?? Data()))
+        let cache = try ChartCache(
+            configuration: .init(directory: arguments[2], threadStart: PieChartRenderer.prepareThread))
+        defer { cache.shutdown() }
+        let renderer = PieChartRenderer()
+        usleep(300_000)  // the pool threads prepare their font maps, as in a running server
+        let name = try ChartName(validating: arguments[3])
+        let delay = start - Date().timeIntervalSince1970
+        if delay > 0 { usleep(UInt32(delay * 1e6)) }
+        let began = ContinuousClock.now
+        let waits = try await withThrowingTaskGroup(of: Double.self) { group in
+            for _ in 0..<count {
+                group.addTask {
+                    _ = try await cache.chart(named: name) { try renderer.render(spec).png }
+                    return milliseconds(since: began)
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        print(
+            "renders \(cache.statistics.renders) waits "
+                + waits.map { String(format: "%.3f", $0) }.joined(separator: ","))
+    } catch {
+        fail("stampede worker failed: \(error)")
+    }
+}
+
 switch CommandLine.arguments.dropFirst().first {
 case "render": benchRender()
-default: fail("usage: surveycharts-bench render|cache ...")
+case "cache": await benchCache()
+case "stampede-worker": await stampedeWorker()
+default: fail("usage: surveycharts-bench render|cache|stampede-worker ...")
 }
