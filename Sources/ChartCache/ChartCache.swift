@@ -56,11 +56,13 @@ public final class ChartCache: Sendable {
     private let directory: ChartDirectory
     private let recorder = StatisticsRecorder()
     private let fills = Mutex<[ChartName: Fill]>([:])
+    /// Waiter ids are unique for the cache's lifetime, so a deadline timer left over from an
+    /// earlier fill of the same chart can never expire a waiter of a later one.
+    private let nextWaiter = Atomic<UInt64>(0)
 
     /// One fill under way and the requests waiting for it.
     private struct Fill {
         var waiters: [UInt64: CheckedContinuation<CachedChart, Error>] = [:]
-        var nextWaiter: UInt64 = 0
     }
 
     /// Opens the cache on `configuration.directory`, creating the directory if needed.
@@ -95,14 +97,11 @@ public final class ChartCache: Sendable {
     ) async throws -> CachedChart {
         let deadline = ContinuousClock.now + configuration.deadline
         return try await withCheckedThrowingContinuation { continuation in
-            let (waiter, startsFill) = fills.withLock { fills -> (UInt64, Bool) in
-                var fill = fills[name] ?? Fill()
-                let startsFill = fill.waiters.isEmpty && fills[name] == nil
-                let waiter = fill.nextWaiter
-                fill.nextWaiter += 1
-                fill.waiters[waiter] = continuation
-                fills[name] = fill
-                return (waiter, startsFill)
+            let waiter = nextWaiter.add(1, ordering: .relaxed).newValue
+            let startsFill = fills.withLock { fills -> Bool in
+                let startsFill = fills[name] == nil
+                fills[name, default: Fill()].waiters[waiter] = continuation
+                return startsFill
             }
             recorder.update { startsFill ? ($0.fills += 1) : ($0.coalesced += 1) }
             // Even a request stuck behind a full pool answers at its deadline.

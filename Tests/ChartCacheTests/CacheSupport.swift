@@ -75,22 +75,22 @@ enum Helper {
     }
 
     /// Waits until `path` exists (a helper reached a stage), failing after `seconds`.
-    static func waitForFile(_ path: String, seconds: Double = 10) throws {
+    static func waitForFile(_ path: String, seconds: Double = 10) async throws {
         let end = Date().addingTimeInterval(seconds)
         while !FileManager.default.fileExists(atPath: path) {
             guard Date() < end else { throw WaitError(what: path) }
-            usleep(2000)
+            try await Task.sleep(for: .milliseconds(2))
         }
     }
 
     /// Waits until process `pid` is stopped (state T in /proc), failing after `seconds`.
-    static func waitUntilStopped(_ pid: Int32, seconds: Double = 10) throws {
+    static func waitUntilStopped(_ pid: Int32, seconds: Double = 10) async throws {
         let end = Date().addingTimeInterval(seconds)
         while true {
             let status = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
             if let state = status.split(separator: ")").last?.split(separator: " ").first, state == "T" { return }
             guard Date() < end else { throw WaitError(what: "process \(pid) to stop") }
-            usleep(2000)
+            try await Task.sleep(for: .milliseconds(2))
         }
     }
 

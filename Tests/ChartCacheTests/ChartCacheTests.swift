@@ -94,25 +94,26 @@ struct ChartCacheTests {
 
     @Test func waitersBlockInFlockRatherThanPolling() async throws {
         let directory = try TemporaryDirectory()
-        let writer = try Helper.start(directory, name: name.fileName, ["--render-ms", "1500"])
-        try Helper.waitForFile(directory.path + "/" + name.pendingFileName)
-        usleep(100_000)  // let the writer take its lock
+        let writer = try Helper.start(directory, name: name.fileName, ["--stop-at", "locked"])
+        try await Helper.waitUntilStopped(writer.pid)
         let cache = try ChartCache.forTesting(directory)
         defer { cache.shutdown() }
         let waiting = Task { try await cache.chart(named: name, render: CountingRenderer().render(name.fileName)) }
-        // While the writer renders, our pool thread sits in the flock system call (73 on x86-64),
-        // put to sleep by the kernel until the unlock; it is never found sleeping in a poll loop.
+        while cache.statistics.waits == 0 { try await Task.sleep(for: .milliseconds(5)) }
+        // While the writer holds its lock, our pool thread sits in the flock system call (73 on
+        // x86-64), put to sleep by the kernel until the unlock; never in a sleep-and-poll loop.
         var samples: [String] = []
         for _ in 0..<20 {
-            usleep(30_000)
+            try await Task.sleep(for: .milliseconds(20))
             samples.append(contentsOf: Self.cacheThreadSystemCalls())
         }
+        kill(writer.pid, SIGCONT)
         let chart = try await waiting.value
         #expect(writer.finish().status == 0)
         #expect(chart.outcome == .waited)
         #expect(chart.bytes == CountingRenderer.bytes(for: name.fileName))
         #if arch(x86_64)
-            #expect(samples.contains("73"), "\(samples)")
+            #expect(samples.filter { $0 == "73" }.count == 20, "\(samples)")
             #expect(!samples.contains("35") && !samples.contains("230"), "a waiter slept: \(samples)")
         #endif
         #expect(cache.statistics.waits == 1 && cache.statistics.renders == 0)
@@ -153,7 +154,7 @@ struct ChartCacheTests {
     @Test func aWaiterRecoversWhenTheWriterDiesWhileItWaits() async throws {
         let directory = try TemporaryDirectory()
         let writer = try Helper.start(directory, name: name.fileName, ["--kill-at", "rendering"])
-        try Helper.waitForFile(directory.path + "/" + name.pendingFileName)
+        try await Helper.waitForFile(directory.path + "/" + name.pendingFileName)
         let cache = try ChartCache.forTesting(directory, deadline: .seconds(5))
         defer { cache.shutdown() }
         let chart = try await cache.chart(named: name, render: CountingRenderer().render(name.fileName))
@@ -165,7 +166,7 @@ struct ChartCacheTests {
     @Test func aStoppedWriterMakesWaitersBusyThenStillPublishes() async throws {
         let directory = try TemporaryDirectory()
         let writer = try Helper.start(directory, name: name.fileName, ["--stop-at", "locked"])
-        try Helper.waitUntilStopped(writer.pid)
+        try await Helper.waitUntilStopped(writer.pid)
         let cache = try ChartCache.forTesting(directory, deadline: .milliseconds(400))
         defer { cache.shutdown() }
         let renderer = CountingRenderer()
@@ -193,7 +194,7 @@ struct ChartCacheTests {
         defer { cache.shutdown() }
         let slow = CountingRenderer(delayMilliseconds: 1500)
         let blocker = Task { try await cache.chart(named: name, render: slow.render(name.fileName)) }
-        usleep(50_000)
+        while slow.renders.load(ordering: .relaxed) == 0 { try await Task.sleep(for: .milliseconds(5)) }
         let other = try ChartName(validating: "q2-0123456789abcdef.png")
         await #expect {
             _ = try await cache.chart(named: other, render: CountingRenderer().render(other.fileName))
@@ -290,7 +291,7 @@ struct ChartCacheTests {
         try directory.write("q7-0123456789abcdef.png", "published")
         // A live writer, stopped while holding its lock.
         let writer = try Helper.start(directory, name: name.fileName, ["--stop-at", "locked"])
-        try Helper.waitUntilStopped(writer.pid)
+        try await Helper.waitUntilStopped(writer.pid)
         age(directory.path + "/" + name.pendingFileName, by: 5)
         let cache = try ChartCache.forTesting(directory, sweep: true)
         defer {
