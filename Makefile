@@ -2,7 +2,7 @@
 SWIFT ?= swift
 SURVEYCHARTS_CHARTS_DIR ?= piecharts
 
-.PHONY: deps build run test lint format bench-render bench-cache
+.PHONY: deps build run test lint format bench-render bench-cache bench-http
 
 deps:
 	@scripts/install-deps.sh
@@ -12,8 +12,8 @@ build: deps
 	$(SWIFT) build --product surveycharts
 
 run: build
-	@echo "run: rendering the reference charts into $(SURVEYCHARTS_CHARTS_DIR)/"
-	.build/debug/surveycharts demo --charts-dir $(SURVEYCHARTS_CHARTS_DIR)
+	@echo "run: serving the demo surveys on http://127.0.0.1:8080 (Ctrl-C stops)"
+	.build/debug/surveycharts serve --charts-dir $(SURVEYCHARTS_CHARTS_DIR)
 
 test: deps
 	@echo "test: swift build --build-tests, then swift test"
@@ -31,3 +31,6 @@ bench-render: deps
 
 bench-cache: deps
 	@scripts/bench-cache.sh
+
+bench-http: deps
+	@scripts/bench-http.sh

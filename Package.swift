@@ -12,6 +12,12 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // Cairo + Pango through pkg-config `pangocairo`.
@@ -38,11 +44,30 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        // Surveys, questions, answers and votes, behind a store protocol (SQLite now, PostgreSQL next).
+        .target(
+            name: "Surveys",
+            dependencies: [.product(name: "GRDB", package: "GRDB.swift")]
+        ),
+        // HTTP: routes, pages, our static file handler, votes, charts, metrics.
+        .target(
+            name: "SurveyServer",
+            dependencies: [
+                "Surveys", "PieChart", "ChartCache",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
         .executableTarget(
             name: "surveycharts",
             dependencies: [
                 "PieChart",
                 "ChartCache",
+                "Surveys",
+                "SurveyServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -61,5 +86,7 @@ let package = Package(
         .testTarget(name: "PieChartTests", dependencies: ["PieChart", "CCairo"]),
         .testTarget(name: "ChartCacheTests", dependencies: ["ChartCache", "ChartCacheTestHelper", "TestSupport"]),
         .testTarget(name: "SurveyChartsCLITests", dependencies: ["surveycharts", "TestSupport"]),
+        .testTarget(name: "SurveysTests", dependencies: ["Surveys", "TestSupport"]),
+        .testTarget(name: "SurveyServerTests", dependencies: ["SurveyServer", "surveycharts", "TestSupport"]),
     ]
 )

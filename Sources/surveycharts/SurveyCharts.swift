@@ -10,6 +10,8 @@ struct SurveyCharts: AsyncParsableCommand {
             Every option can also be set with an environment variable named after it, such as \
             SURVEYCHARTS_CHARTS_DIR for --charts-dir.
             """,
-        subcommands: [RenderCommand.self, DemoCommand.self]
+        subcommands: [
+            ServeCommand.self, ImportCommand.self, ExportCommand.self, RenderCommand.self, DemoCommand.self,
+        ]
     )
 }

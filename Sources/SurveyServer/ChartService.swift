@@ -1,0 +1,101 @@
+import ChartCache
+import Foundation
+import PieChart
+import Surveys
+import Synchronization
+
+/// Joins the store, the chart spec, the cache and the renderer: store → spec → cache → renderer.
+public final class ChartService: Sendable {
+    let store: any SurveyStore
+    let cache: ChartCache
+    let renderer: PieChartRenderer
+    let today: @Sendable () -> CalendarDay
+    /// Question id → (survey completed?, when looked up): a chart hit needs no database read
+    /// more than once a second.
+    private let questionStates = Mutex<[Int64: (completed: Bool, checked: ContinuousClock.Instant)]>([:])
+
+    /// Size of question charts, in points.
+    public static let chartWidth = 640, chartHeight = 400
+
+    init(
+        store: any SurveyStore, cache: ChartCache, renderer: PieChartRenderer,
+        today: @escaping @Sendable () -> CalendarDay
+    ) {
+        self.store = store
+        self.cache = cache
+        self.renderer = renderer
+        self.today = today
+    }
+
+    /// The chart spec of a question at `scale`.
+    public static func spec(for question: Question, scale: Int = 1) throws -> ChartSpec {
+        try ChartSpec(
+            title: question.text, slices: question.answers.map { .init(label: $0.text, value: $0.votes) },
+            width: chartWidth, height: chartHeight, scale: scale)
+    }
+
+    /// The current file names of a question's chart, 1x and 2x. They change when the votes, the
+    /// labels or the renderer change.
+    public static func names(for question: Question) throws -> (one: ChartName, two: ChartName) {
+        let key = ChartKey(material: try spec(for: question, scale: 1).cacheKeyMaterial)
+        return (
+            ChartName.question(question.id, key: key, scale: 1), ChartName.question(question.id, key: key, scale: 2)
+        )
+    }
+
+    /// A requested chart file name, parsed: `q<id>-<16 hex>[@2x].png`.
+    struct QuestionChartName {
+        var questionID: Int64
+        var scale: Int
+    }
+
+    static func parseQuestionChartName(_ name: String) -> QuestionChartName? {
+        guard name.hasPrefix("q"), name.hasSuffix(".png") else { return nil }
+        var body = name.dropFirst().dropLast(4)
+        var scale = 1
+        if body.hasSuffix("@2x") {
+            scale = 2
+            body = body.dropLast(3)
+        }
+        let parts = body.split(separator: "-")
+        guard parts.count == 2, let id = Int64(parts[0]), parts[1].count == 16,
+            parts[1].allSatisfy({ "0123456789abcdef".contains($0) })
+        else { return nil }
+        return QuestionChartName(questionID: id, scale: scale)
+    }
+
+    /// Whether a question's chart may be served: only charts of completed surveys are.
+    func mayServe(questionID: Int64) async throws -> Bool {
+        let now = ContinuousClock.now
+        if let known = questionStates.withLock({ $0[questionID] }), now - known.checked < .seconds(1) {
+            return known.completed
+        }
+        let survey = try await store.survey(holdingQuestion: questionID)
+        let completed = survey?.state(on: today()) == .completed
+        questionStates.withLock { $0[questionID] = (completed, now) }
+        return completed
+    }
+
+    /// Renders (through the cache) the chart a request names, if it is the current chart of a
+    /// question of a completed survey. Nil for any other name: the caller answers 404.
+    func renderOnMiss(_ fileName: String) async throws -> CachedChart? {
+        guard let parsed = Self.parseQuestionChartName(fileName),
+            let survey = try await store.survey(holdingQuestion: parsed.questionID),
+            survey.state(on: today()) == .completed,
+            let question = survey.questions.first(where: { $0.id == parsed.questionID })
+        else { return nil }
+        let names = try Self.names(for: question)
+        let current = parsed.scale == 2 ? names.two : names.one
+        guard current.fileName == fileName else { return nil }
+        let spec = try Self.spec(for: question, scale: parsed.scale)
+        return try await cache.chart(named: current) { [renderer] in try renderer.render(spec).png }
+    }
+
+    /// Renders an arbitrary spec through the cache, under its content-addressed name.
+    func render(_ spec: ChartSpec) async throws -> CachedChart {
+        var unscaled = spec
+        unscaled.scale = 1
+        let name = ChartName.adHoc(key: ChartKey(material: unscaled.cacheKeyMaterial), scale: spec.scale)
+        return try await cache.chart(named: name) { [renderer] in try renderer.render(spec).png }
+    }
+}

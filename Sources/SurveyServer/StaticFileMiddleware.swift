@@ -1,0 +1,114 @@
+import ChartCache
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+
+/// Our static file handler for `/static` and `/piecharts` (DESIGN "Static handler").
+///
+/// Hummingbird's `FileMiddleware` is not good enough: weak ETags, no suffix ranges, and it
+/// refuses names such as `a..b.png`. This one decodes the path once, refuses hostile paths,
+/// serves hot files from memory, and answers conditional and range requests.
+struct StaticFileMiddleware<Context: RequestContext>: RouterMiddleware {
+    let staticFiles: StaticFileStore
+    let charts: StaticFileStore
+    let chartService: ChartService
+    let metrics: ServerMetrics
+
+    static var immutable: String { "public, max-age=31536000, immutable" }
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
+        let path = request.uri.path
+        if path.hasPrefix("/static/") || path == "/static" {
+            return try await serve(request, rawPath: path.dropFirst("/static".count), isChart: false)
+        }
+        if path.hasPrefix("/piecharts/") || path == "/piecharts" {
+            return try await serve(request, rawPath: path.dropFirst("/piecharts".count), isChart: true)
+        }
+        return try await next(request, context)
+    }
+
+    private func serve(_ request: Request, rawPath: Substring, isChart: Bool) async throws -> Response {
+        guard request.method == .get || request.method == .head else {
+            return Response(status: .methodNotAllowed, headers: [.allow: "GET, HEAD", .contentLength: "0"])
+        }
+        let segments: [String]
+        do {
+            segments = try StaticFileRules.segments(ofRawPath: rawPath.dropFirst())
+        } catch {
+            if case .malformed(let reason) = error { return plain(.badRequest, "bad path: \(reason)") }
+            return plain(.notFound, "not found")
+        }
+        if isChart {
+            return try await serveChart(request, segments: segments)
+        }
+        guard let file = try await staticFiles.file(segments) else { return plain(.notFound, "not found") }
+        return respond(request, file: file, cacheControl: "public, max-age=300")
+    }
+
+    private func serveChart(_ request: Request, segments: [String]) async throws -> Response {
+        guard segments.count == 1 else { return plain(.notFound, "not found") }
+        let name = segments[0]
+        // A question's chart is served only while its survey is completed, even if the file exists.
+        if let parsed = ChartService.parseQuestionChartName(name) {
+            guard try await chartService.mayServe(questionID: parsed.questionID) else {
+                return plain(.notFound, "not found")
+            }
+        }
+        if let file = try await charts.file(segments) {
+            return respond(request, file: file, cacheControl: Self.immutable)
+        }
+        do {
+            guard let chart = try await chartService.renderOnMiss(name) else { return plain(.notFound, "not found") }
+            charts.remember(
+                segments, bytes: chart.bytes, modified: chart.modificationTime, device: chart.device, inode: chart.inode
+            )
+            guard let file = try await charts.file(segments) else { return plain(.notFound, "not found") }
+            return respond(request, file: file, cacheControl: Self.immutable)
+        } catch let error as ChartCacheError where error.code == .busy {
+            return Response(
+                status: .serviceUnavailable,
+                headers: [.retryAfter: "1", .contentType: "text/plain; charset=utf-8", .contentLength: "0"])
+        }
+    }
+
+    private func respond(_ request: Request, file: StaticFile, cacheControl: String) -> Response {
+        let conditions = StaticFileRules.Conditions(
+            ifNoneMatch: request.headers[.ifNoneMatch], ifModifiedSince: request.headers[.ifModifiedSince],
+            range: request.headers[.range], ifRange: request.headers[.ifRange])
+        var headers: HTTPFields = [
+            .eTag: file.facts.etag, .lastModified: StaticFileRules.httpDate(file.facts.modified),
+            .cacheControl: cacheControl, .xContentTypeOptions: "nosniff", .acceptRanges: "bytes",
+        ]
+        let response: Response
+        switch StaticFileRules.plan(for: conditions, file: file.facts) {
+        case .notModified:
+            response = Response(status: .notModified, headers: headers)
+        case .unsatisfiable:
+            headers[.contentRange] = "bytes */\(file.facts.size)"
+            headers[.contentLength] = "0"
+            response = Response(status: .rangeNotSatisfiable, headers: headers)
+        case .whole:
+            headers[.contentType] = file.contentType
+            response = Response(status: .ok, headers: headers, body: .init(byteBuffer: file.bytes))
+        case .partial(let range):
+            headers[.contentType] = file.contentType
+            headers[.contentRange] = "bytes \(range.lowerBound)-\(range.upperBound - 1)/\(file.facts.size)"
+            let slice = file.bytes.getSlice(at: file.bytes.readerIndex + range.lowerBound, length: range.count)!
+            response = Response(status: .partialContent, headers: headers, body: .init(byteBuffer: slice))
+        }
+        return request.method == .head ? response.createHeadResponse() : response
+    }
+
+    private func plain(_ status: HTTPResponse.Status, _ text: String) -> Response {
+        Response(
+            status: status, headers: [.contentType: "text/plain; charset=utf-8", .xContentTypeOptions: "nosniff"],
+            body: .init(byteBuffer: ByteBuffer(string: text + "\n")))
+    }
+}
+
+extension HTTPField.Name {
+    static var xContentTypeOptions: Self { .init("X-Content-Type-Options")! }
+}

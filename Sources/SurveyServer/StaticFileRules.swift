@@ -1,0 +1,196 @@
+import Foundation
+
+/// The rules of DESIGN "Static handler", as pure functions: which path a URL names, and which
+/// status, headers and byte range answer a request for a file. No I/O, so every rule is unit-testable.
+public enum StaticFileRules {
+    /// Why a path was refused.
+    public enum PathRejection: Error, Equatable, Sendable {
+        /// Malformed or hostile (400): bad escapes, NUL, backslash, encoded slash, `.`/`..` segments.
+        case malformed(String)
+        /// Not something we serve (404): empty name, dotfile, directory.
+        case notServed(String)
+    }
+
+    /// Decodes the part of a URL path after the handler's prefix, exactly once, into path
+    /// segments. `raw` is still percent-encoded; a query must already be cut off.
+    public static func segments(ofRawPath raw: Substring) throws(PathRejection) -> [String] {
+        let lowered = raw.lowercased()
+        if lowered.contains("%2f") || lowered.contains("%5c") {
+            throw .malformed("encoded slash or backslash")
+        }
+        guard let decoded = String(raw).removingPercentEncoding else { throw .malformed("bad percent-encoding") }
+        if decoded.contains("\0") { throw .malformed("NUL") }
+        if decoded.contains("\\") { throw .malformed("backslash") }
+        let parts = decoded.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        var segments: [String] = []
+        for (index, part) in parts.enumerated() {
+            if part == "." || part == ".." { throw .malformed("dot segment") }
+            if part.isEmpty {
+                if index == parts.count - 1 { throw .notServed("directory") }
+                throw .malformed("empty segment")
+            }
+            if part.hasPrefix(".") { throw .notServed("dotfile") }
+            segments.append(part)
+        }
+        guard !segments.isEmpty else { throw .notServed("directory") }
+        return segments
+    }
+
+    /// Content types by extension; anything else is `application/octet-stream`.
+    public static func contentType(forName name: String) -> String {
+        let types = [
+            "png": "image/png", "css": "text/css; charset=utf-8", "js": "text/javascript; charset=utf-8",
+            "svg": "image/svg+xml", "html": "text/html; charset=utf-8", "txt": "text/plain; charset=utf-8",
+            "json": "application/json", "ico": "image/vnd.microsoft.icon", "woff2": "font/woff2", "jpg": "image/jpeg",
+            "jpeg": "image/jpeg", "gif": "image/gif", "webp": "image/webp",
+        ]
+        let fileExtension = name.split(separator: ".").last.map { $0.lowercased() } ?? ""
+        return name.contains(".") ? types[fileExtension] ?? "application/octet-stream" : "application/octet-stream"
+    }
+
+    /// What is known about a file when answering a request for it.
+    public struct FileFacts: Sendable, Hashable {
+        /// Size in bytes.
+        public var size: Int
+        /// Modification time, whole seconds since 1970 (HTTP dates have no fractions).
+        public var modified: Int
+        /// The strong entity tag, quoted: `"…"`.
+        public var etag: String
+
+        /// Creates facts.
+        public init(size: Int, modified: Int, etag: String) {
+            self.size = size
+            self.modified = modified
+            self.etag = etag
+        }
+    }
+
+    /// The request headers that matter here.
+    public struct Conditions: Sendable, Hashable {
+        public var ifNoneMatch: String?
+        public var ifModifiedSince: String?
+        public var range: String?
+        public var ifRange: String?
+
+        public init(
+            ifNoneMatch: String? = nil, ifModifiedSince: String? = nil, range: String? = nil, ifRange: String? = nil
+        ) {
+            self.ifNoneMatch = ifNoneMatch
+            self.ifModifiedSince = ifModifiedSince
+            self.range = range
+            self.ifRange = ifRange
+        }
+    }
+
+    /// How to answer.
+    public enum Plan: Sendable, Hashable {
+        /// 200 with the whole file.
+        case whole
+        /// 304 Not Modified.
+        case notModified
+        /// 206 with bytes `range` (inclusive lower bound, exclusive upper).
+        case partial(Range<Int>)
+        /// 416 with `Content-Range: bytes */size`.
+        case unsatisfiable
+    }
+
+    /// Decides the answer to a GET or HEAD for a file: If-None-Match before If-Modified-Since,
+    /// then a single Range (with If-Range).
+    public static func plan(for conditions: Conditions, file: FileFacts) -> Plan {
+        if let ifNoneMatch = conditions.ifNoneMatch {
+            if matchesWeakly(ifNoneMatch, etag: file.etag) { return .notModified }
+        } else if let since = conditions.ifModifiedSince.flatMap(parseHTTPDate), file.modified <= since {
+            return .notModified
+        }
+        guard let range = conditions.range else { return .whole }
+        if let ifRange = conditions.ifRange, !ifRangeHolds(ifRange, file: file) { return .whole }
+        return planRange(range, size: file.size)
+    }
+
+    /// A single byte range; anything else (several ranges, bad syntax) gets the whole file.
+    static func planRange(_ header: String, size: Int) -> Plan {
+        let trimmed = header.trimmingCharacters(in: .whitespaces)
+        guard trimmed.lowercased().hasPrefix("bytes=") else { return .whole }
+        let spec = trimmed.dropFirst(6).trimmingCharacters(in: .whitespaces)
+        // Many or overlapping ranges are a known abuse (and of no use for charts): send it all.
+        guard !spec.contains(","), let dash = spec.firstIndex(of: "-") else { return .whole }
+        let first = spec[..<dash].trimmingCharacters(in: .whitespaces)
+        let last = spec[spec.index(after: dash)...].trimmingCharacters(in: .whitespaces)
+        func number(_ text: String) -> Int? {
+            guard !text.isEmpty, text.count <= 18, text.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+            return Int(text)
+        }
+        if first.isEmpty {
+            // bytes=-N: the last N bytes.
+            guard let suffix = number(last) else { return .whole }
+            guard suffix > 0, size > 0 else { return .unsatisfiable }
+            return .partial(max(0, size - suffix)..<size)
+        }
+        guard let start = number(first) else { return .whole }
+        let end: Int
+        if last.isEmpty {
+            end = size - 1
+        } else {
+            guard let value = number(last), value >= start else { return .whole }
+            end = min(value, size - 1)
+        }
+        guard start < size else { return .unsatisfiable }
+        return .partial(start..<(end + 1))
+    }
+
+    /// If-None-Match uses the weak comparison: `W/"x"` matches `"x"`; `*` matches anything.
+    static func matchesWeakly(_ header: String, etag: String) -> Bool {
+        let ours = etag.hasPrefix("W/") ? String(etag.dropFirst(2)) : etag
+        for candidate in header.split(separator: ",") {
+            var tag = candidate.trimmingCharacters(in: .whitespaces)
+            if tag == "*" { return true }
+            if tag.hasPrefix("W/") { tag.removeFirst(2) }
+            if tag == ours { return true }
+        }
+        return false
+    }
+
+    /// If-Range holds for the same strong ETag, or for exactly the file's Last-Modified date.
+    static func ifRangeHolds(_ header: String, file: FileFacts) -> Bool {
+        let value = header.trimmingCharacters(in: .whitespaces)
+        if value.hasPrefix("\"") || value.hasPrefix("W/") { return value == file.etag }
+        return parseHTTPDate(value) == file.modified
+    }
+
+    /// An IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`) as seconds since 1970, or nil.
+    public static func parseHTTPDate(_ text: String) -> Int? {
+        let parts = text.split(separator: " ")
+        guard parts.count == 6, parts[5] == "GMT", let day = Int(parts[1]), let year = Int(parts[3]) else { return nil }
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        guard let month = months.firstIndex(of: String(parts[2])) else { return nil }
+        let time = parts[4].split(separator: ":").compactMap { Int($0) }
+        guard time.count == 3 else { return nil }
+        let y = month < 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yearOfEra = y - era * 400
+        let dayOfYear = (153 * (month > 1 ? month - 2 : month + 10) + 2) / 5 + day - 1
+        let days = era * 146_097 + yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear - 719_468
+        return days * 86_400 + time[0] * 3600 + time[1] * 60 + time[2]
+    }
+
+    /// Seconds since 1970 as an IMF-fixdate.
+    public static func httpDate(_ seconds: Int) -> String {
+        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
+        let rest = seconds - days * 86_400
+        let weekdays = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"]
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let dayOfEra = z - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let monthIndex = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
+        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
+        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        func two(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        let weekday = weekdays[((days % 7) + 7) % 7]
+        return
+            "\(weekday), \(two(day)) \(months[month - 1]) \(year) \(two(rest / 3600)):\(two(rest / 60 % 60)):\(two(rest % 60)) GMT"
+    }
+}

@@ -1,0 +1,170 @@
+import ChartCache
+import Foundation
+import NIOCore
+import Synchronization
+
+/// A file ready to send: its bytes (kept in memory, so hot files cost no disk I/O) and facts.
+public struct StaticFile: Sendable {
+    /// The whole file.
+    public var bytes: ByteBuffer
+    /// Size, date and strong ETag.
+    public var facts: StaticFileRules.FileFacts
+    /// The Content-Type.
+    public var contentType: String
+}
+
+/// Files under one root directory, read on the blocking pool and kept in memory while small.
+///
+/// Every lookup resolves the real path (symlinks included) and refuses anything outside the
+/// root, directories, and non-regular files. The memory copy is revalidated against the file's
+/// inode, size and modification time, except for content-addressed roots whose files never change.
+public final class StaticFileStore: Sendable {
+    /// The resolved root.
+    public let root: String
+    private let pool: BlockingThreadPool
+    private let contentAddressed: Bool
+    private let maximumCachedFile: Int
+    private let memory = Mutex(MemoryCache())
+
+    private struct Entry {
+        var file: StaticFile
+        var identity: FileIdentity
+        var lastUse: UInt64
+    }
+
+    private struct FileIdentity: Hashable {
+        var device: UInt64, inode: UInt64, size: Int, modifiedNanoseconds: Int
+    }
+
+    private struct MemoryCache {
+        var entries: [String: Entry] = [:]
+        var bytes = 0
+        var clock: UInt64 = 0
+    }
+
+    /// Most bytes kept in memory per store.
+    public static let memoryBudget = 64 << 20
+
+    /// Opens a store on `root`, which must exist.
+    /// - Parameter contentAddressed: files never change once published (the chart directory),
+    ///   so a memory hit needs no `stat`.
+    public init(root: String, pool: BlockingThreadPool, contentAddressed: Bool, maximumCachedFile: Int = 1 << 20)
+        throws
+    {
+        guard let resolved = realpath(root, nil) else {
+            throw StartupError("the directory \(root) does not exist; create it or pass another path")
+        }
+        self.root = String(cString: resolved)
+        free(resolved)
+        self.pool = pool
+        self.contentAddressed = contentAddressed
+        self.maximumCachedFile = maximumCachedFile
+    }
+
+    /// The file named by `segments` under the root, or nil when there is none to serve.
+    public func file(_ segments: [String]) async throws -> StaticFile? {
+        let relative = segments.joined(separator: "/")
+        if contentAddressed,
+            let cached = memory.withLock({ cache -> StaticFile? in
+                cache.clock += 1
+                cache.entries[relative]?.lastUse = cache.clock
+                return cache.entries[relative]?.file
+            })
+        {
+            return cached
+        }
+        return try await pool.run { [self] in try load(relative) }
+    }
+
+    /// Forgets a file (after it was removed from disk).
+    public func forget(_ segments: [String]) {
+        memory.withLock { cache in
+            if let entry = cache.entries.removeValue(forKey: segments.joined(separator: "/")) {
+                cache.bytes -= entry.file.bytes.readableBytes
+            }
+        }
+    }
+
+    /// Puts a file that was just published (a rendered chart) into memory.
+    public func remember(_ segments: [String], bytes: [UInt8], modified: Date, device: UInt64, inode: UInt64) {
+        guard bytes.count <= maximumCachedFile else { return }
+        let file = StaticFile(
+            bytes: ByteBuffer(bytes: bytes),
+            facts: .init(size: bytes.count, modified: Int(modified.timeIntervalSince1970), etag: Self.etag(bytes)),
+            contentType: StaticFileRules.contentType(forName: segments.last ?? ""))
+        let identity = FileIdentity(
+            device: device, inode: inode, size: bytes.count,
+            modifiedNanoseconds: Int(modified.timeIntervalSince1970 * 1e9))
+        store(segments.joined(separator: "/"), file: file, identity: identity)
+    }
+
+    private func load(_ relative: String) throws -> StaticFile? {
+        let path = root + "/" + relative
+        guard let resolvedPointer = realpath(path, nil) else { return nil }
+        let resolved = String(cString: resolvedPointer)
+        free(resolvedPointer)
+        // Symlinks may point anywhere; only files whose real path stays inside the root are served.
+        guard resolved.hasPrefix(root + "/") else { return nil }
+        let descriptor = open(resolved, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+        guard descriptor >= 0 else { return nil }
+        defer { close(descriptor) }
+        var status = stat()
+        guard fstat(descriptor, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG else { return nil }
+        let identity = FileIdentity(
+            device: UInt64(status.st_dev), inode: UInt64(status.st_ino), size: Int(status.st_size),
+            modifiedNanoseconds: Int(status.st_mtim.tv_sec) * 1_000_000_000 + Int(status.st_mtim.tv_nsec))
+        if let cached = memory.withLock({ $0.entries[relative] }), cached.identity == identity {
+            return cached.file
+        }
+        var bytes = [UInt8](repeating: 0, count: identity.size)
+        var offset = 0
+        while offset < bytes.count {
+            let count = bytes.withUnsafeMutableBytes { read(descriptor, $0.baseAddress! + offset, $0.count - offset) }
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else { break }
+            offset += count
+        }
+        bytes.removeSubrange(offset...)
+        let file = StaticFile(
+            bytes: ByteBuffer(bytes: bytes),
+            facts: .init(size: bytes.count, modified: Int(status.st_mtim.tv_sec), etag: Self.etag(bytes)),
+            contentType: StaticFileRules.contentType(forName: relative))
+        if bytes.count <= maximumCachedFile { store(relative, file: file, identity: identity) }
+        return file
+    }
+
+    private func store(_ key: String, file: StaticFile, identity: FileIdentity) {
+        memory.withLock { cache in
+            cache.clock += 1
+            if let old = cache.entries[key] { cache.bytes -= old.file.bytes.readableBytes }
+            cache.entries[key] = Entry(file: file, identity: identity, lastUse: cache.clock)
+            cache.bytes += file.bytes.readableBytes
+            // Evict the least recently used until within budget.
+            while cache.bytes > Self.memoryBudget,
+                let oldest = cache.entries.min(by: { $0.value.lastUse < $1.value.lastUse })
+            {
+                cache.bytes -= oldest.value.file.bytes.readableBytes
+                cache.entries.removeValue(forKey: oldest.key)
+            }
+        }
+    }
+
+    /// A strong ETag from the content, so every server in a cluster gives the same one.
+    static func etag(_ bytes: [UInt8]) -> String { "\"\(ChartKey(material: bytes).shortHex)\"" }
+}
+
+/// A start-up check failed: one line that says what to fix.
+public struct StartupError: Error, CustomStringConvertible, Sendable {
+    /// What is wrong and what to do.
+    public var message: String
+    /// Where in our sources the check failed.
+    public var location: String
+
+    /// Creates an error; `location` defaults to the caller's file and line.
+    public init(_ message: String, fileID: String = #fileID, line: Int = #line) {
+        self.message = message
+        self.location = "\(fileID):\(line)"
+    }
+
+    public var description: String { message }
+}

@@ -1,0 +1,312 @@
+import ChartCache
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import PieChart
+import Surveys
+
+/// Settings of `surveycharts serve`; new ones get defaults, so callers keep compiling.
+public struct ServerConfiguration: Sendable {
+    /// Where to listen. Port 0 picks a free port (reported through `onListening`).
+    public var host = "127.0.0.1", port = 8080
+    /// The SQLite database file.
+    public var databasePath = "surveys.sqlite3"
+    /// The chart directory (shared with other processes and `prerender`).
+    public var chartsDirectory = "piecharts"
+    /// Files under `/static`.
+    public var staticDirectory = "static"
+    /// Load the demo surveys into a new, empty database.
+    public var loadDemo = true
+    /// The time zone survey days are counted in.
+    public var timeZone = TimeZone(identifier: "UTC")!
+    /// Largest request body; larger ones get 413.
+    public var maximumBodyBytes = 64 * 1024
+    /// How long a chart request may wait for a writer before 503.
+    public var chartDeadline: Duration = .seconds(10)
+    /// Threads for file I/O and rendering.
+    public var blockingThreads = max(2, ProcessInfo.processInfo.activeProcessorCount)
+    /// The clock (tests move it).
+    public var now: @Sendable () -> Date = { Date() }
+    /// Called once listening, with the bound host and port.
+    public var onListening: (@Sendable (String, Int) -> Void)?
+
+    /// Creates the default configuration.
+    public init() {}
+
+    /// Today in the service's time zone.
+    public var today: CalendarDay { CalendarDay(date: now(), timeZone: timeZone) }
+}
+
+/// The survey service: pages, votes, charts and static files over HTTP.
+public struct SurveyServer: Sendable {
+    let configuration: ServerConfiguration
+    let store: any SurveyStore
+    let cache: ChartCache
+    let chartService: ChartService
+    let staticFiles: StaticFileStore
+    let charts: StaticFileStore
+    let pages: Pages
+    let metrics = ServerMetrics()
+    let logger: Logger
+
+    /// Runs the start-up checks: the chart directory can be created and written, the static
+    /// directory exists, the database opens and migrates.
+    /// - Throws: `StartupError`, one line that says what to fix.
+    public init(configuration: ServerConfiguration, logger: Logger = Logger(label: "surveycharts")) async throws {
+        self.configuration = configuration
+        self.logger = logger
+        do {
+            cache = try ChartCache(
+                configuration: .init(
+                    directory: configuration.chartsDirectory, deadline: configuration.chartDeadline,
+                    blockingThreads: configuration.blockingThreads, threadStart: PieChartRenderer.prepareThread))
+        } catch let error as ChartCacheError {
+            throw StartupError(error.message)
+        }
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: configuration.staticDirectory, isDirectory: &isDirectory),
+            isDirectory.boolValue
+        else {
+            throw StartupError(
+                "the static directory \(configuration.staticDirectory) does not exist; pass --static-dir with the "
+                    + "project's static/ folder")
+        }
+        staticFiles = try StaticFileStore(
+            root: configuration.staticDirectory, pool: cache.pool, contentAddressed: false)
+        charts = try StaticFileStore(root: configuration.chartsDirectory, pool: cache.pool, contentAddressed: true)
+        do {
+            let sqlite = try SQLiteSurveyStore(configuration: .init(path: configuration.databasePath))
+            store = sqlite
+            if configuration.loadDemo, try await sqlite.isEmpty() {
+                try await sqlite.importDocument(DemoSurveys.document(today: configuration.today))
+                logger.info("loaded the demo surveys into \(configuration.databasePath)")
+            }
+        } catch let error as SurveyStoreError {
+            throw StartupError(error.message)
+        }
+        let today: @Sendable () -> CalendarDay = { [configuration] in configuration.today }
+        chartService = ChartService(store: store, cache: cache, renderer: PieChartRenderer(), today: today)
+        pages = try Pages()
+    }
+
+    /// Builds the HTTP application.
+    public func application() -> some ApplicationProtocol {
+        let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: MetricsMiddleware(metrics: metrics))
+        router.add(middleware: LogRequestsMiddleware(.info))
+        router.add(
+            middleware: StaticFileMiddleware(
+                staticFiles: staticFiles, charts: charts, chartService: chartService, metrics: metrics))
+        addRoutes(to: router)
+        let onListening = configuration.onListening
+        return Application(
+            router: router,
+            configuration: .init(
+                address: .hostname(configuration.host, port: configuration.port), serverName: "SurveyCharts"),
+            onServerRunning: { channel in
+                let address = channel.localAddress
+                onListening?(address?.ipAddress ?? "?", address?.port ?? 0)
+            },
+            logger: logger)
+    }
+
+    /// Serves until SIGTERM or SIGINT, then finishes the requests under way.
+    public func run() async throws {
+        try await application().runService(gracefulShutdownSignals: [.sigterm, .sigint])
+        cache.shutdown()
+    }
+
+    // MARK: Routes
+
+    func addRoutes(to router: Router<BasicRequestContext>) {
+        router.get("/") { _, _ in
+            let home = try await store.homeSurveys(on: configuration.today, recentDays: 14)
+            return html(pages.home(active: home.active, completed: home.completed))
+        }
+        router.get("/surveys/:id") { request, context in
+            let survey = try await openSurvey(context)
+            switch survey.state(on: configuration.today) {
+            case .upcoming: return notYetOpen(survey)
+            case .open: return html(pages.form(survey))
+            case .completed:
+                let page = try pages.results(survey)
+                // A completed survey's page never changes: it carries a strong ETag.
+                let etag = "\"\(ChartKey(material: Array(page.utf8)).shortHex)\""
+                if let match = request.headers[.ifNoneMatch], StaticFileRules.matchesWeakly(match, etag: etag) {
+                    return Response(status: .notModified, headers: [.eTag: etag])
+                }
+                var response = html(page)
+                response.headers[.eTag] = etag
+                return response
+            }
+        }
+        router.post("/surveys/:id") { request, context in
+            try await vote(request, context: context)
+        }
+        router.get("/surveys/:id/thanks") { _, context in
+            let survey = try await openSurvey(context)
+            guard survey.state(on: configuration.today) != .upcoming else { return notYetOpen(survey) }
+            return html(pages.thanks(survey))
+        }
+        router.get("/surveys/:id/results.json") { _, context in
+            let survey = try await openSurvey(context)
+            guard survey.state(on: configuration.today) == .completed else {
+                return jsonError(.notFound, code: "not_completed", "results are published when the survey closes")
+            }
+            return try resultsJSON(survey)
+        }
+        router.post("/api/charts/pie") { request, _ in
+            try await renderSpec(request)
+        }
+        router.get("/healthz") { _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "text/plain"], body: .init(byteBuffer: ByteBuffer(string: "ok\n")))
+        }
+        router.get("/metrics") { _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                body: .init(byteBuffer: ByteBuffer(string: metrics.exposition(cache: cache.statistics))))
+        }
+    }
+
+    private func openSurvey(_ context: BasicRequestContext) async throws -> Survey {
+        guard let id = context.parameters.get("id", as: Int64.self), let survey = try await store.survey(id: id) else {
+            throw HTTPError(.notFound, message: "No such survey.")
+        }
+        return survey
+    }
+
+    private func notYetOpen(_ survey: Survey) -> Response {
+        var response = html(pages.message(title: "Not open yet", "This survey opens on \(survey.opens)."))
+        response.status = .notFound
+        return response
+    }
+
+    private func vote(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        let survey = try await openSurvey(context)
+        var request = request
+        let body = try await request.collectBody(upTo: configuration.maximumBodyBytes)
+        let text = String(buffer: body)
+        guard survey.state(on: configuration.today) == .open else {
+            let message =
+                survey.state(on: configuration.today) == .upcoming
+                ? "This survey opens on \(survey.opens)." : "This survey closed on \(survey.closes)."
+            var response = html(pages.message(title: "Voting is closed", message))
+            response.status = .conflict
+            return response
+        }
+        guard let fields = FormDecoding.fields(text) else {
+            return badBallot(survey, "The form data could not be read.", chosen: [:], missing: [])
+        }
+        var choices: [Int64: Int64] = [:]
+        for (name, value) in fields {
+            guard name.hasPrefix("q"), let question = Int64(name.dropFirst()), let answer = Int64(value) else {
+                return badBallot(survey, "Unexpected field \"\(name)\".", chosen: choices, missing: [])
+            }
+            guard choices[question] == nil else {
+                return badBallot(survey, "Question \(question) was answered twice.", chosen: [:], missing: [])
+            }
+            choices[question] = answer
+        }
+        do {
+            try await store.record(Ballot(choices: choices), surveyID: survey.id, on: configuration.today)
+        } catch let error as SurveyStoreError {
+            switch error.code {
+            case .invalidBallot:
+                let missing = Set(survey.questions.map(\.id).filter { choices[$0] == nil })
+                let message = missing.isEmpty ? error.description : "Please answer every question."
+                return badBallot(survey, message, chosen: choices, missing: missing)
+            case .notOpen:
+                var response = html(pages.message(title: "Voting is closed", error.message))
+                response.status = .conflict
+                return response
+            case .notFound: throw HTTPError(.notFound, message: "No such survey.")
+            default: throw error
+            }
+        }
+        return Response(status: .seeOther, headers: [.location: "/surveys/\(survey.id)/thanks", .contentLength: "0"])
+    }
+
+    private func badBallot(_ survey: Survey, _ message: String, chosen: [Int64: Int64], missing: Set<Int64>) -> Response
+    {
+        var response = html(pages.form(survey, error: message, chosen: chosen, missing: missing))
+        response.status = .badRequest
+        return response
+    }
+
+    private func resultsJSON(_ survey: Survey) throws -> Response {
+        let questions: [[String: Any]] = try survey.questions.map { question in
+            let results = try QuestionResults(question)
+            return [
+                "id": question.id, "text": question.text, "total": results.total,
+                "winners": results.winners.map(\.id), "chart": ["1x": results.chart1x, "2x": results.chart2x],
+                "answers": results.rows.map {
+                    ["id": $0.answer.id, "text": $0.answer.text, "votes": $0.answer.votes, "percent": $0.percent]
+                },
+            ]
+        }
+        let object: [String: Any] = [
+            "id": survey.id, "title": survey.title, "opens": "\(survey.opens)", "closes": "\(survey.closes)",
+            "questions": questions,
+        ]
+        let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+        return Response(
+            status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    private func renderSpec(_ request: Request) async throws -> Response {
+        var request = request
+        let body: ByteBuffer
+        do {
+            body = try await request.collectBody(upTo: configuration.maximumBodyBytes)
+        } catch is NIOTooManyBytesError {
+            return jsonError(
+                .contentTooLarge, code: "too_large", "the spec is larger than \(configuration.maximumBodyBytes) bytes")
+        }
+        let spec: ChartSpec
+        do {
+            spec = try ChartSpec(json: body.readableBytesView)
+        } catch let error as ChartSpecError {
+            return jsonError(.badRequest, code: error.code.rawValue, error.message, field: error.field)
+        }
+        do {
+            let chart = try await chartService.render(spec)
+            charts.remember(
+                [chart.name.fileName], bytes: chart.bytes, modified: chart.modificationTime, device: chart.device,
+                inode: chart.inode)
+            return Response(
+                status: .ok,
+                headers: [
+                    .contentType: "image/png", .contentLocation: "/piecharts/\(chart.name.fileName)",
+                    .cacheControl: StaticFileMiddleware<BasicRequestContext>.immutable, .xContentTypeOptions: "nosniff",
+                ],
+                body: .init(byteBuffer: ByteBuffer(bytes: chart.bytes)))
+        } catch let error as ChartCacheError where error.code == .busy {
+            var response = jsonError(.serviceUnavailable, code: "busy", error.message)
+            response.headers[.retryAfter] = "1"
+            return response
+        } catch let error as ChartCacheError where error.code == .renderFailed {
+            // The spec was valid but cannot be drawn on its canvas (a legend that cannot fit).
+            return jsonError(.badRequest, code: "cannot_render", error.underlying ?? error.message, field: "slices")
+        }
+    }
+
+    private func html(_ page: String) -> Response {
+        Response(
+            status: .ok, headers: [.contentType: "text/html; charset=utf-8", .xContentTypeOptions: "nosniff"],
+            body: .init(byteBuffer: ByteBuffer(string: page)))
+    }
+
+    private func jsonError(_ status: HTTPResponse.Status, code: String, _ message: String, field: String? = nil)
+        -> Response
+    {
+        var object: [String: String] = ["error": code, "message": message]
+        if let field { object["field"] = field }
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
+        return Response(
+            status: status, headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}

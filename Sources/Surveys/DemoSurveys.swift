@@ -1,0 +1,50 @@
+/// The demo data `serve` loads into a new, empty database, dated around `today` so that it
+/// always shows: the seed's Television Trends (completed, with its votes), an open survey, and a
+/// completed survey in Chinese.
+public enum DemoSurveys {
+    /// The demo document for `today`.
+    public static func document(today: CalendarDay) -> SurveyDocument {
+        typealias A = SurveyDocument.AnswerEntry
+        return SurveyDocument(surveys: [
+            .init(
+                title: "Television Trends", opens: today.adding(days: -30), closes: today.adding(days: -2),
+                questions: [
+                    .init(
+                        text: "What is your favorite type of TV show?",
+                        answers: [
+                            A(text: "Comedy", votes: 2), A(text: "Drama", votes: 2), A(text: "Reality", votes: 1),
+                        ]),
+                    .init(
+                        text: "How many new shows will you try this Fall?",
+                        answers: [
+                            A(text: "Hardly any: I already watch too much TV!", votes: 5),
+                            A(text: "Maybe 3-5", votes: 1),
+                            A(text: "I'm a TV fiend, I'll try them all at least once!", votes: 2),
+                        ]),
+                ]),
+            .init(
+                title: "Weekend Viewing", opens: today.adding(days: -3), closes: today.adding(days: 11),
+                questions: [
+                    .init(
+                        text: "When do you watch most?",
+                        answers: [A(text: "Friday night"), A(text: "Saturday"), A(text: "Sunday"), A(text: "Weekdays")]),
+                    .init(
+                        text: "How do you watch?",
+                        answers: [A(text: "Streaming"), A(text: "Broadcast"), A(text: "Cable"), A(text: "I don't")]),
+                ]),
+            .init(
+                title: "电视节目调查", opens: today.adding(days: -20), closes: today.adding(days: -1),
+                questions: [
+                    .init(
+                        text: "你最喜欢哪种类型的电视节目？",
+                        answers: [
+                            A(text: "喜剧", votes: 14), A(text: "电视剧", votes: 9), A(text: "真人秀", votes: 6),
+                            A(text: "纪录片", votes: 3),
+                        ]),
+                    .init(
+                        text: "这个秋天你会尝试多少新节目？",
+                        answers: [A(text: "几乎不", votes: 0), A(text: "三到五个", votes: 0), A(text: "全部", votes: 0)]),
+                ]),
+        ])
+    }
+}

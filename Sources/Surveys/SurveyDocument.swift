@@ -1,0 +1,175 @@
+import Foundation
+
+/// The import and export format of DESIGN "Import format".
+///
+/// Ids are optional on import; `votes` defaults to 0. Export writes every id, so export → import
+/// round-trips.
+public struct SurveyDocument: Sendable, Hashable, Codable {
+    /// An answer: optional id, text, votes.
+    public struct AnswerEntry: Sendable, Hashable, Codable {
+        public var id: Int64?
+        public var text: String
+        public var votes: Int?
+
+        public init(id: Int64? = nil, text: String, votes: Int? = nil) {
+            self.id = id
+            self.text = text
+            self.votes = votes
+        }
+    }
+
+    /// A question: optional id, text, answers.
+    public struct QuestionEntry: Sendable, Hashable, Codable {
+        public var id: Int64?
+        public var text: String
+        public var answers: [AnswerEntry]
+
+        public init(id: Int64? = nil, text: String, answers: [AnswerEntry]) {
+            self.id = id
+            self.text = text
+            self.answers = answers
+        }
+    }
+
+    /// A survey: optional id, title, the days it is open, questions.
+    public struct SurveyEntry: Sendable, Hashable, Codable {
+        public var id: Int64?
+        public var title: String
+        public var opens: CalendarDay
+        public var closes: CalendarDay
+        public var questions: [QuestionEntry]
+
+        public init(
+            id: Int64? = nil, title: String, opens: CalendarDay, closes: CalendarDay, questions: [QuestionEntry]
+        ) {
+            self.id = id
+            self.title = title
+            self.opens = opens
+            self.closes = closes
+            self.questions = questions
+        }
+    }
+
+    /// The surveys.
+    public var surveys: [SurveyEntry]
+
+    /// Creates a document.
+    public init(surveys: [SurveyEntry]) { self.surveys = surveys }
+
+    /// Longest title, question or answer text, in characters.
+    public static let maximumTextLength = 300
+    /// Most answers per question (a chart holds at most 64 slices).
+    public static let maximumAnswers = 64
+
+    /// Parses a document, naming the JSON path of the first problem.
+    /// - Throws: `SurveyStoreError` (`invalidImport`).
+    public init(json: Data) throws {
+        do {
+            self = try JSONDecoder().decode(SurveyDocument.self, from: json)
+        } catch let error as DecodingError {
+            throw Self.describe(error)
+        }
+        try validate()
+    }
+
+    /// Checks everything a decoder cannot: text lengths, dates in order, counts, unique ids.
+    /// - Throws: `SurveyStoreError` (`invalidImport`) naming the JSON path of the first problem.
+    public func validate() throws {
+        func invalid(_ path: String, _ message: String) -> SurveyStoreError {
+            SurveyStoreError(.invalidImport, field: path, message)
+        }
+        func checkText(_ text: String, _ path: String) throws {
+            if text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { throw invalid(path, "must not be empty") }
+            if text.count > Self.maximumTextLength {
+                throw invalid(path, "must be at most \(Self.maximumTextLength) characters, got \(text.count)")
+            }
+            if text.unicodeScalars.contains(where: { $0.value == 0 }) { throw invalid(path, "must not contain NUL") }
+        }
+        var surveyIDs = Set<Int64>(), questionIDs = Set<Int64>(), answerIDs = Set<Int64>()
+        func checkID(_ id: Int64?, _ seen: inout Set<Int64>, _ path: String, _ kind: String) throws {
+            guard let id else { return }
+            guard id > 0 else { throw invalid("\(path).id", "must be a positive integer, got \(id)") }
+            guard seen.insert(id).inserted else { throw invalid("\(path).id", "\(kind) id \(id) appears twice") }
+        }
+        for (s, survey) in surveys.enumerated() {
+            let path = "surveys[\(s)]"
+            try checkID(survey.id, &surveyIDs, path, "survey")
+            try checkText(survey.title, "\(path).title")
+            guard survey.opens <= survey.closes else {
+                throw invalid("\(path).closes", "must not be before opens (\(survey.opens)), got \(survey.closes)")
+            }
+            guard !survey.questions.isEmpty else {
+                throw invalid("\(path).questions", "must hold at least one question")
+            }
+            for (q, question) in survey.questions.enumerated() {
+                let questionPath = "\(path).questions[\(q)]"
+                try checkID(question.id, &questionIDs, questionPath, "question")
+                try checkText(question.text, "\(questionPath).text")
+                guard (2...Self.maximumAnswers).contains(question.answers.count) else {
+                    throw invalid(
+                        "\(questionPath).answers",
+                        "must hold 2 to \(Self.maximumAnswers) answers, got \(question.answers.count)")
+                }
+                for (a, answer) in question.answers.enumerated() {
+                    let answerPath = "\(questionPath).answers[\(a)]"
+                    try checkID(answer.id, &answerIDs, answerPath, "answer")
+                    try checkText(answer.text, "\(answerPath).text")
+                    if let votes = answer.votes, votes < 0 {
+                        throw invalid("\(answerPath).votes", "must be a non-negative whole number, got \(votes)")
+                    }
+                }
+            }
+        }
+    }
+
+    /// Turns a decoding error into a one-line message with the JSON path.
+    static func describe(_ error: DecodingError) -> SurveyStoreError {
+        func path(_ codingPath: [CodingKey]) -> String {
+            var text = ""
+            for key in codingPath {
+                if let index = key.intValue {
+                    text += "[\(index)]"
+                } else {
+                    text += (text.isEmpty ? "" : ".") + key.stringValue
+                }
+            }
+            return text.isEmpty ? "$" : text
+        }
+        switch error {
+        case .keyNotFound(let key, let context):
+            return SurveyStoreError(.invalidImport, field: path(context.codingPath + [key]), "is required")
+        case .typeMismatch(let type, let context):
+            return SurveyStoreError(.invalidImport, field: path(context.codingPath), "must be \(Self.typeName(type))")
+        case .valueNotFound(let type, let context):
+            return SurveyStoreError(
+                .invalidImport, field: path(context.codingPath), "must be \(Self.typeName(type)), got null")
+        case .dataCorrupted(let context):
+            let detail = (context.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String
+            if context.codingPath.isEmpty {
+                return SurveyStoreError(
+                    .invalidImport, field: "$", "is not valid JSON (\(detail ?? context.debugDescription))")
+            }
+            return SurveyStoreError(.invalidImport, field: path(context.codingPath), context.debugDescription)
+        @unknown default:
+            return SurveyStoreError(.invalidImport, field: "$", "\(error)")
+        }
+    }
+
+    private static func typeName(_ type: Any.Type) -> String {
+        switch type {
+        case is String.Type: return "a string"
+        case is Int.Type, is Int64.Type: return "a whole number"
+        case is Array<Any>.Type: return "a list"
+        default:
+            let name = "\(type)"
+            return name.hasPrefix("Array") ? "a list" : (name.hasPrefix("Dictionary") ? "an object" : "\(name)")
+        }
+    }
+
+    /// Pretty, sorted JSON.
+    public func encoded() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return try encoder.encode(self)
+    }
+}

@@ -1,0 +1,39 @@
+/// Why a store operation failed, with what the caller can do about it.
+public struct SurveyStoreError: Error, CustomStringConvertible, Sendable, Equatable {
+    /// Stable codes; the server maps them to HTTP statuses.
+    public enum Code: String, Sendable {
+        /// No such survey or question (HTTP 404).
+        case notFound = "not_found"
+        /// The ballot is incomplete or inconsistent (HTTP 400); nothing was recorded.
+        case invalidBallot = "invalid_ballot"
+        /// The survey is not taking votes today (HTTP 409); nothing was recorded.
+        case notOpen = "not_open"
+        /// An import document is invalid; nothing was imported.
+        case invalidImport = "invalid_import"
+        /// The database failed or could not be opened.
+        case database
+    }
+
+    /// What kind of failure.
+    public var code: Code
+    /// The form field or JSON path at fault (`q3`, `surveys[0].questions[1].text`), if any.
+    public var field: String?
+    /// What is wrong and how to fix it.
+    public var message: String
+    /// Where in our sources the failure was detected.
+    public var location: String
+
+    /// Creates an error; `location` defaults to the caller's file and line.
+    public init(_ code: Code, field: String? = nil, _ message: String, fileID: String = #fileID, line: Int = #line) {
+        self.code = code
+        self.field = field
+        self.message = message
+        self.location = "\(fileID):\(line)"
+    }
+
+    public var description: String { field.map { "\($0): \(message)" } ?? message }
+
+    public static func == (lhs: Self, rhs: Self) -> Bool {
+        lhs.code == rhs.code && lhs.field == rhs.field && lhs.message == rhs.message
+    }
+}

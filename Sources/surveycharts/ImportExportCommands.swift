@@ -1,0 +1,70 @@
+import ArgumentParser
+import Foundation
+import Surveys
+
+/// `surveycharts import FILE.json`
+struct ImportCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "import",
+        abstract: "Import surveys from a JSON file, all or nothing.",
+        discussion: """
+            The format is {"surveys": [{"id", "title", "opens", "closes", "questions": [{"id", "text", \
+            "answers": [{"id", "text", "votes"}]}]}]}; ids are optional and votes default to 0. An invalid \
+            file is rejected whole, with the JSON path of the first error, and nothing is imported.
+            """
+    )
+
+    @Argument(help: ArgumentHelp("The surveys to import (- for standard input).", valueName: "FILE.json"))
+    var file: String
+
+    @Option(help: "SQLite database file (SURVEYCHARTS_DATABASE).")
+    var database: String = Environment.string("DATABASE", "surveys.sqlite3")
+
+    func run() async throws {
+        let data: Data
+        do {
+            data =
+                file == "-"
+                ? FileHandle.standardInput.readDataToEndOfFile() : try Data(contentsOf: URL(fileURLWithPath: file))
+        } catch {
+            CommandFailure("cannot read \(file): \(error.localizedDescription)", exitCode: .noInput).exit()
+        }
+        do {
+            let document = try SurveyDocument(json: data)
+            let store = try SQLiteSurveyStore(configuration: .init(path: database))
+            let summary = try await store.importDocument(document)
+            print(
+                "imported \(summary.surveys) surveys, \(summary.questions) questions, \(summary.answers) answers "
+                    + "into \(database)")
+        } catch let error as SurveyStoreError {
+            CommandFailure(
+                "\(file): \(error)", exitCode: error.code == .database ? .cantCreate : .dataError
+            ).exit()
+        }
+    }
+}
+
+/// `surveycharts export`
+struct ExportCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "export",
+        abstract: "Write every survey, with its votes, in the import format to standard output."
+    )
+
+    @Option(help: "SQLite database file (SURVEYCHARTS_DATABASE).")
+    var database: String = Environment.string("DATABASE", "surveys.sqlite3")
+
+    func run() async throws {
+        guard FileManager.default.fileExists(atPath: database) else {
+            CommandFailure("the database \(database) does not exist; pass --database", exitCode: .noInput).exit()
+        }
+        do {
+            let store = try SQLiteSurveyStore(configuration: .init(path: database))
+            let data = try await store.exportDocument().encoded()
+            FileHandle.standardOutput.write(data)
+            FileHandle.standardOutput.write(Data("\n".utf8))
+        } catch let error as SurveyStoreError {
+            CommandFailure(error.description, exitCode: .ioError).exit()
+        }
+    }
+}

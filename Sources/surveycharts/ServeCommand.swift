@@ -1,0 +1,81 @@
+import ArgumentParser
+import Foundation
+import Logging
+import SurveyServer
+import Surveys
+
+/// `surveycharts serve`
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve the survey pages, votes, charts and static files over HTTP.",
+        discussion: """
+            A new, empty database gets the demo surveys unless --no-demo is given. Several serve processes \
+            may share one database and one chart directory. Stops gracefully on SIGTERM or SIGINT.
+            """
+    )
+
+    @Option(help: "Address to listen on (SURVEYCHARTS_HOST).")
+    var host: String = Environment.string("HOST", "127.0.0.1")
+
+    @Option(help: "Port to listen on; 0 picks a free one (SURVEYCHARTS_PORT).")
+    var port: Int = Environment.int("PORT", 8080)
+
+    @Option(help: "SQLite database file (SURVEYCHARTS_DATABASE).")
+    var database: String = Environment.string("DATABASE", "surveys.sqlite3")
+
+    @Option(help: "Chart directory, shared by every process (SURVEYCHARTS_CHARTS_DIR).")
+    var chartsDir: String = Environment.string("CHARTS_DIR", "piecharts")
+
+    @Option(help: "Directory served under /static (SURVEYCHARTS_STATIC_DIR).")
+    var staticDir: String = Environment.string("STATIC_DIR", "static")
+
+    @Option(help: "Time zone that survey days are counted in (SURVEYCHARTS_TIME_ZONE).")
+    var timeZone: String = Environment.string("TIME_ZONE", "UTC")
+
+    @Flag(help: "Do not load the demo surveys into a new database (SURVEYCHARTS_NO_DEMO=1).")
+    var noDemo: Bool = Environment.flag("NO_DEMO")
+
+    @Option(help: ArgumentHelp("Pretend today is this day, YYYY-MM-DD (for demos and tests).", visibility: .hidden))
+    var today: String?
+
+    func validate() throws {
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535, got \(port)") }
+        guard TimeZone(identifier: timeZone) != nil else {
+            throw ValidationError("--time-zone \(timeZone) is not a time zone; use a name such as UTC or Europe/Paris")
+        }
+        if let today, CalendarDay(today) == nil { throw ValidationError("--today must be YYYY-MM-DD, got \(today)") }
+    }
+
+    func run() async throws {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = .info
+            return handler
+        }
+        var configuration = ServerConfiguration()
+        configuration.host = host
+        configuration.port = port
+        configuration.databasePath = database
+        configuration.chartsDirectory = chartsDir
+        configuration.staticDirectory = staticDir
+        configuration.loadDemo = !noDemo
+        configuration.timeZone = TimeZone(identifier: timeZone)!
+        if let day = today.flatMap(CalendarDay.init) {
+            let zone = configuration.timeZone
+            let offset = Date().timeIntervalSince(CalendarDay(date: Date(), timeZone: zone).start(in: zone))
+            configuration.now = { day.start(in: zone).addingTimeInterval(offset) }
+        }
+        configuration.onListening = { host, port in
+            // Written unbuffered: scripts and tests wait for this line to learn the port.
+            FileHandle.standardOutput.write(Data("surveycharts: listening on http://\(host):\(port)\n".utf8))
+        }
+        let server: SurveyServer
+        do {
+            server = try await SurveyServer(configuration: configuration)
+        } catch let error as StartupError {
+            CommandFailure(error.message, exitCode: .cantCreate).exit()
+        }
+        try await server.run()
+    }
+}
