@@ -68,6 +68,7 @@ let package = Package(
                 "ChartCache",
                 "Surveys",
                 "SurveyServer",
+                "CSystemShims",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -96,3 +96,5 @@ void surveycharts_get_thread_name(char *buffer, int capacity) {
     prctl(PR_GET_NAME, (unsigned long)name, 0, 0, 0);
     snprintf(buffer, (size_t)capacity, "%s", name);
 }
+
+void surveycharts_terminate_with_parent(void) { prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0); }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CSystemShims
 import Foundation
 import Logging
 import SurveyServer
@@ -39,6 +40,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Pretend today is this day, YYYY-MM-DD (for demos and tests).", visibility: .hidden))
     var today: String?
 
+    @Flag(help: ArgumentHelp("Stop when the parent process exits (for test harnesses).", visibility: .hidden))
+    var exitWithParent = false
+
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535, got \(port)") }
         guard TimeZone(identifier: timeZone) != nil else {
@@ -48,6 +52,7 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if exitWithParent { surveycharts_terminate_with_parent() }
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = .info

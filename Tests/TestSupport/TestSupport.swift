@@ -39,8 +39,8 @@ public enum Executable {
     /// A started process.
     public final class Running: @unchecked Sendable {
         public let process: Process
-        let output = Pipe()
-        let error = Pipe()
+        public let output = Pipe()
+        public let error = Pipe()
         init(_ process: Process) { self.process = process }
 
         /// The process id.
@@ -85,5 +85,168 @@ public enum Executable {
     /// Runs `name` with `arguments` to the end.
     public static func run(_ arguments: [String], name: String = "surveycharts") throws -> Result {
         try start(arguments, name: name).finish()
+    }
+}
+
+/// A response read off the wire by `RawHTTP`.
+public struct RawHTTPResponse: Sendable {
+    /// The status code.
+    public var status: Int
+    /// Header fields in order, names as sent.
+    public var headers: [(name: String, value: String)]
+    /// The body bytes (empty for HEAD and 304).
+    public var body: [UInt8]
+
+    /// The first header named `name` (case-insensitive).
+    public func header(_ name: String) -> String? {
+        headers.first { $0.name.lowercased() == name.lowercased() }?.value
+    }
+
+    /// The body as UTF-8 text.
+    public var text: String { String(decoding: body, as: UTF8.self) }
+}
+
+/// A deliberately raw HTTP/1.1 client: it sends the request line exactly as given (no path
+/// normalisation), so traversal attacks reach the server as an attacker would send them.
+public enum RawHTTP {
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
+        public init(description: String) { self.description = description }
+    }
+
+    /// Sends one request on a new connection to 127.0.0.1:`port` and reads the response to EOF.
+    public static func send(
+        port: Int, method: String = "GET", target: String, headers: [String: String] = [:], body: [UInt8] = []
+    ) throws -> RawHTTPResponse {
+        var head = "\(method) \(target) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n"
+        for (name, value) in headers.sorted(by: { $0.key < $1.key }) { head += "\(name): \(value)\r\n" }
+        if !body.isEmpty || method == "POST" { head += "Content-Length: \(body.count)\r\n" }
+        head += "\r\n"
+        let raw = try exchange(port: port, Array(head.utf8) + body)
+        return try parse(raw, isHead: method == "HEAD")
+    }
+
+    /// Sends `bytes` and returns everything the server answers until it closes the connection.
+    public static func exchange(port: Int, _ bytes: [UInt8]) throws -> [UInt8] {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { throw Failure(description: "socket failed") }
+        defer { close(descriptor) }
+        var timeout = timeval(tv_sec: 60, tv_usec: 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard connected == 0 else { throw Failure(description: "connect to port \(port) failed: errno \(errno)") }
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress! + offset, $0.count - offset) }
+            guard written > 0 else { break }  // the server may answer (413) before reading it all
+            offset += written
+        }
+        shutdown(descriptor, Int32(SHUT_WR))
+        var response: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress!, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            if count < 0 && response.isEmpty { throw Failure(description: "read failed: errno \(errno)") }
+            if count <= 0 { break }
+            response += buffer[0..<count]
+        }
+        return response
+    }
+
+    static func parse(_ raw: [UInt8], isHead: Bool) throws -> RawHTTPResponse {
+        let separator: [UInt8] = [13, 10, 13, 10]
+        guard let end = (0..<max(0, raw.count - 3)).first(where: { Array(raw[$0..<$0 + 4]) == separator }) else {
+            throw Failure(description: "no complete response head in \(raw.count) bytes")
+        }
+        let lines = String(decoding: raw[..<end], as: UTF8.self).components(separatedBy: "\r\n")
+        let statusParts = lines[0].split(separator: " ")
+        guard statusParts.count >= 2, let status = Int(statusParts[1]) else {
+            throw Failure(description: "bad status line \(lines[0])")
+        }
+        let headers = lines.dropFirst().compactMap { line -> (String, String)? in
+            guard let colon = line.firstIndex(of: ":") else { return nil }
+            return (String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces))
+        }
+        var body = Array(raw[(end + 4)...])
+        if isHead || status == 304 { body = [] }
+        if let length = headers.first(where: { $0.0.lowercased() == "content-length" }).flatMap({ Int($0.1) }),
+            body.count > length
+        {
+            body = Array(body.prefix(length))
+        }
+        return RawHTTPResponse(status: status, headers: headers, body: body)
+    }
+}
+
+/// A `surveycharts serve` process on an ephemeral port, stopped (SIGTERM) when released.
+///
+/// Its log goes to a temporary file (removed with the process): an unread pipe would fill up and
+/// block the server's logging.
+public final class ServerProcess: @unchecked Sendable {
+    public let process = Process()
+    /// The port it listens on.
+    public let port: Int
+    /// The server's standard error (its request log).
+    public let logPath: String
+
+    /// Starts `surveycharts serve --port 0` with `arguments` and waits until it listens.
+    public init(_ arguments: [String]) throws {
+        logPath = NSTemporaryDirectory() + "surveycharts-server-\(UUID().uuidString).log"
+        FileManager.default.createFile(atPath: logPath, contents: nil)
+        let output = Pipe()
+        process.executableURL = Executable.url("surveycharts")
+        process.arguments = ["serve", "--port", "0", "--exit-with-parent"] + arguments
+        process.standardOutput = output
+        process.standardError = FileHandle(forWritingAtPath: logPath)
+        try process.run()
+        var seen = ""
+        while !seen.contains("listening on http://") || !seen.hasSuffix("\n") {
+            let chunk = output.fileHandleForReading.availableData
+            if chunk.isEmpty {
+                process.waitUntilExit()
+                let log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+                try? FileManager.default.removeItem(atPath: logPath)
+                throw RawHTTP.Failure(description: "server exited \(process.terminationStatus): \(log)")
+            }
+            seen += String(decoding: chunk, as: UTF8.self)
+        }
+        let line = seen.split(separator: "\n").first { $0.contains("listening on http://") }!
+        port = Int(line.split(separator: ":").last!.trimmingCharacters(in: .whitespaces))!
+    }
+
+    /// Sends SIGTERM and waits; returns the exit status.
+    @discardableResult
+    public func stop() -> Int32 {
+        if process.isRunning { kill(process.processIdentifier, SIGTERM) }
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    deinit {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+        try? FileManager.default.removeItem(atPath: logPath)
+    }
+
+    public func get(_ target: String, headers: [String: String] = [:]) throws -> RawHTTPResponse {
+        try RawHTTP.send(port: port, target: target, headers: headers)
+    }
+
+    public func post(_ target: String, body: String, contentType: String = "application/x-www-form-urlencoded")
+        throws -> RawHTTPResponse
+    {
+        try RawHTTP.send(
+            port: port, method: "POST", target: target, headers: ["Content-Type": contentType], body: Array(body.utf8))
     }
 }

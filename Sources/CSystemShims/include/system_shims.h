@@ -23,4 +23,8 @@ void surveycharts_set_thread_name(const char *name);
 /// Copies the calling thread's kernel name into `buffer` (NUL-terminated).
 void surveycharts_get_thread_name(char *buffer, int capacity);
 
+/// Asks the kernel to send SIGTERM to this process when its parent dies (so test servers never
+/// outlive a crashed test run).
+void surveycharts_terminate_with_parent(void);
+
 #endif

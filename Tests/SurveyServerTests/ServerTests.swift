@@ -1,0 +1,375 @@
+import Foundation
+import Synchronization
+import TestSupport
+import Testing
+
+@testable import SurveyServer
+@testable import Surveys
+
+/// End-to-end tests over real HTTP against the real `surveycharts serve` on an ephemeral port.
+@Suite("Survey service over HTTP", .serialized)
+struct ServerTests {
+    static let today = "2026-11-22"
+
+    /// A chart directory, database and static directory in a temporary folder, with a secret
+    /// file beside (outside) the static root and a symlink to it inside.
+    final class Site {
+        let directory: TemporaryDirectory
+        var database: String { directory.path + "/surveys.sqlite3" }
+        var charts: String { directory.path + "/piecharts" }
+        var statics: String { directory.path + "/static" }
+
+        init() throws {
+            directory = try TemporaryDirectory()
+            try FileManager.default.createDirectory(atPath: statics + "/css", withIntermediateDirectories: true)
+            try directory.write("secret.txt", "TOP-SECRET")
+            try directory.write("static/hello.txt", String(repeating: "0123456789", count: 100))
+            try directory.write("static/a..b.png", "not really a png")
+            try directory.write("static/.env", "TOP-SECRET")
+            try directory.write("static/css/site.css", "body { color: red }")
+            try FileManager.default.createSymbolicLink(
+                atPath: statics + "/leak.txt", withDestinationPath: directory.path + "/secret.txt")
+            try FileManager.default.createSymbolicLink(atPath: statics + "/up", withDestinationPath: directory.path)
+        }
+
+        func serve(_ extra: [String] = []) throws -> ServerProcess {
+            try ServerProcess(
+                ["--database", database, "--charts-dir", charts, "--static-dir", statics, "--today", ServerTests.today]
+                    + extra)
+        }
+
+        func importSurveys(_ json: String) throws {
+            let file = try directory.write("import-\(UUID().uuidString).json", json)
+            let result = try Executable.run(["import", file, "--database", database])
+            guard result.status == 0 else { throw RawHTTP.Failure(description: result.standardError) }
+        }
+
+        func export() throws -> SurveyDocument {
+            let result = try Executable.run(["export", "--database", database])
+            return try SurveyDocument(json: Data(result.standardOutput.utf8))
+        }
+    }
+
+    @Test func demoPagesShowResultsWithChartsAndAFormThatVotes() throws {
+        let site = try Site()
+        let server = try site.serve()
+        defer { server.stop() }
+        let home = try server.get("/")
+        #expect(home.status == 200)
+        #expect(home.text.contains("Television Trends") && home.text.contains("Weekend Viewing"))
+        #expect(home.text.contains("电视节目调查"))
+        let results = try server.get("/surveys/1")
+        #expect(results.status == 200)
+        #expect(results.text.contains("Winners: <strong>Comedy, Drama</strong>"))
+        #expect(results.text.contains("alt=\"Comedy 40 %, Drama 40 %, Reality 20 %\""))
+        #expect(results.text.contains("<td>63 %</td>") && results.text.contains("<td>12 %</td>"))
+        let etag = try #require(results.header("ETag"))
+        #expect(try server.get("/surveys/1", headers: ["If-None-Match": etag]).status == 304)
+        let json = try server.get("/surveys/1/results.json")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.body)) as? [String: Any])
+        let questions = try #require(object["questions"] as? [[String: Any]])
+        #expect(questions.count == 2)
+        #expect(questions[0]["winners"] as? [Int] == [1, 2])
+        let chart = try #require(questions[1]["chart"] as? [String: String])
+        #expect(results.text.contains("srcset=\"\(chart["1x"]!) 1x, \(chart["2x"]!) 2x\""))
+        for (target, width) in [(chart["1x"]!, 640), (chart["2x"]!, 1280)] {
+            let png = try server.get(target)
+            #expect(png.status == 200)
+            #expect(png.header("Content-Type") == "image/png")
+            #expect(png.header("Cache-Control") == "public, max-age=31536000, immutable")
+            #expect(Array(png.body.prefix(8)) == [137, 80, 78, 71, 13, 10, 26, 10])
+            #expect(png.body[16..<20].reduce(0) { $0 << 8 | Int($1) } == width)
+            let again = try server.get(target, headers: ["If-None-Match": png.header("ETag")!])
+            #expect(again.status == 304)
+        }
+        let metrics = try server.get("/metrics").text
+        #expect(metrics.contains("surveycharts_chart_renders_total 2"))
+        #expect(metrics.contains("surveycharts_http_requests_total{route=\"chart\",method=\"GET\",status=\"200\"} 2"))
+        #expect(try server.get("/healthz").text == "ok\n")
+        // The open survey's form records a ballot.
+        let form = try server.get("/surveys/2")
+        #expect(form.text.contains("<form method=\"post\" action=\"/surveys/2\">"))
+        let vote = try server.post("/surveys/2", body: "q3=7&q4=11")
+        #expect(vote.status == 303 && vote.header("Location") == "/surveys/2/thanks")
+        #expect(try server.get("/surveys/2/thanks").text.contains("Thank you"))
+        let exported = try site.export()
+        #expect(
+            exported.surveys[1].questions.map { $0.answers.map { $0.votes ?? 0 } } == [[1, 0, 0, 0], [1, 0, 0, 0]])
+    }
+
+    @Test func resultsAndChartsOfOpenOrFutureSurveysStayHidden() throws {
+        let site = try Site()
+        let server = try site.serve()
+        defer { server.stop() }
+        // Imported beside the running server, which loaded the demo into the empty database.
+        try site.importSurveys(
+            #"{"surveys": [{"id": 50, "title": "Future", "opens": "2026-12-01", "closes": "2026-12-05", "questions": [{"id": 500, "text": "Q", "answers": [{"id": 5000, "text": "A", "votes": 3}, {"id": 5001, "text": "B"}]}]}]}"#
+        )
+        let exported = try site.export()
+        let open = try #require(exported.surveys.first { $0.title == "Weekend Viewing" })
+        let page = try server.get("/surveys/\(open.id!)")
+        #expect(page.status == 200 && !page.text.contains("Winner") && page.text.contains("<form"))
+        #expect(try server.get("/surveys/\(open.id!)/results.json").status == 404)
+        #expect(try server.get("/surveys/50").status == 404)
+        #expect(try server.get("/surveys/50").text.contains("opens on 2026-12-01"))
+        #expect(try server.get("/surveys/50/results.json").status == 404)
+        #expect(try server.get("/surveys/999").status == 404)
+        // The current chart names of open and future questions are never rendered or served.
+        let questions = try site.export().surveys.filter { $0.id == open.id || $0.id == 50 }.flatMap(\.questions)
+        for question in questions {
+            let model = Question(
+                id: question.id!, text: question.text,
+                answers: question.answers.map { Answer(id: $0.id!, text: $0.text, votes: $0.votes ?? 0) })
+            let names = try ChartService.names(for: model)
+            #expect(try server.get("/piecharts/\(names.one.fileName)").status == 404)
+            #expect(try server.get("/piecharts/\(names.two.fileName)").status == 404)
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: site.charts).filter { !$0.hasPrefix(".") }.isEmpty)
+    }
+
+    @Test func theSeedsLoadTestLosesNoVotesAcrossTwoServers() throws {
+        let site = try Site()
+        let first = try site.serve()
+        let second = try site.serve()
+        defer {
+            first.stop()
+            second.stop()
+        }
+        let failures = FailureLog()
+        func hammer(clients: Int, ballots: Int) {
+            // One thread per client, all at once, as the seed's siege run did.
+            let done = DispatchGroup()
+            for client in 0..<clients {
+                done.enter()
+                Thread.detachNewThread {
+                    let server = client.isMultiple(of: 2) ? first : second
+                    for _ in 0..<ballots {
+                        do {
+                            let response = try server.post("/surveys/2", body: "q3=7&q4=12")
+                            if response.status != 303 { failures.add("status \(response.status)") }
+                        } catch {
+                            failures.add("\(error)")
+                        }
+                    }
+                    done.leave()
+                }
+            }
+            done.wait()
+        }
+        hammer(clients: 15, ballots: 5)
+        #expect(failures.all.isEmpty, "\(failures.all.prefix(5))")
+        var votes = try site.export().surveys[1].questions.map { $0.answers.map { $0.votes ?? 0 } }
+        #expect(votes == [[75, 0, 0, 0], [0, 75, 0, 0]])
+        hammer(clients: 64, ballots: 50)
+        #expect(failures.all.isEmpty, "\(failures.all.prefix(5))")
+        votes = try site.export().surveys[1].questions.map { $0.answers.map { $0.votes ?? 0 } }
+        #expect(votes == [[3275, 0, 0, 0], [0, 3275, 0, 0]])
+    }
+
+    @Test func badBallotsGet4xxAndRecordNothing() throws {
+        let site = try Site()
+        let server = try site.serve()
+        defer { server.stop() }
+        let bodies: [(String, Int)] = [
+            ("", 400), ("q3=7", 400), ("q3=7&q4=7", 400), ("q3=7&q4=11&q99=1", 400), ("q3=7&q3=8&q4=11", 400),
+            ("q3=abc&q4=11", 400), ("x=1", 400), ("q3=7&q4=11&q4=11", 400), ("q3=%zz&q4=11", 400),
+            ("q3=-7&q4=11", 400),
+        ]
+        for (body, status) in bodies {
+            let response = try server.post("/surveys/2", body: body)
+            #expect(response.status == status, "\(body)")
+            #expect(response.text.contains("role=\"alert\""), "\(body)")
+        }
+        #expect(try server.post("/surveys/1", body: "q1=1&q2=4").status == 409)
+        #expect(try server.post("/surveys/999", body: "q1=1").status == 404)
+        let tooBig = try server.post("/surveys/2", body: "q3=7&pad=" + String(repeating: "x", count: 70_000))
+        #expect(tooBig.status == 413)
+        let exported = try site.export()
+        #expect(exported.surveys[1].questions.allSatisfy { $0.answers.allSatisfy { ($0.votes ?? 0) == 0 } })
+        #expect(exported.surveys[0].questions[0].answers.map { $0.votes ?? 0 } == [2, 2, 1])
+    }
+
+    @Test func pagesEscapeHostileSurveyText() throws {
+        let site = try Site()
+        try site.importSurveys(
+            #"{"surveys": [{"title": "<script>alert('t')</script>", "opens": "2026-11-01", "closes": "2026-11-10", "questions": [{"text": "\"><img src=x onerror=alert(1)>", "answers": [{"text": "<b>bold</b> & co", "votes": 2}, {"text": "{{mustache}}", "votes": 1}]}]}, {"title": "<i>open</i>", "opens": "2026-11-20", "closes": "2026-11-30", "questions": [{"text": "<q>", "answers": [{"text": "</label><script>x()</script>"}, {"text": "B"}]}]}]}"#
+        )
+        let server = try site.serve(["--no-demo"])
+        defer { server.stop() }
+        let home = try server.get("/").text
+        #expect(!home.contains("<script>alert") && home.contains("&lt;script&gt;alert("))
+        let results = try server.get("/surveys/1").text
+        #expect(!results.contains("<script>") && !results.contains("<img src=x") && !results.contains("<b>bold"))
+        #expect(results.contains("&lt;b&gt;bold&lt;/b&gt; &amp; co") && results.contains("{{mustache}}"))
+        let form = try server.get("/surveys/2").text
+        #expect(!form.contains("<script>x()") && form.contains("&lt;/label&gt;&lt;script&gt;"))
+        let json = try server.get("/surveys/1/results.json")
+        #expect(json.header("Content-Type") == "application/json")
+    }
+
+    @Test func traversalAttacksNeverEscapeTheRoot() throws {
+        let site = try Site()
+        let server = try site.serve()
+        defer { server.stop() }
+        let attacks = [
+            "/static/../secret.txt", "/static/..%2fsecret.txt", "/static/..%2Fsecret.txt", "/static/%2e%2e/secret.txt",
+            "/static/%2e%2e%2fsecret.txt", "/static/.%2e/secret.txt", "/static/%2e./secret.txt",
+            "/static/..%5csecret.txt", "/static/..\\secret.txt", "/static/%252e%252e/secret.txt",
+            "/static/css/../../secret.txt", "/static/css/%2e%2e/%2e%2e/secret.txt", "/static/./hello.txt",
+            "/static//secret.txt", "/static/leak.txt", "/static/up/secret.txt", "/static/%2e%2e%2f%2e%2e%2fsecret.txt",
+            "/static/.env", "/static/%2eenv", "/static/css/", "/static/", "/static", "/static/hello.txt%00.png",
+            "/static/hello.txt%00", "/static/%00", "/static/%", "/static/%zz", "/static/%c0%ae%c0%ae/secret.txt",
+            "/static/..%c0%af/secret.txt", "/static/%u002e%u002e/secret.txt", "/piecharts/../secret.txt",
+            "/piecharts/..%2fsecret.txt", "/piecharts/.q1.png.pending", "/piecharts/%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+            "/static/hello.txt/", "/static/css/site.css/..", "/static/" + String(repeating: "a/", count: 300) + "x",
+            "/static/..;/secret.txt", "/static/..%00/secret.txt", "/piecharts/q1-0000000000000000.png/../x",
+        ]
+        #expect(attacks.count >= 30)
+        for attack in attacks {
+            let response = try server.get(attack)
+            #expect([400, 404].contains(response.status), "\(attack) → \(response.status)")
+            #expect(!response.text.contains("TOP-SECRET"), "\(attack) leaked")
+        }
+        #expect(try server.get("/static/a..b.png").status == 200)
+        #expect(try server.get("/static/hello%2etxt").status == 200)
+        #expect(try server.get("/static/css/site.css").text == "body { color: red }")
+    }
+
+    @Test func conditionalAndRangeRequestsOverHTTP() throws {
+        let site = try Site()
+        let server = try site.serve()
+        defer { server.stop() }
+        let whole = try server.get("/static/hello.txt")
+        #expect(whole.status == 200 && whole.body.count == 1000)
+        #expect(whole.header("X-Content-Type-Options") == "nosniff")
+        #expect(whole.header("Content-Type") == "text/plain; charset=utf-8")
+        #expect(whole.header("Accept-Ranges") == "bytes")
+        let etag = try #require(whole.header("ETag"))
+        #expect(etag.hasPrefix("\"") && !etag.hasPrefix("W/"))
+        let modified = try #require(whole.header("Last-Modified"))
+        #expect(try server.get("/static/hello.txt", headers: ["If-None-Match": etag]).status == 304)
+        #expect(try server.get("/static/hello.txt", headers: ["If-None-Match": "\"nope\", W/\(etag)"]).status == 304)
+        #expect(try server.get("/static/hello.txt", headers: ["If-None-Match": "*"]).status == 304)
+        #expect(try server.get("/static/hello.txt", headers: ["If-Modified-Since": modified]).status == 304)
+        #expect(
+            try server.get("/static/hello.txt", headers: ["If-None-Match": "\"nope\"", "If-Modified-Since": modified])
+                .status == 200)
+        let suffix = try server.get("/static/hello.txt", headers: ["Range": "bytes=-10"])
+        #expect(
+            suffix.status == 206 && suffix.text == "0123456789"
+                && suffix.header("Content-Range") == "bytes 990-999/1000")
+        let middle = try server.get("/static/hello.txt", headers: ["Range": "bytes=5-14"])
+        #expect(middle.status == 206 && middle.text == "5678901234")
+        let bad = try server.get("/static/hello.txt", headers: ["Range": "bytes=5000-"])
+        #expect(bad.status == 416 && bad.header("Content-Range") == "bytes */1000")
+        #expect(try server.get("/static/hello.txt", headers: ["Range": "bytes=0-1,3-4,0-999"]).body.count == 1000)
+        #expect(
+            try server.get("/static/hello.txt", headers: ["Range": "bytes=0-9", "If-Range": "\"stale\""]).status == 200)
+        #expect(try server.get("/static/hello.txt", headers: ["Range": "bytes=0-9", "If-Range": etag]).status == 206)
+        let head = try RawHTTP.send(port: server.port, method: "HEAD", target: "/static/hello.txt")
+        #expect(head.status == 200 && head.body.isEmpty && head.header("Content-Length") == "1000")
+        for method in ["POST", "PUT", "DELETE", "OPTIONS"] {
+            let response = try RawHTTP.send(port: server.port, method: method, target: "/static/hello.txt")
+            #expect(response.status == 405 && response.header("Allow") == "GET, HEAD", "\(method)")
+        }
+        // A changed file gets a new ETag; memory never serves stale content.
+        try site.directory.write("static/hello.txt", "changed")
+        let changed = try server.get("/static/hello.txt")
+        #expect(changed.text == "changed" && changed.header("ETag") != etag)
+    }
+
+    @Test func chartAPIRendersValidSpecsAndRefusesBadOnes() throws {
+        let site = try Site()
+        let server = try site.serve()
+        defer { server.stop() }
+        let hostile: [(String, String)] = [
+            (#"{"slices": [{"label": "A", "value": -1}]}"#, "slices[0].value"),
+            (#"{"slices": [{"label": "A", "value": 1}], "width": 99999}"#, "width"),
+            (#"{"slices": [{"label": "A", "value": 1}], "width": 4096, "height": 4096, "scale": 3}"#, "scale"),
+            (#"{"slices": []}"#, "slices"),
+            (#"{"slices": [{"label": "\#(String(repeating: "x", count: 400))", "value": 1}]}"#, "slices[0].label"),
+            (#"{"slices": [{"label": "A", "value": 1}], "extra": true}"#, "extra"),
+            ("not json", "$"),
+            ("[]", "$"),
+        ]
+        for (body, field) in hostile {
+            let response = try server.post("/api/charts/pie", body: body, contentType: "application/json")
+            #expect(response.status == 400, "\(body)")
+            #expect(response.header("Content-Type") == "application/json")
+            let object = try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: String]
+            #expect(object?["field"] == field, "\(body): \(response.text)")
+        }
+        let huge = try server.post(
+            "/api/charts/pie", body: #"{"title": "\#(String(repeating: "x", count: 100_000))"}"#,
+            contentType: "application/json")
+        #expect(huge.status == 413)
+        let spec =
+            #"{"title": "Favourite?", "slices": [{"label": "Comedy", "value": 2}, {"label": "Drama", "value": 3}], "scale": 2}"#
+        let chart = try server.post("/api/charts/pie", body: spec, contentType: "application/json")
+        #expect(chart.status == 200 && chart.header("Content-Type") == "image/png")
+        let location = try #require(chart.header("Content-Location"))
+        #expect(location.hasPrefix("/piecharts/c-") && location.hasSuffix("@2x.png"))
+        #expect(try server.get(location).body == chart.body)
+        let again = try server.post("/api/charts/pie", body: spec, contentType: "application/json")
+        #expect(again.body == chart.body)
+        #expect(try server.get("/metrics").text.contains("surveycharts_chart_renders_total 1"))
+    }
+
+    @Test func threeServersShareOneChartDirectoryAndRenderOnce() throws {
+        let site = try Site()
+        let servers = try (0..<3).map { _ in try site.serve() }
+        defer { servers.forEach { $0.stop() } }
+        let json = try servers[0].get("/surveys/1/results.json")
+        let object = try JSONSerialization.jsonObject(with: Data(json.body)) as? [String: Any]
+        let questions = object?["questions"] as? [[String: Any]] ?? []
+        let targets = questions.compactMap { ($0["chart"] as? [String: String])?["1x"] }
+        #expect(targets.count == 2)
+        let statuses = Mutex<[Int]>([])
+        DispatchQueue.concurrentPerform(iterations: 60) { index in
+            let response = try? servers[index % 3].get(targets[index % 2])
+            statuses.withLock { $0.append(response?.status ?? -1) }
+        }
+        #expect(statuses.withLock { $0 }.allSatisfy { $0 == 200 })
+        var renders = 0
+        for server in servers {
+            let metrics = try server.get("/metrics").text
+            let line = metrics.split(separator: "\n").first { $0.hasPrefix("surveycharts_chart_renders_total ") }
+            renders += Int(line?.split(separator: " ").last ?? "") ?? -100
+        }
+        #expect(renders == 2)
+    }
+
+    @Test func startupChecksFailWithOneLine() throws {
+        let site = try Site()
+        let blocker = try site.directory.write("not-a-directory", "x")
+        let cases: [([String], String)] = [
+            (["--charts-dir", blocker + "/charts"], "chart directory"),
+            (["--static-dir", site.directory.path + "/missing"], "static directory"),
+            (["--database", blocker + "/db.sqlite3"], "cannot open the database"),
+        ]
+        for (arguments, message) in cases {
+            let result = try Executable.run(
+                [
+                    "serve", "--port", "0", "--database", site.database, "--charts-dir", site.charts, "--static-dir",
+                    site.statics,
+                ] + arguments)
+            #expect(result.status == 73, "\(arguments): \(result.standardError)")
+            let lines = result.standardError.split(separator: "\n").filter { $0.hasPrefix("surveycharts:") }
+            #expect(lines.count == 1 && lines[0].contains(message), "\(result.standardError)")
+        }
+    }
+
+    @Test func sigtermStopsGracefully() throws {
+        let site = try Site()
+        let server = try site.serve()
+        #expect(try server.get("/healthz").status == 200)
+        #expect(server.stop() == 0)
+    }
+}
+
+/// Failures collected from many threads.
+final class FailureLog: Sendable {
+    private let entries = Mutex<[String]>([])
+    func add(_ entry: String) { entries.withLock { $0.append(entry) } }
+    var all: [String] { entries.withLock { $0 } }
+}

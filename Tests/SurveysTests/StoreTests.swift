@@ -1,0 +1,224 @@
+import Foundation
+import TestSupport
+import Testing
+
+@testable import Surveys
+
+@Suite("Calendar days")
+struct CalendarDayTests {
+    @Test func parsesAndPrintsRealDatesOnly() {
+        #expect(CalendarDay("2026-11-08")?.description == "2026-11-08")
+        #expect(CalendarDay("2024-02-29") != nil)
+        for bad in ["2026-02-29", "2026-13-01", "2026-1-01", "26-11-08", "2026-11-08T00:00", "", "２０２６-11-08"] {
+            #expect(CalendarDay(bad) == nil, "\(bad)")
+        }
+        #expect(CalendarDay("1970-01-01")?.ordinal == 0)
+        #expect(CalendarDay("2026-11-08")!.adding(days: 1).description == "2026-11-09")
+        #expect(CalendarDay("2026-12-31")!.adding(days: 1).description == "2027-01-01")
+        var day = CalendarDay("1999-12-25")!
+        for _ in 0..<20_000 {
+            #expect(CalendarDay(day.description) == day)
+            day = day.adding(days: 1)
+        }
+    }
+
+    @Test func dayBoundariesFollowTheTimeZone() {
+        let instant = Date(timeIntervalSince1970: 1_795_000_000)  // 2026-11-18 11:06:40 UTC
+        #expect(CalendarDay(date: instant, timeZone: TimeZone(identifier: "UTC")!).description == "2026-11-18")
+        #expect(
+            CalendarDay(date: instant, timeZone: TimeZone(identifier: "Pacific/Kiritimati")!).description
+                == "2026-11-19")
+        let zone = TimeZone(identifier: "Europe/Paris")!
+        let day = CalendarDay("2026-03-29")!  // daylight saving starts
+        #expect(CalendarDay(date: day.start(in: zone), timeZone: zone) == day)
+        #expect(CalendarDay(date: day.start(in: zone).addingTimeInterval(-1), timeZone: zone) == day.adding(days: -1))
+    }
+
+    @Test func surveyStatesFollowTheDays() {
+        let survey = Survey(
+            id: 1, title: "T", opens: CalendarDay("2026-11-01")!, closes: CalendarDay("2026-11-08")!, questions: [])
+        #expect(survey.state(on: CalendarDay("2026-10-31")!) == .upcoming)
+        #expect(survey.state(on: CalendarDay("2026-11-01")!) == .open)
+        #expect(survey.state(on: CalendarDay("2026-11-08")!) == .open)
+        #expect(survey.state(on: CalendarDay("2026-11-09")!) == .completed)
+    }
+}
+
+@Suite("SQLite store")
+struct StoreTests {
+    let today = CalendarDay("2026-11-22")!
+
+    func makeStore(_ directory: TemporaryDirectory) throws -> SQLiteSurveyStore {
+        try SQLiteSurveyStore(configuration: .init(path: directory.path + "/surveys.sqlite3"))
+    }
+
+    func openSurvey() -> SurveyDocument {
+        SurveyDocument(surveys: [
+            .init(
+                id: 10, title: "Open", opens: today.adding(days: -1), closes: today.adding(days: 1),
+                questions: [
+                    .init(id: 100, text: "Q1", answers: [.init(id: 1000, text: "A"), .init(id: 1001, text: "B")]),
+                    .init(id: 101, text: "Q2", answers: [.init(id: 1010, text: "C"), .init(id: 1011, text: "D")]),
+                ])
+        ])
+    }
+
+    @Test func exportThenImportRoundTrips() async throws {
+        let directory = try TemporaryDirectory()
+        let store = try makeStore(directory)
+        try await store.importDocument(DemoSurveys.document(today: today))
+        let exported = try await store.exportDocument()
+        #expect(exported.surveys.count == 3)
+        #expect(exported.surveys.allSatisfy { $0.id != nil && $0.questions.allSatisfy { $0.id != nil } })
+        let other = try SQLiteSurveyStore(configuration: .init(path: directory.path + "/copy.sqlite3"))
+        try await other.importDocument(SurveyDocument(json: try exported.encoded()))
+        #expect(try await other.exportDocument() == exported)
+    }
+
+    @Test func invalidImportsNameThePathAndWriteNothing() async throws {
+        let directory = try TemporaryDirectory()
+        let store = try makeStore(directory)
+        let cases: [(String, String)] = [
+            (
+                #"{"surveys": [{"title": "T", "opens": "2026-11-01", "closes": "2026-10-01", "questions": []}]}"#,
+                "surveys[0].closes"
+            ),
+            (
+                #"{"surveys": [{"title": "T", "opens": "2026-11-31", "closes": "2026-12-01", "questions": []}]}"#,
+                "surveys[0].opens"
+            ),
+            (
+                #"{"surveys": [{"title": "", "opens": "2026-11-01", "closes": "2026-11-02", "questions": []}]}"#,
+                "surveys[0].title"
+            ),
+            (
+                #"{"surveys": [{"title": "T", "opens": "2026-11-01", "closes": "2026-11-02", "questions": []}]}"#,
+                "surveys[0].questions"
+            ),
+            (
+                #"{"surveys": [{"title": "T", "opens": "2026-11-01", "closes": "2026-11-02", "questions": [{"text": "Q", "answers": [{"text": "A"}]}]}]}"#,
+                "surveys[0].questions[0].answers"
+            ),
+            (
+                #"{"surveys": [{"title": "T", "opens": "2026-11-01", "closes": "2026-11-02", "questions": [{"text": "Q", "answers": [{"text": "A"}, {"text": "B", "votes": -2}]}]}]}"#,
+                "surveys[0].questions[0].answers[1].votes"
+            ),
+            (
+                #"{"surveys": [{"title": "T", "opens": "2026-11-01", "closes": "2026-11-02", "questions": [{"text": "Q", "answers": [{"text": "A"}, {"text": 5}]}]}]}"#,
+                "surveys[0].questions[0].answers[1].text"
+            ),
+            (#"{"surveys": [{"opens": "2026-11-01", "closes": "2026-11-02", "questions": []}]}"#, "surveys[0].title"),
+            (
+                #"{"surveys": [{"id": 3, "title": "T", "opens": "2026-11-01", "closes": "2026-11-02", "questions": [{"text": "Q", "answers": [{"id": 7, "text": "A"}, {"id": 7, "text": "B"}]}]}]}"#,
+                "surveys[0].questions[0].answers[1].id"
+            ),
+            (#"{"surveys": "#, "$"),
+        ]
+        for (json, path) in cases {
+            #expect {
+                try SurveyDocument(json: Data(json.utf8))
+            } throws: { error in
+                (error as? SurveyStoreError)?.field == path && (error as? SurveyStoreError)?.code == .invalidImport
+            }
+        }
+        // A valid first survey and a second that collides with an existing id: nothing at all is written.
+        try await store.importDocument(openSurvey())
+        let fresh = SurveyDocument.SurveyEntry(
+            title: "Fresh", opens: today, closes: today,
+            questions: [.init(text: "Q", answers: [.init(text: "A"), .init(text: "B")])])
+        let document = SurveyDocument(surveys: [fresh, openSurvey().surveys[0]])
+        await #expect {
+            try await store.importDocument(document)
+        } throws: { error in
+            (error as? SurveyStoreError)?.field == "surveys[1].id"
+        }
+        #expect(try await store.exportDocument() == SurveyDocument(surveys: [exportShape(openSurvey().surveys[0])]))
+    }
+
+    func exportShape(_ survey: SurveyDocument.SurveyEntry) -> SurveyDocument.SurveyEntry {
+        var survey = survey
+        for q in survey.questions.indices {
+            for a in survey.questions[q].answers.indices where survey.questions[q].answers[a].votes == nil {
+                survey.questions[q].answers[a].votes = 0
+            }
+        }
+        return survey
+    }
+
+    @Test func concurrentBallotsAreNeverLost() async throws {
+        let directory = try TemporaryDirectory()
+        let store = try makeStore(directory)
+        try await store.importDocument(openSurvey())
+        // The seed's load test: 15 clients × 5 ballots, all for the same answers.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<15 {
+                group.addTask {
+                    for _ in 0..<5 {
+                        try await store.record(Ballot(choices: [100: 1000, 101: 1011]), surveyID: 10, on: today)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let survey = try #require(try await store.survey(id: 10))
+        #expect(survey.questions.map { $0.answers.map(\.votes) } == [[75, 0], [0, 75]])
+    }
+
+    @Test func badBallotsRecordNothing() async throws {
+        let directory = try TemporaryDirectory()
+        let store = try makeStore(directory)
+        try await store.importDocument(openSurvey())
+        let bad: [([Int64: Int64], SurveyStoreError.Code, String?)] = [
+            ([100: 1000], .invalidBallot, "q101"),
+            ([100: 1000, 101: 1000], .invalidBallot, "q101"),
+            ([100: 1000, 101: 1010, 999: 1], .invalidBallot, "q999"),
+            ([:], .invalidBallot, "q100"),
+        ]
+        for (choices, code, field) in bad {
+            await #expect {
+                try await store.record(Ballot(choices: choices), surveyID: 10, on: today)
+            } throws: { error in
+                (error as? SurveyStoreError)?.code == code && (error as? SurveyStoreError)?.field == field
+            }
+        }
+        for day in [today.adding(days: -2), today.adding(days: 2)] {
+            await #expect {
+                try await store.record(Ballot(choices: [100: 1000, 101: 1010]), surveyID: 10, on: day)
+            } throws: { error in (error as? SurveyStoreError)?.code == .notOpen }
+        }
+        await #expect {
+            try await store.record(Ballot(choices: [100: 1000, 101: 1010]), surveyID: 11, on: today)
+        } throws: { error in (error as? SurveyStoreError)?.code == .notFound }
+        let survey = try #require(try await store.survey(id: 10))
+        #expect(survey.questions.allSatisfy { $0.totalVotes == 0 })
+    }
+
+    @Test func homeListsOpenAndRecentlyCompletedSurveys() async throws {
+        let directory = try TemporaryDirectory()
+        let store = try makeStore(directory)
+        func survey(_ title: String, _ opens: Int, _ closes: Int) -> SurveyDocument.SurveyEntry {
+            .init(
+                title: title, opens: today.adding(days: opens), closes: today.adding(days: closes),
+                questions: [.init(text: "Q", answers: [.init(text: "A"), .init(text: "B")])])
+        }
+        try await store.importDocument(
+            SurveyDocument(surveys: [
+                survey("future", 1, 5), survey("open", -1, 0), survey("recent", -20, -14), survey("old", -30, -15),
+                survey("yesterday", -5, -1),
+            ]))
+        let home = try await store.homeSurveys(on: today, recentDays: 14)
+        #expect(home.active.map(\.title) == ["open"])
+        #expect(home.completed.map(\.title) == ["yesterday", "recent"])
+    }
+
+    @Test func anUnopenableDatabaseIsAClearError() throws {
+        let directory = try TemporaryDirectory()
+        let file = try directory.write("file", "x")
+        #expect {
+            try SQLiteSurveyStore(configuration: .init(path: file + "/db.sqlite3"))
+        } throws: { error in
+            (error as? SurveyStoreError)?.code == .database
+                && (error as? SurveyStoreError)?.message.contains("cannot open the database") == true
+        }
+    }
+}
