@@ -50,17 +50,22 @@ public final class ChartService: Sendable {
     }
 
     static func parseQuestionChartName(_ name: String) -> QuestionChartName? {
-        guard name.hasPrefix("q"), name.hasSuffix(".png") else { return nil }
-        var body = name.dropFirst().dropLast(4)
-        var scale = 1
-        if body.hasSuffix("@2x") {
-            scale = 2
-            body = body.dropLast(3)
-        }
-        let parts = body.split(separator: "-")
-        guard parts.count == 2, let id = Int64(parts[0]), parts[1].count == 16,
-            parts[1].allSatisfy({ "0123456789abcdef".contains($0) })
+        // Bytes, not String operations: this runs on every chart request.
+        var bytes = Array(name.utf8)[...]
+        guard bytes.popFirst() == UInt8(ascii: "q"), bytes.count > 21, bytes.suffix(4).elementsEqual(".png".utf8)
         else { return nil }
+        bytes.removeLast(4)
+        var scale = 1
+        if bytes.suffix(3).elementsEqual("@2x".utf8) {
+            scale = 2
+            bytes.removeLast(3)
+        }
+        guard bytes.count > 17, bytes[bytes.endIndex - 17] == UInt8(ascii: "-") else { return nil }
+        let hex = bytes.suffix(16)
+        guard hex.allSatisfy({ (48...57).contains($0) || (97...102).contains($0) }) else { return nil }
+        let digits = bytes.dropLast(17)
+        guard !digits.isEmpty, digits.count <= 18, digits.allSatisfy({ (48...57).contains($0) }) else { return nil }
+        let id = digits.reduce(Int64(0)) { $0 * 10 + Int64($1 - 48) }
         return QuestionChartName(questionID: id, scale: scale)
     }
 

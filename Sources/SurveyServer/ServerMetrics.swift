@@ -2,10 +2,14 @@ import ChartCache
 import Foundation
 import Hummingbird
 import Prometheus
+import Synchronization
 
 /// Request counts and latencies, and the chart cache's counters, in the Prometheus text format.
 public final class ServerMetrics: Sendable {
     let registry = PrometheusCollectorRegistry()
+    /// Collectors by label set, made once: the registry's own lookup is too slow per request.
+    private let counters = Mutex<[String: Counter]>([:])
+    private let histograms = Mutex<[String: DurationHistogram]>([:])
 
     /// Route classes, so labels stay few whatever the URLs.
     static func routeClass(_ path: String) -> String {

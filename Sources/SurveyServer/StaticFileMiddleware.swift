@@ -45,7 +45,7 @@ struct StaticFileMiddleware<Context: RequestContext>: RouterMiddleware {
             return try await serveChart(request, segments: segments)
         }
         guard let file = try await staticFiles.file(segments) else { return plain(.notFound, "not found") }
-        return respond(request, file: file, cacheControl: "public, max-age=300")
+        return respond(request, file: file)
     }
 
     private func serveChart(_ request: Request, segments: [String]) async throws -> Response {
@@ -58,7 +58,7 @@ struct StaticFileMiddleware<Context: RequestContext>: RouterMiddleware {
             }
         }
         if let file = try await charts.file(segments) {
-            return respond(request, file: file, cacheControl: Self.immutable)
+            return respond(request, file: file)
         }
         do {
             guard let chart = try await chartService.renderOnMiss(name) else { return plain(.notFound, "not found") }
@@ -66,7 +66,7 @@ struct StaticFileMiddleware<Context: RequestContext>: RouterMiddleware {
                 segments, bytes: chart.bytes, modified: chart.modificationTime, device: chart.device, inode: chart.inode
             )
             guard let file = try await charts.file(segments) else { return plain(.notFound, "not found") }
-            return respond(request, file: file, cacheControl: Self.immutable)
+            return respond(request, file: file)
         } catch let error as ChartCacheError where error.code == .busy {
             return Response(
                 status: .serviceUnavailable,
@@ -74,27 +74,24 @@ struct StaticFileMiddleware<Context: RequestContext>: RouterMiddleware {
         }
     }
 
-    private func respond(_ request: Request, file: StaticFile, cacheControl: String) -> Response {
+    private func respond(_ request: Request, file: StaticFile) -> Response {
         let conditions = StaticFileRules.Conditions(
             ifNoneMatch: request.headers[.ifNoneMatch], ifModifiedSince: request.headers[.ifModifiedSince],
             range: request.headers[.range], ifRange: request.headers[.ifRange])
-        var headers: HTTPFields = [
-            .eTag: file.facts.etag, .lastModified: StaticFileRules.httpDate(file.facts.modified),
-            .cacheControl: cacheControl, .xContentTypeOptions: "nosniff", .acceptRanges: "bytes",
-        ]
+        var headers = file.headers
         let response: Response
         switch StaticFileRules.plan(for: conditions, file: file.facts) {
+        case .whole:
+            response = Response(status: .ok, headers: headers, body: .init(byteBuffer: file.bytes))
         case .notModified:
+            headers[.contentType] = nil
             response = Response(status: .notModified, headers: headers)
         case .unsatisfiable:
+            headers[.contentType] = nil
             headers[.contentRange] = "bytes */\(file.facts.size)"
             headers[.contentLength] = "0"
             response = Response(status: .rangeNotSatisfiable, headers: headers)
-        case .whole:
-            headers[.contentType] = file.contentType
-            response = Response(status: .ok, headers: headers, body: .init(byteBuffer: file.bytes))
         case .partial(let range):
-            headers[.contentType] = file.contentType
             headers[.contentRange] = "bytes \(range.lowerBound)-\(range.upperBound - 1)/\(file.facts.size)"
             let slice = file.bytes.getSlice(at: file.bytes.readerIndex + range.lowerBound, length: range.count)!
             response = Response(status: .partialContent, headers: headers, body: .init(byteBuffer: slice))
@@ -107,8 +104,4 @@ struct StaticFileMiddleware<Context: RequestContext>: RouterMiddleware {
             status: status, headers: [.contentType: "text/plain; charset=utf-8", .xContentTypeOptions: "nosniff"],
             body: .init(byteBuffer: ByteBuffer(string: text + "\n")))
     }
-}
-
-extension HTTPField.Name {
-    static var xContentTypeOptions: Self { .init("X-Content-Type-Options")! }
 }

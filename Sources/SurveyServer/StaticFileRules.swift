@@ -14,26 +14,49 @@ public enum StaticFileRules {
     /// Decodes the part of a URL path after the handler's prefix, exactly once, into path
     /// segments. `raw` is still percent-encoded; a query must already be cut off.
     public static func segments(ofRawPath raw: Substring) throws(PathRejection) -> [String] {
-        let lowered = raw.lowercased()
-        if lowered.contains("%2f") || lowered.contains("%5c") {
-            throw .malformed("encoded slash or backslash")
-        }
-        guard let decoded = String(raw).removingPercentEncoding else { throw .malformed("bad percent-encoding") }
-        if decoded.contains("\0") { throw .malformed("NUL") }
-        if decoded.contains("\\") { throw .malformed("backslash") }
-        let parts = decoded.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        // Byte by byte, without Foundation: this runs for every static and chart request.
         var segments: [String] = []
-        for (index, part) in parts.enumerated() {
-            if part == "." || part == ".." { throw .malformed("dot segment") }
-            if part.isEmpty {
-                if index == parts.count - 1 { throw .notServed("directory") }
-                throw .malformed("empty segment")
-            }
-            if part.hasPrefix(".") { throw .notServed("dotfile") }
-            segments.append(part)
+        var current: [UInt8] = []
+        var bytes = Array(raw.utf8)[...]
+        func finish(last: Bool) throws(PathRejection) {
+            if current.isEmpty { throw last ? .notServed("directory") : .malformed("empty segment") }
+            if current == [46] || current == [46, 46] { throw .malformed("dot segment") }
+            if current.first == 46 { throw .notServed("dotfile") }
+            guard let segment = String(validating: current, as: UTF8.self) else { throw .malformed("invalid UTF-8") }
+            segments.append(segment)
+            current.removeAll(keepingCapacity: true)
         }
-        guard !segments.isEmpty else { throw .notServed("directory") }
+        while let byte = bytes.popFirst() {
+            switch byte {
+            case UInt8(ascii: "/"):
+                try finish(last: false)
+            case UInt8(ascii: "%"):
+                guard bytes.count >= 2, let high = hexValue(bytes.popFirst()!), let low = hexValue(bytes.popFirst()!)
+                else {
+                    throw .malformed("bad percent-encoding")
+                }
+                let decoded = high << 4 | low
+                if decoded == UInt8(ascii: "/") || decoded == UInt8(ascii: "\\") {
+                    throw .malformed("encoded slash or backslash")
+                }
+                if decoded == 0 { throw .malformed("NUL") }
+                current.append(decoded)
+            case 0: throw .malformed("NUL")
+            case UInt8(ascii: "\\"): throw .malformed("backslash")
+            default: current.append(byte)
+            }
+        }
+        try finish(last: true)
         return segments
+    }
+
+    private static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return byte - UInt8(ascii: "A") + 10
+        default: return nil
+        }
     }
 
     /// Content types by extension; anything else is `application/octet-stream`.

@@ -1,5 +1,6 @@
 import ChartCache
 import Foundation
+import HTTPTypes
 import NIOCore
 import Synchronization
 
@@ -11,6 +12,24 @@ public struct StaticFile: Sendable {
     public var facts: StaticFileRules.FileFacts
     /// The Content-Type.
     public var contentType: String
+    /// The headers of a 200 answer, made once: ETag, Last-Modified, Content-Type, Cache-Control,
+    /// nosniff, Accept-Ranges.
+    public var headers: HTTPFields
+
+    init(bytes: ByteBuffer, facts: StaticFileRules.FileFacts, contentType: String, cacheControl: String) {
+        self.bytes = bytes
+        self.facts = facts
+        self.contentType = contentType
+        headers = [
+            .eTag: facts.etag, .lastModified: StaticFileRules.httpDate(facts.modified), .contentType: contentType,
+            .cacheControl: cacheControl, .xContentTypeOptions: "nosniff", .acceptRanges: "bytes",
+        ]
+    }
+}
+
+extension HTTPField.Name {
+    /// `X-Content-Type-Options`.
+    public static let xContentTypeOptions = HTTPField.Name("X-Content-Type-Options")!
 }
 
 /// Files under one root directory, read on the blocking pool and kept in memory while small.
@@ -23,6 +42,7 @@ public final class StaticFileStore: Sendable {
     public let root: String
     private let pool: BlockingThreadPool
     private let contentAddressed: Bool
+    private let cacheControl: String
     private let maximumCachedFile: Int
     private let memory = Mutex(MemoryCache())
 
@@ -48,9 +68,11 @@ public final class StaticFileStore: Sendable {
     /// Opens a store on `root`, which must exist.
     /// - Parameter contentAddressed: files never change once published (the chart directory),
     ///   so a memory hit needs no `stat`.
-    public init(root: String, pool: BlockingThreadPool, contentAddressed: Bool, maximumCachedFile: Int = 1 << 20)
-        throws
-    {
+    /// - Parameter cacheControl: the Cache-Control of every file.
+    public init(
+        root: String, pool: BlockingThreadPool, contentAddressed: Bool, cacheControl: String,
+        maximumCachedFile: Int = 1 << 20
+    ) throws {
         guard let resolved = realpath(root, nil) else {
             throw StartupError("the directory \(root) does not exist; create it or pass another path")
         }
@@ -58,6 +80,7 @@ public final class StaticFileStore: Sendable {
         free(resolved)
         self.pool = pool
         self.contentAddressed = contentAddressed
+        self.cacheControl = cacheControl
         self.maximumCachedFile = maximumCachedFile
     }
 
@@ -91,7 +114,7 @@ public final class StaticFileStore: Sendable {
         let file = StaticFile(
             bytes: ByteBuffer(bytes: bytes),
             facts: .init(size: bytes.count, modified: Int(modified.timeIntervalSince1970), etag: Self.etag(bytes)),
-            contentType: StaticFileRules.contentType(forName: segments.last ?? ""))
+            contentType: StaticFileRules.contentType(forName: segments.last ?? ""), cacheControl: cacheControl)
         let identity = FileIdentity(
             device: device, inode: inode, size: bytes.count,
             modifiedNanoseconds: Int(modified.timeIntervalSince1970 * 1e9))
@@ -128,7 +151,7 @@ public final class StaticFileStore: Sendable {
         let file = StaticFile(
             bytes: ByteBuffer(bytes: bytes),
             facts: .init(size: bytes.count, modified: Int(status.st_mtim.tv_sec), etag: Self.etag(bytes)),
-            contentType: StaticFileRules.contentType(forName: relative))
+            contentType: StaticFileRules.contentType(forName: relative), cacheControl: cacheControl)
         if bytes.count <= maximumCachedFile { store(relative, file: file, identity: identity) }
         return file
     }

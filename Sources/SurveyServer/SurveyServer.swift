@@ -6,6 +6,7 @@ import Logging
 import NIOCore
 import PieChart
 import Surveys
+import Synchronization
 
 /// Settings of `surveycharts serve`; new ones get defaults, so callers keep compiling.
 public struct ServerConfiguration: Sendable {
@@ -29,6 +30,11 @@ public struct ServerConfiguration: Sendable {
     public var blockingThreads = max(2, ProcessInfo.processInfo.activeProcessorCount)
     /// The clock (tests move it).
     public var now: @Sendable () -> Date = { Date() }
+    /// Log every request (at info) through swift-log.
+    public var accessLog = true
+    /// How long a completed survey's rendered results page is reused. The page cannot change
+    /// once the survey closes; the limit only bounds how long an edit made behind our back lasts.
+    public var resultsPageLifetime: Duration = .seconds(5)
     /// Called once listening, with the bound host and port.
     public var onListening: (@Sendable (String, Int) -> Void)?
 
@@ -50,6 +56,7 @@ public struct SurveyServer: Sendable {
     let pages: Pages
     let metrics = ServerMetrics()
     let logger: Logger
+    let resultsPages = ResultsPageCache()
 
     /// Runs the start-up checks: the chart directory can be created and written, the static
     /// directory exists, the database opens and migrates.
@@ -74,8 +81,11 @@ public struct SurveyServer: Sendable {
                     + "project's static/ folder")
         }
         staticFiles = try StaticFileStore(
-            root: configuration.staticDirectory, pool: cache.pool, contentAddressed: false)
-        charts = try StaticFileStore(root: configuration.chartsDirectory, pool: cache.pool, contentAddressed: true)
+            root: configuration.staticDirectory, pool: cache.pool, contentAddressed: false,
+            cacheControl: "public, max-age=300")
+        charts = try StaticFileStore(
+            root: configuration.chartsDirectory, pool: cache.pool, contentAddressed: true,
+            cacheControl: StaticFileMiddleware<BasicRequestContext>.immutable)
         do {
             let sqlite = try SQLiteSurveyStore(configuration: .init(path: configuration.databasePath))
             store = sqlite
@@ -95,7 +105,7 @@ public struct SurveyServer: Sendable {
     public func application() -> some ApplicationProtocol {
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: MetricsMiddleware(metrics: metrics))
-        router.add(middleware: LogRequestsMiddleware(.info))
+        if configuration.accessLog { router.add(middleware: LogRequestsMiddleware(.info)) }
         router.add(
             middleware: StaticFileMiddleware(
                 staticFiles: staticFiles, charts: charts, chartService: chartService, metrics: metrics))
@@ -126,20 +136,22 @@ public struct SurveyServer: Sendable {
             return html(pages.home(active: home.active, completed: home.completed))
         }
         router.get("/surveys/:id") { request, context in
+            // A fresh rendered page of a completed survey needs no database read.
+            if let id = context.parameters.get("id", as: Int64.self),
+                let cached = resultsPages.fresh(id, lifetime: configuration.resultsPageLifetime),
+                cached.survey.state(on: configuration.today) == .completed
+            {
+                return resultsResponse(request, page: cached.page, etag: cached.etag)
+            }
             let survey = try await openSurvey(context)
             switch survey.state(on: configuration.today) {
             case .upcoming: return notYetOpen(survey)
             case .open: return html(pages.form(survey))
             case .completed:
-                let page = try pages.results(survey)
-                // A completed survey's page never changes: it carries a strong ETag.
-                let etag = "\"\(ChartKey(material: Array(page.utf8)).shortHex)\""
-                if let match = request.headers[.ifNoneMatch], StaticFileRules.matchesWeakly(match, etag: etag) {
-                    return Response(status: .notModified, headers: [.eTag: etag])
+                let (page, etag) = try resultsPages.page(for: survey, lifetime: configuration.resultsPageLifetime) {
+                    try pages.results(survey)
                 }
-                var response = html(page)
-                response.headers[.eTag] = etag
-                return response
+                return resultsResponse(request, page: page, etag: etag)
             }
         }
         router.post("/surveys/:id") { request, context in
@@ -169,6 +181,17 @@ public struct SurveyServer: Sendable {
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                 body: .init(byteBuffer: ByteBuffer(string: metrics.exposition(cache: cache.statistics))))
         }
+    }
+
+    /// A completed survey's page never changes: it carries a strong ETag.
+    private func resultsResponse(_ request: Request, page: ByteBuffer, etag: String) -> Response {
+        if let match = request.headers[.ifNoneMatch], StaticFileRules.matchesWeakly(match, etag: etag) {
+            return Response(status: .notModified, headers: [.eTag: etag])
+        }
+        return Response(
+            status: .ok,
+            headers: [.contentType: "text/html; charset=utf-8", .xContentTypeOptions: "nosniff", .eTag: etag],
+            body: .init(byteBuffer: page))
     }
 
     private func openSurvey(_ context: BasicRequestContext) async throws -> Survey {
@@ -308,5 +331,30 @@ public struct SurveyServer: Sendable {
         return Response(
             status: status, headers: [.contentType: "application/json"],
             body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
+
+/// Rendered results pages of completed surveys, with their ETags.
+final class ResultsPageCache: Sendable {
+    private let pages = Mutex<[Int64: (survey: Survey, page: ByteBuffer, etag: String, made: ContinuousClock.Instant)]>(
+        [:])
+
+    /// The cached page of survey `id`, if it is younger than `lifetime`.
+    func fresh(_ id: Int64, lifetime: Duration) -> (survey: Survey, page: ByteBuffer, etag: String)? {
+        guard let cached = pages.withLock({ $0[id] }), ContinuousClock.now - cached.made < lifetime else { return nil }
+        return (cached.survey, cached.page, cached.etag)
+    }
+
+    /// The page for `survey`, rendered by `render` unless a fresh copy of the same survey exists.
+    func page(for survey: Survey, lifetime: Duration, render: () throws -> String) rethrows -> (ByteBuffer, String) {
+        let now = ContinuousClock.now
+        if let cached = pages.withLock({ $0[survey.id] }), cached.survey == survey, now - cached.made < lifetime {
+            return (cached.page, cached.etag)
+        }
+        let text = try render()
+        let etag = "\"\(ChartKey(material: Array(text.utf8)).shortHex)\""
+        let page = ByteBuffer(string: text)
+        pages.withLock { $0[survey.id] = (survey, page, etag, now) }
+        return (page, etag)
     }
 }

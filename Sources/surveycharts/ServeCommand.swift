@@ -37,6 +37,11 @@ struct ServeCommand: AsyncParsableCommand {
     @Flag(help: "Do not load the demo surveys into a new database (SURVEYCHARTS_NO_DEMO=1).")
     var noDemo: Bool = Environment.flag("NO_DEMO")
 
+    @Flag(
+        inversion: .prefixedNo,
+        help: "Log every request (SURVEYCHARTS_ACCESS_LOG=0 turns it off).")
+    var accessLog: Bool = ProcessInfo.processInfo.environment["SURVEYCHARTS_ACCESS_LOG"] != "0"
+
     @Option(help: ArgumentHelp("Pretend today is this day, YYYY-MM-DD (for demos and tests).", visibility: .hidden))
     var today: String?
 
@@ -65,6 +70,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.chartsDirectory = chartsDir
         configuration.staticDirectory = staticDir
         configuration.loadDemo = !noDemo
+        configuration.accessLog = accessLog
         configuration.timeZone = TimeZone(identifier: timeZone)!
         if let day = today.flatMap(CalendarDay.init) {
             let zone = configuration.timeZone

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# make bench-http: warm chart hits against nginx serving the same file from the same directory,
+# the warm results page, ballots per second, and the server's peak RSS, all in one run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh nginx-light wrk >/dev/null
+echo "bench-http: swift build -c release (surveycharts)"
+swift build -c release --product surveycharts >/dev/null
+binary=.build/release/surveycharts
+work=$(mktemp -d /tmp/surveycharts-bench-http.XXXXXX)
+server_pid=""
+nginx_pid=""
+cleanup() {
+    [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true
+    [ -n "$nginx_pid" ] && kill "$nginx_pid" 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+duration=${BENCH_SECONDS:-8}
+
+"$binary" serve --port 0 --no-access-log --database "$work/surveys.sqlite3" --charts-dir "$work/piecharts" \
+    --static-dir static \
+    > "$work/server.out" 2> "$work/server.log" &
+server_pid=$!
+for _ in $(seq 1 100); do grep -q "listening on" "$work/server.out" 2>/dev/null && break; sleep 0.1; done
+port=$(sed -nE 's/.*listening on http:\/\/127.0.0.1:([0-9]+).*/\1/p' "$work/server.out")
+chart=$(curl -s "http://127.0.0.1:$port/surveys/1/results.json" | python3 -c 'import json,sys; print(json.load(sys.stdin)["questions"][1]["chart"]["1x"])')
+curl -s -o /dev/null "http://127.0.0.1:$port$chart"
+
+nginx_port=$((port + 1))
+mkdir -p "$work/nginx"
+cat > "$work/nginx/nginx.conf" <<CONF
+worker_processes auto;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log;
+daemon off;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    open_file_cache max=1000;
+    client_body_temp_path $work/nginx;
+    proxy_temp_path $work/nginx;
+    fastcgi_temp_path $work/nginx;
+    uwsgi_temp_path $work/nginx;
+    scgi_temp_path $work/nginx;
+    types { image/png png; }
+    server {
+        listen 127.0.0.1:$nginx_port;
+        location /piecharts/ { alias $work/piecharts/; expires max; }
+    }
+}
+CONF
+nginx -c "$work/nginx/nginx.conf" &
+nginx_pid=$!
+sleep 0.5
+
+rate() { sed -nE 's/^Requests\/sec:[[:space:]]+([0-9.]+).*/\1/p'; }
+ours=$(wrk -t2 -c64 -d"${duration}s" "http://127.0.0.1:$port$chart" | rate)
+theirs=$(wrk -t2 -c64 -d"${duration}s" "http://127.0.0.1:$nginx_port$chart" | rate)
+page=$(wrk -t2 -c64 -d"${duration}s" "http://127.0.0.1:$port/surveys/1" | rate)
+cat > "$work/ballot.lua" <<'LUA'
+wrk.method = "POST"
+wrk.body = "q3=7&q4=11"
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+LUA
+ballots=$(wrk -t2 -c16 -d"${duration}s" -s "$work/ballot.lua" "http://127.0.0.1:$port/surveys/2" | rate)
+recorded=$("$binary" export --database "$work/surveys.sqlite3" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["surveys"][1]["questions"][0]["answers"][0]["votes"])')
+rss_kb=$(sed -nE 's/^VmHWM:[[:space:]]+([0-9]+) kB/\1/p' "/proc/$server_pid/status")
+python3 - "$ours" "$theirs" "$page" "$ballots" "$recorded" "$rss_kb" "$duration" <<'PY'
+import sys
+ours, theirs, page, ballots = (float(x) for x in sys.argv[1:5])
+recorded, rss_kb, duration = int(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7])
+print("chart hits: surveycharts %.0f req/s, nginx %.0f req/s, ratio %.2f× nginx (target ≥ 0.5, goal 1.0)" % (ours, theirs, ours / theirs))
+print("results page (warm): %.0f req/s (target ≥ 5000)" % page)
+print("ballots: %.0f ballots/s, %d recorded (wrk counted about %.0f)" % (ballots, recorded, ballots * duration))
+print("peak RSS: %.1f MB (target ≤ 100 MB)" % (rss_kb / 1024))
+PY
