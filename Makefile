@@ -2,7 +2,7 @@
 SWIFT ?= swift
 SURVEYCHARTS_CHARTS_DIR ?= piecharts
 
-.PHONY: deps build run test lint format bench-render bench-cache bench-http
+.PHONY: deps build run test lint format bench-render bench-cache bench-http bench-prerender
 
 deps:
 	@scripts/install-deps.sh
@@ -34,3 +34,6 @@ bench-cache: deps
 
 bench-http: deps
 	@scripts/bench-http.sh
+
+bench-prerender: deps
+	@scripts/bench-prerender.sh

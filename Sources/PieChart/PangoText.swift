@@ -19,6 +19,9 @@ final class PangoThreadState {
     let fontMap: OpaquePointer
     let context: OpaquePointer
     private var fonts: [TextStyle: OpaquePointer] = [:]
+    /// The last image surface, reused when the next chart has the same pixel size: a new 4 MB
+    /// surface per 2x chart cost page faults and zeroing for every chart.
+    private var surface: (width: Int, height: Int, pointer: OpaquePointer)?
 
     private init() {
         fontMap = OpaquePointer(pango_cairo_font_map_new())!
@@ -35,10 +38,28 @@ final class PangoThreadState {
     }
 
     deinit {
+        if let surface { cairo_surface_destroy(surface.pointer) }
         for description in fonts.values { pango_font_description_free(description) }
         g_object_unref(UnsafeMutableRawPointer(context))
         g_object_unref(UnsafeMutableRawPointer(fontMap))
     }
+
+    /// An RGB24 surface of this size, reused from the previous chart when possible. The caller
+    /// paints every pixel and must not destroy it.
+    func imageSurface(width: Int, height: Int) -> OpaquePointer? {
+        if let surface, surface.width == width, surface.height == height { return surface.pointer }
+        if let surface { cairo_surface_destroy(surface.pointer) }
+        surface = nil
+        guard let created = cairo_image_surface_create(CAIRO_FORMAT_RGB24, Int32(width), Int32(height)),
+            cairo_surface_status(created) == CAIRO_STATUS_SUCCESS
+        else { return nil }
+        // Keep one modest surface (up to 2x charts); huge ones are released after use.
+        if width * height <= 1600 * 1200 { surface = (width, height, created) }
+        return created
+    }
+
+    /// Whether `pointer` is the cached surface (so the caller must not destroy it).
+    func isCached(_ pointer: OpaquePointer) -> Bool { surface?.pointer == pointer }
 
     /// A font description for `style`, made once per thread.
     func font(for style: TextStyle) -> OpaquePointer {

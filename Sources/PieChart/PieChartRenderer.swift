@@ -77,16 +77,15 @@ public struct PieChartRenderer: Sendable {
         let layout = try layout(spec)
         let pixelWidth = spec.width * spec.scale
         let pixelHeight = spec.height * spec.scale
-        guard let surface = cairo_image_surface_create(CAIRO_FORMAT_RGB24, Int32(pixelWidth), Int32(pixelHeight)),
-            cairo_surface_status(surface) == CAIRO_STATUS_SUCCESS
-        else {
+        let state = PangoThreadState.current
+        guard let surface = state.imageSurface(width: pixelWidth, height: pixelHeight) else {
             throw ChartRenderError("Cairo could not create a \(pixelWidth)×\(pixelHeight) surface")
         }
-        defer { cairo_surface_destroy(surface) }
+        defer { if !state.isCached(surface) { cairo_surface_destroy(surface) } }
         let cr = cairo_create(surface)!
         defer { cairo_destroy(cr) }
         cairo_scale(cr, Double(spec.scale), Double(spec.scale))
-        var painter = Painter(cr: cr, state: PangoThreadState.current, layout: layout)
+        var painter = Painter(cr: cr, state: state, layout: layout)
         painter.paint()
         guard cairo_status(cr) == CAIRO_STATUS_SUCCESS else {
             throw ChartRenderError(

@@ -35,6 +35,10 @@ public struct ServerConfiguration: Sendable {
     /// How long a completed survey's rendered results page is reused. The page cannot change
     /// once the survey closes; the limit only bounds how long an edit made behind our back lasts.
     public var resultsPageLifetime: Duration = .seconds(5)
+    /// Run the pre-render scheduler (off for servers that should only serve).
+    public var prerender = true
+    /// How often a server that is not the pre-render leader tries to become it.
+    public var prerenderLeaderRetry: Duration = .seconds(5)
     /// Called once listening, with the bound host and port.
     public var onListening: (@Sendable (String, Int) -> Void)?
 
@@ -57,6 +61,7 @@ public struct SurveyServer: Sendable {
     let metrics = ServerMetrics()
     let logger: Logger
     let resultsPages = ResultsPageCache()
+    let scheduler: PrerenderScheduler
 
     /// Runs the start-up checks: the chart directory can be created and written, the static
     /// directory exists, the database opens and migrates.
@@ -99,6 +104,12 @@ public struct SurveyServer: Sendable {
         let today: @Sendable () -> CalendarDay = { [configuration] in configuration.today }
         chartService = ChartService(store: store, cache: cache, renderer: PieChartRenderer(), today: today)
         pages = try Pages()
+        var schedule = PrerenderScheduler.Configuration(
+            chartsDirectory: configuration.chartsDirectory, timeZone: configuration.timeZone)
+        schedule.leaderRetry = configuration.prerenderLeaderRetry
+        scheduler = PrerenderScheduler(
+            configuration: schedule, store: store, cache: cache,
+            clock: SystemSchedulerClock(current: configuration.now), logger: logger)
     }
 
     /// Builds the HTTP application.
@@ -124,7 +135,13 @@ public struct SurveyServer: Sendable {
 
     /// Serves until SIGTERM or SIGINT, then finishes the requests under way.
     public func run() async throws {
+        let prerendering = Task { [scheduler, configuration] in
+            if configuration.prerender { await scheduler.run() }
+        }
+        defer { prerendering.cancel() }
         try await application().runService(gracefulShutdownSignals: [.sigterm, .sigint])
+        prerendering.cancel()
+        await prerendering.value
         cache.shutdown()
     }
 
@@ -179,8 +196,22 @@ public struct SurveyServer: Sendable {
         router.get("/metrics") { _, _ in
             Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
-                body: .init(byteBuffer: ByteBuffer(string: metrics.exposition(cache: cache.statistics))))
+                body: .init(
+                    byteBuffer: ByteBuffer(
+                        string: metrics.exposition(cache: cache.statistics) + schedulerExposition())))
         }
+    }
+
+    private func schedulerExposition() -> String {
+        """
+        # HELP surveycharts_prerender_leader Whether this process leads the pre-render scheduler (1) or not (0).
+        # TYPE surveycharts_prerender_leader gauge
+        surveycharts_prerender_leader \(scheduler.isLeader ? 1 : 0)
+        # HELP surveycharts_prerender_passes_total Pre-render passes this process completed.
+        # TYPE surveycharts_prerender_passes_total counter
+        surveycharts_prerender_passes_total \(scheduler.passes)
+
+        """
     }
 
     /// A completed survey's page never changes: it carries a strong ETag.

@@ -39,11 +39,22 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Flag(
         inversion: .prefixedNo,
+        help: """
+            Pre-render every chart of a survey when its closing day ends, and catch up at start-up; one server \
+            per chart directory leads (SURVEYCHARTS_PRERENDER=0 turns it off).
+            """)
+    var prerender: Bool = ProcessInfo.processInfo.environment["SURVEYCHARTS_PRERENDER"] != "0"
+
+    @Flag(
+        inversion: .prefixedNo,
         help: "Log every request (SURVEYCHARTS_ACCESS_LOG=0 turns it off).")
     var accessLog: Bool = ProcessInfo.processInfo.environment["SURVEYCHARTS_ACCESS_LOG"] != "0"
 
     @Option(help: ArgumentHelp("Pretend today is this day, YYYY-MM-DD (for demos and tests).", visibility: .hidden))
     var today: String?
+
+    @Option(help: ArgumentHelp("Milliseconds between attempts to lead the pre-render scheduler.", visibility: .hidden))
+    var prerenderRetryMs = 5000
 
     @Flag(help: ArgumentHelp("Stop when the parent process exits (for test harnesses).", visibility: .hidden))
     var exitWithParent = false
@@ -71,6 +82,8 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.staticDirectory = staticDir
         configuration.loadDemo = !noDemo
         configuration.accessLog = accessLog
+        configuration.prerender = prerender
+        configuration.prerenderLeaderRetry = .milliseconds(prerenderRetryMs)
         configuration.timeZone = TimeZone(identifier: timeZone)!
         if let day = today.flatMap(CalendarDay.init) {
             let zone = configuration.timeZone

@@ -11,7 +11,8 @@ struct SurveyCharts: AsyncParsableCommand {
             SURVEYCHARTS_CHARTS_DIR for --charts-dir.
             """,
         subcommands: [
-            ServeCommand.self, ImportCommand.self, ExportCommand.self, RenderCommand.self, DemoCommand.self,
+            ServeCommand.self, ImportCommand.self, ExportCommand.self, PrerenderCommand.self, PruneCommand.self,
+            RenderCommand.self, DemoCommand.self,
         ]
     )
 }

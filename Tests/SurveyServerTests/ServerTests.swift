@@ -32,10 +32,12 @@ struct ServerTests {
             try FileManager.default.createSymbolicLink(atPath: statics + "/up", withDestinationPath: directory.path)
         }
 
-        func serve(_ extra: [String] = []) throws -> ServerProcess {
+        /// Starts a server; the pre-render scheduler is off unless asked for, so tests that count
+        /// renders see only their own requests.
+        func serve(_ extra: [String] = [], prerender: Bool = false) throws -> ServerProcess {
             try ServerProcess(
                 ["--database", database, "--charts-dir", charts, "--static-dir", statics, "--today", ServerTests.today]
-                    + extra)
+                    + (prerender ? [] : ["--no-prerender"]) + extra)
         }
 
         func importSurveys(_ json: String) throws {
