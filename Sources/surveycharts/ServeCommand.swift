@@ -69,11 +69,9 @@ struct ServeCommand: AsyncParsableCommand {
 
     func run() async throws {
         if exitWithParent { surveycharts_terminate_with_parent() }
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = .info
-            return handler
-        }
+        // Logging never blocks a request: a stalled stderr pipe drops lines instead.
+        let sink = BackgroundLogHandler.Sink()
+        LoggingSystem.bootstrap { label in BackgroundLogHandler(label: label, sink: sink) }
         var configuration = ServerConfiguration()
         configuration.host = host
         configuration.port = port

@@ -361,6 +361,34 @@ struct ServerTests {
         }
     }
 
+    @Test func aStalledLogPipeNeverStopsTheServer() throws {
+        let site = try Site()
+        // Standard error is a pipe nobody reads: 64 KB of request logs would fill it.
+        let running = try Executable.start(
+            [
+                "serve", "--port", "0", "--exit-with-parent", "--no-prerender", "--database", site.database,
+                "--charts-dir", site.charts, "--static-dir", site.statics,
+            ])
+        defer {
+            kill(running.pid, SIGKILL)
+            running.process.waitUntilExit()
+        }
+        var seen = ""
+        while !seen.contains("listening on http://") || !seen.hasSuffix("\n") {
+            let chunk = running.output.fileHandleForReading.availableData
+            guard !chunk.isEmpty else { throw RawHTTP.Failure(description: "server exited") }
+            seen += String(decoding: chunk, as: UTF8.self)
+        }
+        let port = Int(seen.split(separator: "\n").first { $0.contains("listening") }!.split(separator: ":").last!)!
+        var statuses: [Int: Int] = [:]
+        for _ in 0..<2000 {
+            let status = (try? RawHTTP.send(port: port, target: "/static/hello.txt", timeoutSeconds: 5).status) ?? -1
+            statuses[status, default: 0] += 1
+            if status == -1 { break }  // blocked: one timeout is enough to know
+        }
+        #expect(statuses == [200: 2000])
+    }
+
     @Test func sigtermStopsGracefully() throws {
         let site = try Site()
         let server = try site.serve()

@@ -116,22 +116,23 @@ public enum RawHTTP {
 
     /// Sends one request on a new connection to 127.0.0.1:`port` and reads the response to EOF.
     public static func send(
-        port: Int, method: String = "GET", target: String, headers: [String: String] = [:], body: [UInt8] = []
+        port: Int, method: String = "GET", target: String, headers: [String: String] = [:], body: [UInt8] = [],
+        timeoutSeconds: Int = 60
     ) throws -> RawHTTPResponse {
         var head = "\(method) \(target) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n"
         for (name, value) in headers.sorted(by: { $0.key < $1.key }) { head += "\(name): \(value)\r\n" }
         if !body.isEmpty || method == "POST" { head += "Content-Length: \(body.count)\r\n" }
         head += "\r\n"
-        let raw = try exchange(port: port, Array(head.utf8) + body)
+        let raw = try exchange(port: port, Array(head.utf8) + body, timeoutSeconds: timeoutSeconds)
         return try parse(raw, isHead: method == "HEAD")
     }
 
     /// Sends `bytes` and returns everything the server answers until it closes the connection.
-    public static func exchange(port: Int, _ bytes: [UInt8]) throws -> [UInt8] {
+    public static func exchange(port: Int, _ bytes: [UInt8], timeoutSeconds: Int = 60) throws -> [UInt8] {
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard descriptor >= 0 else { throw Failure(description: "socket failed") }
         defer { close(descriptor) }
-        var timeout = timeval(tv_sec: 60, tv_usec: 0)
+        var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
         setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
