@@ -69,6 +69,14 @@ public final class ChartService: Sendable {
         return QuestionChartName(questionID: id, scale: scale)
     }
 
+    /// What the last look-up said about a question, if it is fresh: true when its survey is
+    /// completed. Never reads the database (the event-loop fast path calls it).
+    func knownServable(questionID: Int64) -> Bool? {
+        guard let known = questionStates.withLock({ $0[questionID] }), ContinuousClock.now - known.checked < .seconds(1)
+        else { return nil }
+        return known.completed
+    }
+
     /// Whether a question's chart may be served: only charts of completed surveys are.
     func mayServe(questionID: Int64) async throws -> Bool {
         let now = ContinuousClock.now

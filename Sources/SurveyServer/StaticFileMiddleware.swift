@@ -75,28 +75,9 @@ struct StaticFileMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 
     private func respond(_ request: Request, file: StaticFile) -> Response {
-        let conditions = StaticFileRules.Conditions(
-            ifNoneMatch: request.headers[.ifNoneMatch], ifModifiedSince: request.headers[.ifModifiedSince],
-            range: request.headers[.range], ifRange: request.headers[.ifRange])
-        var headers = file.headers
-        let response: Response
-        switch StaticFileRules.plan(for: conditions, file: file.facts) {
-        case .whole:
-            response = Response(status: .ok, headers: headers, body: .init(byteBuffer: file.bytes))
-        case .notModified:
-            headers[.contentType] = nil
-            response = Response(status: .notModified, headers: headers)
-        case .unsatisfiable:
-            headers[.contentType] = nil
-            headers[.contentRange] = "bytes */\(file.facts.size)"
-            headers[.contentLength] = "0"
-            response = Response(status: .rangeNotSatisfiable, headers: headers)
-        case .partial(let range):
-            headers[.contentRange] = "bytes \(range.lowerBound)-\(range.upperBound - 1)/\(file.facts.size)"
-            let slice = file.bytes.getSlice(at: file.bytes.readerIndex + range.lowerBound, length: range.count)!
-            response = Response(status: .partialContent, headers: headers, body: .init(byteBuffer: slice))
-        }
-        return request.method == .head ? response.createHeadResponse() : response
+        let answer = file.answer(method: request.method, headers: request.headers)
+        return Response(
+            status: answer.status, headers: answer.headers, body: .init(byteBuffer: answer.body ?? ByteBuffer()))
     }
 
     private func plain(_ status: HTTPResponse.Status, _ text: String) -> Response {

@@ -27,6 +27,43 @@ public struct StaticFile: Sendable {
     }
 }
 
+extension StaticFile {
+    /// Status, headers and body (nil for none, as for HEAD and 304) answering a request for this file.
+    /// Shared by this middleware and the event-loop fast path for charts.
+    func answer(method: HTTPRequest.Method, headers request: HTTPFields) -> (
+        status: HTTPResponse.Status, headers: HTTPFields, body: ByteBuffer?
+    ) {
+        let conditions = StaticFileRules.Conditions(
+            ifNoneMatch: request[.ifNoneMatch], ifModifiedSince: request[.ifModifiedSince], range: request[.range],
+            ifRange: request[.ifRange])
+        var headers = self.headers
+        var status = HTTPResponse.Status.ok
+        var body: ByteBuffer? = self.bytes
+        switch StaticFileRules.plan(for: conditions, file: self.facts) {
+        case .whole:
+            headers[.contentLength] = String(self.facts.size)
+        case .notModified:
+            status = .notModified
+            headers[.contentType] = nil
+            body = nil
+        case .unsatisfiable:
+            status = .rangeNotSatisfiable
+            headers[.contentType] = nil
+            headers[.contentRange] = "bytes */\(self.facts.size)"
+            headers[.contentLength] = "0"
+            body = nil
+        case .partial(let range):
+            status = .partialContent
+            headers[.contentRange] = "bytes \(range.lowerBound)-\(range.upperBound - 1)/\(self.facts.size)"
+            headers[.contentLength] = String(range.count)
+            body = self.bytes.getSlice(at: self.bytes.readerIndex + range.lowerBound, length: range.count)
+        }
+        if method == .head { body = nil }
+        return (status, headers, body)
+    }
+
+}
+
 extension HTTPField.Name {
     /// `X-Content-Type-Options`.
     public static let xContentTypeOptions = HTTPField.Name("X-Content-Type-Options")!
@@ -97,6 +134,13 @@ public final class StaticFileStore: Sendable {
             return cached
         }
         return try await pool.run { [self] in try load(relative) }
+    }
+
+    /// The in-memory copy of a file of a content-addressed store, without touching the disk;
+    /// nil when it is not in memory (or the store is not content-addressed).
+    public func cachedFile(_ relative: String) -> StaticFile? {
+        guard contentAddressed else { return nil }
+        return memory.withLock { $0.entries[relative]?.file }
     }
 
     /// Forgets a file (after it was removed from disk).

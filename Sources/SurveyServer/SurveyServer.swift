@@ -122,8 +122,15 @@ public struct SurveyServer: Sendable {
                 staticFiles: staticFiles, charts: charts, chartService: chartService, metrics: metrics))
         addRoutes(to: router)
         let onListening = configuration.onListening
+        let dates = HTTPDateCache()
+        let (charts, chartService, metrics) = (self.charts, self.chartService, self.metrics)
         return Application(
             router: router,
+            server: .http1(
+                configuration: .init(
+                    additionalChannelHandlers: [
+                        ChartFastPathHandler(charts: charts, chartService: chartService, metrics: metrics, dates: dates)
+                    ])),
             configuration: .init(
                 address: .hostname(configuration.host, port: configuration.port), serverName: "SurveyCharts"),
             onServerRunning: { channel in

@@ -280,6 +280,40 @@ struct ServerTests {
         #expect(changed.text == "changed" && changed.header("ETag") != etag)
     }
 
+    @Test func warmChartsAnsweredOnTheEventLoopFollowTheSameRules() throws {
+        let site = try Site()
+        let server = try site.serve()
+        defer { server.stop() }
+        let json = try server.get("/surveys/1/results.json")
+        let object = try JSONSerialization.jsonObject(with: Data(json.body)) as? [String: Any]
+        let chart = try #require(((object?["questions"] as? [[String: Any]])?[0]["chart"] as? [String: String])?["1x"])
+        let cold = try server.get(chart)
+        #expect(cold.status == 200)
+        // Now it is in memory and its survey is known to be completed: the fast path answers.
+        let warm = try server.get(chart)
+        #expect(warm.body == cold.body && warm.header("ETag") == cold.header("ETag"))
+        #expect(warm.header("Cache-Control") == "public, max-age=31536000, immutable")
+        #expect(warm.header("X-Content-Type-Options") == "nosniff" && warm.header("Date") != nil)
+        #expect(try server.get(chart, headers: ["If-None-Match": cold.header("ETag")!]).status == 304)
+        let tail = try server.get(chart, headers: ["Range": "bytes=-12"])
+        #expect(tail.status == 206 && tail.body == Array(cold.body.suffix(12)))
+        #expect(try server.get(chart, headers: ["Range": "bytes=999999-"]).status == 416)
+        let head = try RawHTTP.send(port: server.port, method: "HEAD", target: chart)
+        #expect(head.status == 200 && head.body.isEmpty && head.header("Content-Length") == String(cold.body.count))
+        let post = try RawHTTP.send(port: server.port, method: "POST", target: chart)
+        #expect(post.status == 405)
+        // Several requests on one connection, answered in order, then closed on request.
+        let request =
+            "GET \(chart) HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+            + "GET \(chart) HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        let raw = String(decoding: try RawHTTP.exchange(port: server.port, Array(request.utf8)), as: UTF8.self)
+        // Bodies are binary and responses follow each other directly: find the status lines in order.
+        let statuses = raw.components(separatedBy: "HTTP/1.1 ").dropFirst().map { $0.prefix(6) }
+        #expect(statuses == ["200 OK", "200 OK", "200 OK"])
+        let order = ["image/png", "text/plain", "image/png"].map { raw.range(of: "Content-Type: \($0)")?.lowerBound }
+        #expect(order[0]! < order[1]! && raw.range(of: "ok\n")!.lowerBound > order[1]!)
+    }
+
     @Test func chartAPIRendersValidSpecsAndRefusesBadOnes() throws {
         let site = try Site()
         let server = try site.serve()

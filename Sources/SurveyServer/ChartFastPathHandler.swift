@@ -1,0 +1,109 @@
+import Foundation
+import HTTPTypes
+import NIOCore
+import NIOHTTPTypes
+import Synchronization
+
+/// Answers requests for charts that are already in memory directly on the event loop.
+///
+/// A warm chart hit is the service's hottest request. Through Hummingbird's async handlers it
+/// hops from the event loop to the concurrency pool and back; here it is answered where it was
+/// read, with the same rules (`StaticFileRules`, `StaticFileMiddleware.answer`). Anything else —
+/// a chart not in memory, a question whose survey state is not freshly known, other paths —
+/// passes through untouched to Hummingbird.
+final class ChartFastPathHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPRequestPart
+    typealias InboundOut = HTTPRequestPart
+    typealias OutboundIn = HTTPResponsePart
+    typealias OutboundOut = HTTPResponsePart
+
+    private let charts: StaticFileStore
+    private let chartService: ChartService
+    private let metrics: ServerMetrics
+    private let dates: HTTPDateCache
+    /// Requests handed to Hummingbird whose responses have not ended yet. Hummingbird answers a
+    /// connection's requests in order; answering here while one is pending would overtake it.
+    private var pendingDownstream = 0
+    /// The request being answered here: its parts are swallowed until its end.
+    private var answering:
+        (response: HTTPResponse, body: ByteBuffer?, close: Bool, method: String, started: ContinuousClock.Instant)?
+
+    init(charts: StaticFileStore, chartService: ChartService, metrics: ServerMetrics, dates: HTTPDateCache) {
+        self.charts = charts
+        self.chartService = chartService
+        self.metrics = metrics
+        self.dates = dates
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let part = unwrapInboundIn(data)
+        switch part {
+        case .head(let request):
+            if pendingDownstream == 0, let answer = fastAnswer(request) {
+                answering = answer
+            } else {
+                pendingDownstream += 1
+                context.fireChannelRead(data)
+            }
+        case .body:
+            if answering == nil { context.fireChannelRead(data) }
+        case .end:
+            guard let answer = answering else {
+                context.fireChannelRead(data)
+                return
+            }
+            answering = nil
+            context.write(wrapOutboundOut(.head(answer.response)), promise: nil)
+            if let body = answer.body { context.write(wrapOutboundOut(.body(body)), promise: nil) }
+            let done = context.eventLoop.makePromise(of: Void.self)
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: done)
+            metrics.record(
+                route: "chart", method: answer.method,
+                status: answer.response.status.code, duration: ContinuousClock.now - answer.started)
+            if answer.close { done.futureResult.whenComplete { _ in context.close(promise: nil) } }
+        }
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        if case .end = unwrapOutboundIn(data) { pendingDownstream = max(0, pendingDownstream - 1) }
+        context.write(data, promise: promise)
+    }
+
+    private func fastAnswer(_ request: HTTPRequest) -> (
+        HTTPResponse, ByteBuffer?, Bool, String, ContinuousClock.Instant
+    )? {
+        let started = ContinuousClock.now
+        guard request.method == .get || request.method == .head, let path = request.path,
+            path.hasPrefix("/piecharts/"), !path.contains("?"),
+            let segments = try? StaticFileRules.segments(ofRawPath: path.dropFirst("/piecharts/".count)),
+            segments.count == 1, let file = charts.cachedFile(segments[0])
+        else { return nil }
+        if let question = ChartService.parseQuestionChartName(segments[0]) {
+            // Only a fresh "completed" answers here; anything else is decided by the full path.
+            guard chartService.knownServable(questionID: question.questionID) == true else { return nil }
+        }
+        let answer = file.answer(method: request.method, headers: request.headerFields)
+        var headers = answer.headers
+        headers[.date] = dates.now
+        headers[.server] = "SurveyCharts"
+        let close = request.headerFields[.connection]?.lowercased() == "close"
+        if close { headers[.connection] = "close" }
+        return (
+            HTTPResponse(status: answer.status, headerFields: headers), answer.body, close, request.method.rawValue,
+            started
+        )
+    }
+}
+
+/// The HTTP `Date` header, formatted once a second.
+final class HTTPDateCache: Sendable {
+    private let cache = Mutex<(second: Int, text: String)>((-1, ""))
+
+    var now: String {
+        let second = Int(Date().timeIntervalSince1970)
+        return cache.withLock { cache in
+            if cache.second != second { cache = (second, StaticFileRules.httpDate(second)) }
+            return cache.text
+        }
+    }
+}
