@@ -67,6 +67,22 @@ func milliseconds(since start: ContinuousClock.Instant) -> Double {
     return Double(elapsed.components.seconds) * 1e3 + Double(elapsed.components.attoseconds) / 1e15
 }
 
+/// `tasks` concurrent gets of `name`; returns each one's wait in milliseconds, sorted.
+func stampede(
+    _ cache: ChartCache, name: ChartName, tasks: Int, render: @escaping @Sendable () throws -> [UInt8]
+) async throws -> [Double] {
+    let start = ContinuousClock.now
+    return try await withThrowingTaskGroup(of: Double.self) { group in
+        for _ in 0..<tasks {
+            group.addTask {
+                _ = try await cache.chart(named: name, render: render)
+                return milliseconds(since: start)
+            }
+        }
+        return try await group.reduce(into: []) { $0.append($1) }
+    }.sorted()
+}
+
 /// `cache DIR`: hit latency and throughput, then a cold stampede of 1,000 gets in this process.
 func benchCache() async {
     guard CommandLine.arguments.count >= 3 else { fail("usage: cache DIR") }
@@ -127,28 +143,10 @@ func benchCache() async {
         let renderMilliseconds = percentile(renderTimes.sorted(), 0.5)
         let coldName = try ChartName(validating: "c-stampede-\(getpid()).png")
         let before = cache.statistics
-        let stampedeStart = ContinuousClock.now
-        let waits = try await withThrowingTaskGroup(of: Double.self) { group in
-            for _ in 0..<1000 {
-                group.addTask {
-                    _ = try await cache.chart(named: coldName, render: render)
-                    return milliseconds(since: stampedeStart)
-                }
-            }
-            return try await group.reduce(into: []) { $0.append($1) }
-        }.sorted()
+        let waits = try await stampede(cache, name: coldName, tasks: 1000, render: render)
         let statistics = cache.statistics
         // The same 1,000 tasks on the published chart: the cost of the tasks themselves.
-        let hitStart = ContinuousClock.now
-        let hitWaits = try await withThrowingTaskGroup(of: Double.self) { group in
-            for _ in 0..<1000 {
-                group.addTask {
-                    _ = try await cache.chart(named: coldName, render: render)
-                    return milliseconds(since: hitStart)
-                }
-            }
-            return try await group.reduce(into: []) { $0.append($1) }
-        }.sorted()
+        let hitWaits = try await stampede(cache, name: coldName, tasks: 1000, render: render)
         print(
             String(
                 format:
