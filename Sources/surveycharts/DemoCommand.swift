@@ -9,20 +9,18 @@ struct DemoCommand: ParsableCommand {
         abstract: "Render the reference charts (Television Trends and the hard cases) and print their paths."
     )
 
-    @Option(
-        help: ArgumentHelp("Directory for the PNG files (created if missing).", valueName: "dir"),
-        transform: { $0 })
-    var chartsDir: String = ProcessInfo.processInfo.environment["SURVEYCHARTS_CHARTS_DIR"] ?? "piecharts"
+    @OptionGroup var charts: ChartsDirectoryOption
 
     @Option(help: "Pixels per point (1...3).")
     var scale: Int = 1
 
     func run() throws {
         do {
-            try FileManager.default.createDirectory(atPath: chartsDir, withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(atPath: charts.chartsDir, withIntermediateDirectories: true)
         } catch {
             CommandFailure(
-                "cannot create the chart directory \(chartsDir): \(error.localizedDescription)", exitCode: .cantCreate
+                "cannot create the chart directory \(charts.chartsDir): \(error.localizedDescription)",
+                exitCode: .cantCreate
             ).exit()
         }
         let renderer = PieChartRenderer()
@@ -32,7 +30,7 @@ struct DemoCommand: ParsableCommand {
                 scaled.scale = scale
                 try scaled.validate()
                 let rendered = try renderer.render(scaled)
-                let path = "\(chartsDir)/\(name)\(scale == 1 ? "" : "@\(scale)x").png"
+                let path = "\(charts.chartsDir)/\(name)\(scale == 1 ? "" : "@\(scale)x").png"
                 try AtomicFile.write(rendered.png, to: path)
                 print(
                     "\(path)  \(rendered.pixelWidth)×\(rendered.pixelHeight)  \(rendered.png.count) bytes  alt: \(spec.altText)"

@@ -17,8 +17,7 @@ struct ImportCommand: AsyncParsableCommand {
     @Argument(help: ArgumentHelp("The surveys to import (- for standard input).", valueName: "FILE.json"))
     var file: String
 
-    @Option(help: "SQLite database file (SURVEYCHARTS_DATABASE).")
-    var database: String = Environment.string("DATABASE", "surveys.sqlite3")
+    @OptionGroup var storage: DatabaseOption
 
     func run() async throws {
         let data: Data
@@ -31,11 +30,11 @@ struct ImportCommand: AsyncParsableCommand {
         }
         do {
             let document = try SurveyDocument(json: data)
-            let store = try SQLiteSurveyStore(configuration: .init(path: database))
+            let store = try SQLiteSurveyStore(configuration: .init(path: storage.database))
             let summary = try await store.importDocument(document)
             print(
                 "imported \(summary.surveys) surveys, \(summary.questions) questions, \(summary.answers) answers "
-                    + "into \(database)")
+                    + "into \(storage.database)")
         } catch let error as SurveyStoreError {
             CommandFailure(
                 "\(file): \(error)", exitCode: error.code == .database ? .cantCreate : .dataError
@@ -51,15 +50,15 @@ struct ExportCommand: AsyncParsableCommand {
         abstract: "Write every survey, with its votes, in the import format to standard output."
     )
 
-    @Option(help: "SQLite database file (SURVEYCHARTS_DATABASE).")
-    var database: String = Environment.string("DATABASE", "surveys.sqlite3")
+    @OptionGroup var storage: DatabaseOption
 
     func run() async throws {
-        guard FileManager.default.fileExists(atPath: database) else {
-            CommandFailure("the database \(database) does not exist; pass --database", exitCode: .noInput).exit()
+        guard FileManager.default.fileExists(atPath: storage.database) else {
+            CommandFailure("the database \(storage.database) does not exist; pass --database", exitCode: .noInput)
+                .exit()
         }
         do {
-            let store = try SQLiteSurveyStore(configuration: .init(path: database))
+            let store = try SQLiteSurveyStore(configuration: .init(path: storage.database))
             let data = try await store.exportDocument().encoded()
             FileHandle.standardOutput.write(data)
             FileHandle.standardOutput.write(Data("\n".utf8))

@@ -25,39 +25,31 @@ struct PrerenderCommand: AsyncParsableCommand {
     @Option(help: "Charts rendered at once (default: the number of cores).")
     var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
 
-    @Option(help: "SQLite database file (SURVEYCHARTS_DATABASE).")
-    var database: String = Environment.string("DATABASE", "surveys.sqlite3")
+    @OptionGroup var storage: DatabaseOption
 
-    @Option(help: "Chart directory (SURVEYCHARTS_CHARTS_DIR).")
-    var chartsDir: String = Environment.string("CHARTS_DIR", "piecharts")
+    @OptionGroup var charts: ChartsDirectoryOption
 
-    @Option(help: "Time zone that survey days are counted in (SURVEYCHARTS_TIME_ZONE).")
-    var timeZone: String = Environment.string("TIME_ZONE", "UTC")
-
-    @Option(help: ArgumentHelp("Pretend today is this day, YYYY-MM-DD.", visibility: .hidden))
-    var today: String?
+    @OptionGroup var days: DayOptions
 
     func validate() throws {
         guard (survey == nil) != !all else { throw ValidationError("give exactly one of --survey ID and --all") }
         guard (1...256).contains(jobs) else { throw ValidationError("--jobs must be 1...256, got \(jobs)") }
-        guard TimeZone(identifier: timeZone) != nil else { throw ValidationError("--time-zone \(timeZone) is unknown") }
-        if let today, CalendarDay(today) == nil { throw ValidationError("--today must be YYYY-MM-DD, got \(today)") }
     }
 
     func run() async throws {
-        let day =
-            today.flatMap(CalendarDay.init) ?? CalendarDay(date: Date(), timeZone: TimeZone(identifier: timeZone)!)
-        guard FileManager.default.fileExists(atPath: database) else {
-            CommandFailure("the database \(database) does not exist; pass --database", exitCode: .noInput).exit()
+        let day = days.currentDay
+        guard FileManager.default.fileExists(atPath: storage.database) else {
+            CommandFailure("the database \(storage.database) does not exist; pass --database", exitCode: .noInput)
+                .exit()
         }
         let surveys: [Survey]
         let cache: ChartCache
         do {
-            let store = try SQLiteSurveyStore(configuration: .init(path: database))
+            let store = try SQLiteSurveyStore(configuration: .init(path: storage.database))
             surveys = try await selectSurveys(store, today: day)
             cache = try ChartCache(
                 configuration: .init(
-                    directory: chartsDir, blockingThreads: jobs, threadStart: PieChartRenderer.prepareThread))
+                    directory: charts.chartsDir, blockingThreads: jobs, threadStart: PieChartRenderer.prepareThread))
         } catch let error as SurveyStoreError {
             CommandFailure(error.description, exitCode: .software).exit()
         } catch let error as ChartCacheError {

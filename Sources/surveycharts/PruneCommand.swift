@@ -24,23 +24,22 @@ struct PruneCommand: AsyncParsableCommand {
     @Option(help: "Keep charts younger than this many minutes, whatever they are.")
     var graceMinutes = 60
 
-    @Option(help: "SQLite database file (SURVEYCHARTS_DATABASE).")
-    var database: String = Environment.string("DATABASE", "surveys.sqlite3")
+    @OptionGroup var storage: DatabaseOption
 
-    @Option(help: "Chart directory (SURVEYCHARTS_CHARTS_DIR).")
-    var chartsDir: String = Environment.string("CHARTS_DIR", "piecharts")
+    @OptionGroup var charts: ChartsDirectoryOption
 
     func validate() throws {
         guard graceMinutes >= 0 else { throw ValidationError("--grace-minutes must not be negative") }
     }
 
     func run() async throws {
-        guard FileManager.default.fileExists(atPath: database) else {
-            CommandFailure("the database \(database) does not exist; pass --database", exitCode: .noInput).exit()
+        guard FileManager.default.fileExists(atPath: storage.database) else {
+            CommandFailure("the database \(storage.database) does not exist; pass --database", exitCode: .noInput)
+                .exit()
         }
         var current = Set<String>()
         do {
-            let store = try SQLiteSurveyStore(configuration: .init(path: database))
+            let store = try SQLiteSurveyStore(configuration: .init(path: storage.database))
             for survey in try await store.exportDocument().surveys {
                 for question in survey.questions {
                     let model = Question(
@@ -56,16 +55,16 @@ struct PruneCommand: AsyncParsableCommand {
         }
         let entries: [String]
         do {
-            entries = try FileManager.default.contentsOfDirectory(atPath: chartsDir).sorted()
+            entries = try FileManager.default.contentsOfDirectory(atPath: charts.chartsDir).sorted()
         } catch {
-            CommandFailure("cannot list \(chartsDir): \(error.localizedDescription)", exitCode: .noInput).exit()
+            CommandFailure("cannot list \(charts.chartsDir): \(error.localizedDescription)", exitCode: .noInput).exit()
         }
         let cutoff = Date().timeIntervalSince1970 - Double(graceMinutes * 60)
         var removed = 0, removedBytes = 0, kept = 0
         for entry in entries {
             // Hidden files are pending charts and locks: never ours to touch.
             guard !entry.hasPrefix("."), entry.hasSuffix(".png") else { continue }
-            let path = chartsDir + "/" + entry
+            let path = charts.chartsDir + "/" + entry
             var status = stat()
             guard lstat(path, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG else { continue }
             if current.contains(entry) || Double(status.st_mtim.tv_sec) > cutoff {

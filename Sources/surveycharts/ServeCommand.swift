@@ -22,17 +22,14 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Port to listen on; 0 picks a free one (SURVEYCHARTS_PORT).")
     var port: Int = Environment.int("PORT", 8080)
 
-    @Option(help: "SQLite database file (SURVEYCHARTS_DATABASE).")
-    var database: String = Environment.string("DATABASE", "surveys.sqlite3")
+    @OptionGroup var storage: DatabaseOption
 
-    @Option(help: "Chart directory, shared by every process (SURVEYCHARTS_CHARTS_DIR).")
-    var chartsDir: String = Environment.string("CHARTS_DIR", "piecharts")
+    @OptionGroup var charts: ChartsDirectoryOption
 
     @Option(help: "Directory served under /static (SURVEYCHARTS_STATIC_DIR).")
     var staticDir: String = Environment.string("STATIC_DIR", "static")
 
-    @Option(help: "Time zone that survey days are counted in (SURVEYCHARTS_TIME_ZONE).")
-    var timeZone: String = Environment.string("TIME_ZONE", "UTC")
+    @OptionGroup var days: DayOptions
 
     @Flag(help: "Do not load the demo surveys into a new database (SURVEYCHARTS_NO_DEMO=1).")
     var noDemo: Bool = Environment.flag("NO_DEMO")
@@ -50,9 +47,6 @@ struct ServeCommand: AsyncParsableCommand {
         help: "Log every request (SURVEYCHARTS_ACCESS_LOG=0 turns it off).")
     var accessLog: Bool = ProcessInfo.processInfo.environment["SURVEYCHARTS_ACCESS_LOG"] != "0"
 
-    @Option(help: ArgumentHelp("Pretend today is this day, YYYY-MM-DD (for demos and tests).", visibility: .hidden))
-    var today: String?
-
     @Option(help: ArgumentHelp("Milliseconds between attempts to lead the pre-render scheduler.", visibility: .hidden))
     var prerenderRetryMs = 5000
 
@@ -61,10 +55,6 @@ struct ServeCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535, got \(port)") }
-        guard TimeZone(identifier: timeZone) != nil else {
-            throw ValidationError("--time-zone \(timeZone) is not a time zone; use a name such as UTC or Europe/Paris")
-        }
-        if let today, CalendarDay(today) == nil { throw ValidationError("--today must be YYYY-MM-DD, got \(today)") }
     }
 
     func run() async throws {
@@ -75,15 +65,15 @@ struct ServeCommand: AsyncParsableCommand {
         var configuration = ServerConfiguration()
         configuration.host = host
         configuration.port = port
-        configuration.databasePath = database
-        configuration.chartsDirectory = chartsDir
+        configuration.databasePath = storage.database
+        configuration.chartsDirectory = charts.chartsDir
         configuration.staticDirectory = staticDir
         configuration.loadDemo = !noDemo
         configuration.accessLog = accessLog
         configuration.prerender = prerender
         configuration.prerenderLeaderRetry = .milliseconds(prerenderRetryMs)
-        configuration.timeZone = TimeZone(identifier: timeZone)!
-        if let day = today.flatMap(CalendarDay.init) {
+        configuration.timeZone = days.zone
+        if let day = days.pretendedDay {
             let zone = configuration.timeZone
             let offset = Date().timeIntervalSince(CalendarDay(date: Date(), timeZone: zone).start(in: zone))
             configuration.now = { day.start(in: zone).addingTimeInterval(offset) }

@@ -93,6 +93,12 @@ struct CommandLineTests {
         let render = try Executable.run(["render", "--help"])
         #expect(render.standardOutput.contains("--output"))
         #expect(render.standardOutput.contains("--scale"))
+        for command in ["serve", "prerender", "prune"] {
+            let help = try Executable.run([command, "--help"]).standardOutput
+            #expect(help.contains("--database") && help.contains("--charts-dir"), "\(command)")
+        }
+        #expect(
+            try Executable.run(["serve", "--time-zone", "Mars/Olympus"]).standardError.contains("is not a time zone"))
         let missing = try Executable.run(["render"])
         #expect(missing.status != 0)
         #expect(missing.standardError.contains("Missing expected argument"))
