@@ -2,7 +2,7 @@
 SWIFT ?= swift
 SURVEYCHARTS_CHARTS_DIR ?= piecharts
 
-.PHONY: deps build run test lint format bench-render bench-cache bench-http bench-prerender
+.PHONY: deps test-deps build run test lint format bench-render bench-cache bench-http bench-prerender
 
 deps:
 	@scripts/install-deps.sh
@@ -15,10 +15,20 @@ run: build
 	@echo "run: serving the demo surveys on http://127.0.0.1:8080 (Ctrl-C stops)"
 	.build/debug/surveycharts serve --charts-dir $(SURVEYCHARTS_CHARTS_DIR)
 
-test: deps
-	@echo "test: swift build --build-tests, then swift test"
+# The browser tests drive headless Chromium (Debian's chromium and chromium-driver) and run axe-core
+# in each page. They run in a pass of their own: their blocking WebDriver calls would otherwise share
+# the two cooperative threads of a 2-core machine with the timing-sensitive cache tests.
+BROWSER_TESTS = SurveyServerTests.BrowserTests
+
+test-deps:
+	@scripts/install-deps.sh chromium chromium-driver
+	@scripts/fetch-axe.sh
+
+test: test-deps
+	@echo "test: swift build --build-tests, then swift test (everything but the browser), then the browser tests"
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	$(SWIFT) test --skip-build --skip $(BROWSER_TESTS)
+	$(SWIFT) test --skip-build --filter $(BROWSER_TESTS)
 
 lint:
 	$(SWIFT) format lint --strict --recursive Sources Tests Package.swift

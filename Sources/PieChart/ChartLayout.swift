@@ -29,6 +29,8 @@ public struct ChartLayout: Sendable {
         public var apex: Point
         /// Fill colour.
         public var color: RGBColor
+        /// The pattern over the colour (charts of more than 12 slices).
+        public var pattern: SlicePattern = .solid
         /// Whether this slice has the most votes and is pulled out.
         public var isPulledOut: Bool
         /// The angle halfway through the wedge.
@@ -57,6 +59,8 @@ public struct ChartLayout: Sendable {
         public var swatch: Rect
         /// Swatch colour (the slice's colour).
         public var color: RGBColor
+        /// Swatch pattern (the slice's pattern).
+        public var pattern: SlicePattern = .solid
         /// The answer text, wrapped to at most three lines.
         public var label: PlacedText
         /// Votes and percentage, right-aligned.
@@ -136,12 +140,19 @@ public enum ChartText {
         case abbreviated
     }
 
+    /// A shown percentage: "40%", or "<1%" for a slice that has votes but rounds to 0, so that
+    /// no answer anyone chose reads as nothing.
+    public static func percent(_ percent: Int, votes: Int) -> String {
+        percent == 0 && votes > 0 ? "<1%" : "\(percent)%"
+    }
+
     /// "1 vote · 40%", "2 votes · 60%", or a shorter form.
     public static func figures(votes: Int, percent: Int, style: FiguresStyle = .full) -> String {
+        let shown = Self.percent(percent, votes: votes)
         switch style {
-        case .full: return "\(grouped(votes)) \(votes == 1 ? "vote" : "votes") · \(percent)%"
-        case .compact: return "\(grouped(votes)) · \(percent)%"
-        case .abbreviated: return "\(abbreviated(votes)) · \(percent)%"
+        case .full: return "\(grouped(votes)) \(votes == 1 ? "vote" : "votes") · \(shown)"
+        case .compact: return "\(grouped(votes)) · \(shown)"
+        case .abbreviated: return "\(abbreviated(votes)) · \(shown)"
         }
     }
 
@@ -187,7 +198,8 @@ private struct LayoutBuilder<Measurer: TextMeasuring> {
     mutating func build() throws -> ChartLayout {
         let values = spec.slices.map(\.value)
         let percentages = Percentages.largestRemainder(values)
-        let colors = Palette.colors(forValues: values)
+        let styles = Palette.styles(forValues: values)
+        let colors = styles.map(\.color)
         let margin = em * 0.8
 
         var top = margin
@@ -220,7 +232,12 @@ private struct LayoutBuilder<Measurer: TextMeasuring> {
             let legendX = pieRegion.maxX + em
             legendRegion = Rect(x: legendX, y: content.y, width: content.maxX - legendX, height: content.height)
         case .below:
-            pieRegion = Rect(x: content.x, y: content.y, width: content.width, height: content.height * 0.58)
+            // The pie takes the height its width allows, and no more: tall canvases (phone charts
+            // whose height grows with the answers) give the rest to the legend, not to blank space.
+            let widthBound = (content.width / 2 - sideAllowance) / (1 + Self.pullOutFraction)
+            let needed = 2 * (widthBound * (1 + Self.pullOutFraction) + verticalAllowance)
+            pieRegion = Rect(
+                x: content.x, y: content.y, width: content.width, height: min(content.height * 0.58, needed))
             let legendY = pieRegion.maxY + em * 0.6
             legendRegion = Rect(x: content.x, y: legendY, width: content.width, height: content.maxY - legendY)
         }
@@ -256,7 +273,7 @@ private struct LayoutBuilder<Measurer: TextMeasuring> {
                 wedges.append(
                     .init(
                         sliceIndex: index, startAngle: start, endAngle: end, apex: apex, color: colors[index],
-                        isPulledOut: pulled))
+                        pattern: styles[index].pattern, isPulledOut: pulled))
             }
         }
 
@@ -265,7 +282,7 @@ private struct LayoutBuilder<Measurer: TextMeasuring> {
             pieRegion: pieRegion, style: labelStyle, leaderLength: leaderLength)
 
         let legend = try layOutLegend(
-            in: legendRegion, placement: placement, percentages: percentages, colors: colors)
+            in: legendRegion, placement: placement, percentages: percentages, styles: styles)
 
         return ChartLayout(
             width: width, height: height, scale: spec.scale, theme: spec.theme, title: title, center: center,
@@ -295,7 +312,7 @@ private struct LayoutBuilder<Measurer: TextMeasuring> {
         var right: [OutsideCandidate] = []
         var left: [OutsideCandidate] = []
         for wedge in wedges {
-            let text = "\(percentages[wedge.sliceIndex])%"
+            let text = ChartText.percent(percentages[wedge.sliceIndex], votes: spec.slices[wedge.sliceIndex].value)
             let extent = measurer.measure(text, style: style, maxWidth: nil, maxLines: 1)
             if let box = insideBox(for: wedge, extent: extent, radius: radius, single: wedges.count == 1) {
                 labels.append(
@@ -412,7 +429,7 @@ private struct LayoutBuilder<Measurer: TextMeasuring> {
     // MARK: Legend
 
     func layOutLegend(
-        in region: Rect, placement: ChartLayout.LegendPlacement, percentages: [Int], colors: [RGBColor]
+        in region: Rect, placement: ChartLayout.LegendPlacement, percentages: [Int], styles: [SliceStyle]
     ) throws -> [ChartLayout.LegendEntry] {
         let labels = spec.slices.map { ChartText.singleLine($0.label) }
         // Prefer large text, then full figures, then few columns, then full three-line labels.
@@ -444,7 +461,7 @@ private struct LayoutBuilder<Measurer: TextMeasuring> {
                             region: region, placement: placement, columns: columns, columnWidth: columnWidth,
                             columnGap: columnGap, labelWidth: labelWidth, labels: labels, figures: figures,
                             figureExtents: figureExtents, style: style, maxLines: maxLines, swatch: swatch, gap: gap,
-                            rowGap: rowGap, colors: colors)
+                            rowGap: rowGap, styles: styles)
                         {
                             return entries
                         }
@@ -462,7 +479,7 @@ private struct LayoutBuilder<Measurer: TextMeasuring> {
     private func fill(
         region: Rect, placement: ChartLayout.LegendPlacement, columns: Int, columnWidth: Double,
         columnGap: Double, labelWidth: Double, labels: [String], figures: [String], figureExtents: [TextExtent],
-        style: TextStyle, maxLines: Int, swatch: Double, gap: Double, rowGap: Double, colors: [RGBColor]
+        style: TextStyle, maxLines: Int, swatch: Double, gap: Double, rowGap: Double, styles: [SliceStyle]
     ) -> [ChartLayout.LegendEntry]? {
         var entries: [ChartLayout.LegendEntry] = []
         var column = 0
@@ -484,7 +501,7 @@ private struct LayoutBuilder<Measurer: TextMeasuring> {
                 .init(
                     sliceIndex: index,
                     swatch: Rect(x: x, y: y + max(0, (firstLine - swatch) / 2), width: swatch, height: swatch),
-                    color: colors[index],
+                    color: styles[index].color, pattern: styles[index].pattern,
                     label: PlacedText(
                         text: labels[index], style: style, maxWidth: labelWidth, maxLines: maxLines,
                         frame: Rect(x: x + swatch + gap, y: y, width: extent.width, height: extent.height)),

@@ -161,7 +161,7 @@ public struct ChartSpec: Sendable, Hashable, Codable {
 
     /// The version of the drawing code. It is part of every cache key, so a change to how charts
     /// look gives every chart a new name. Bump it whenever the pixels change.
-    public static let rendererVersion = "piechart-3"
+    public static let rendererVersion = "piechart-4"
 
     /// The canonical form of this spec: sorted keys, defaults filled in, no insignificant
     /// whitespace. Equal specs give equal bytes, whatever JSON they were parsed from.

@@ -160,6 +160,10 @@ private struct Painter {
         for entry in layout.legend {
             setColor(entry.color)
             cairo_rectangle(cr, entry.swatch.x, entry.swatch.y, entry.swatch.width, entry.swatch.height)
+            if entry.pattern != .solid {
+                cairo_fill_preserve(cr)
+                paintPattern(entry.pattern, over: entry.color, bounds: entry.swatch, spacing: entry.swatch.width / 3)
+            }
             cairo_fill(cr)
             draw(entry.label, color: foreground)
             draw(entry.figures, color: muted)
@@ -190,12 +194,79 @@ private struct Painter {
             wedgePath(wedge)
             setColor(wedge.color)
             cairo_fill_preserve(cr)
+            if wedge.pattern != .solid {
+                let reach = layout.outerRadius
+                let bounds = Rect(
+                    x: layout.center.x - reach, y: layout.center.y - reach, width: 2 * reach, height: 2 * reach)
+                paintPattern(wedge.pattern, over: wedge.color, bounds: bounds, spacing: max(3, layout.radius / 16))
+                wedgePath(wedge)
+            }
             // A thin border in the background colour keeps equal-looking neighbours apart.
             setColor(background)
             cairo_set_line_width(cr, borderWidth)
             cairo_set_line_join(cr, CAIRO_LINE_JOIN_ROUND)
             cairo_stroke(cr)
         }
+    }
+
+    /// Draws `pattern` inside the current path (which is consumed), in the colour that contrasts
+    /// with `color`, half transparent so the colour still reads.
+    func paintPattern(_ pattern: SlicePattern, over color: RGBColor, bounds: Rect, spacing: Double) {
+        cairo_save(cr)
+        cairo_clip(cr)
+        let ink = color.contrastingText
+        cairo_set_source_rgba(
+            cr, Double(ink.red) / 255, Double(ink.green) / 255, Double(ink.blue) / 255, 0.45)
+        cairo_set_line_width(cr, spacing * 0.3)
+        let (x0, y0, x1, y1) = (bounds.x, bounds.y, bounds.x + bounds.width, bounds.y + bounds.height)
+        let size = max(bounds.width, bounds.height)
+        var offset = -size
+        switch pattern {
+        case .solid:
+            break
+        case .forwardStripes, .backwardStripes:
+            while offset <= size {
+                if pattern == .forwardStripes {
+                    cairo_move_to(cr, x0 + offset, y1)
+                    cairo_line_to(cr, x0 + offset + size, y1 - size)
+                } else {
+                    cairo_move_to(cr, x0 + offset, y0)
+                    cairo_line_to(cr, x0 + offset + size, y0 + size)
+                }
+                offset += spacing
+            }
+            cairo_stroke(cr)
+        case .horizontalStripes:
+            var y = y0
+            while y <= y1 {
+                cairo_move_to(cr, x0, y)
+                cairo_line_to(cr, x1, y)
+                y += spacing
+            }
+            cairo_stroke(cr)
+        case .verticalStripes:
+            var x = x0
+            while x <= x1 {
+                cairo_move_to(cr, x, y0)
+                cairo_line_to(cr, x, y1)
+                x += spacing
+            }
+            cairo_stroke(cr)
+        case .dots:
+            var y = y0 + spacing / 2
+            while y <= y1 {
+                var x = x0 + spacing / 2
+                while x <= x1 {
+                    cairo_new_sub_path(cr)
+                    cairo_arc(cr, x, y, spacing * 0.22, 0, 2 * Double.pi)
+                    x += spacing
+                }
+                y += spacing
+            }
+            cairo_fill(cr)
+        }
+        cairo_restore(cr)
+        cairo_new_path(cr)
     }
 
     func wedgePath(_ wedge: ChartLayout.Wedge) {

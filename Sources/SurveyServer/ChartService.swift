@@ -4,6 +4,42 @@ import PieChart
 import Surveys
 import Synchronization
 
+/// The charts a results page can show for one question (art direction through `<picture>`).
+public enum QuestionChartVariant: String, CaseIterable, Sendable {
+    /// 640×400, legend beside the pie: screens wider than a phone.
+    case wide
+    /// 340 points wide, legend below the pie, taller with more answers: phones.
+    case narrow
+
+    /// The canvas in points for a question with `answers` answers.
+    public func size(answers: Int) -> (width: Int, height: Int) {
+        switch self {
+        case .wide: return (ChartService.chartWidth, ChartService.chartHeight)
+        case .narrow:
+            // The pie needs about 280 points; every legend row about 22 (more when labels wrap).
+            return (ChartService.narrowChartWidth, min(1400, max(400, 300 + 22 * answers)))
+        }
+    }
+}
+
+/// The current chart files of one question: each variant at 1x and 2x.
+public struct QuestionChartNames: Sendable {
+    /// The wide chart, 1x and 2x.
+    public var one: ChartName, two: ChartName
+    /// The narrow chart, 1x and 2x.
+    public var narrowOne: ChartName, narrowTwo: ChartName
+
+    /// Every current name, with its variant and scale.
+    public var all: [(name: ChartName, variant: QuestionChartVariant, scale: Int)] {
+        [(one, .wide, 1), (two, .wide, 2), (narrowOne, .narrow, 1), (narrowTwo, .narrow, 2)]
+    }
+
+    /// The current name called `fileName`, and its variant; nil when the name is not current.
+    func named(_ fileName: String) -> (ChartName, QuestionChartVariant)? {
+        all.first { $0.name.fileName == fileName }.map { ($0.name, $0.variant) }
+    }
+}
+
 /// Joins the store, the chart spec, the cache and the renderer: store → spec → cache → renderer.
 public final class ChartService: Sendable {
     let store: any SurveyStore
@@ -14,8 +50,10 @@ public final class ChartService: Sendable {
     /// more than once a second.
     private let questionStates = Mutex<[Int64: (completed: Bool, checked: ContinuousClock.Instant)]>([:])
 
-    /// Size of question charts, in points.
+    /// Size of the wide question chart, in points.
     public static let chartWidth = 640, chartHeight = 400
+    /// Width of the narrow (phone) question chart, in points: a 360 px screen shows it at full size.
+    public static let narrowChartWidth = 340
 
     init(
         store: any SurveyStore, cache: ChartCache, renderer: PieChartRenderer,
@@ -27,20 +65,29 @@ public final class ChartService: Sendable {
         self.today = today
     }
 
-    /// The chart spec of a question at `scale`.
-    public static func spec(for question: Question, scale: Int = 1) throws -> ChartSpec {
-        try ChartSpec(
-            title: question.text, slices: question.answers.map { .init(label: $0.text, value: $0.votes) },
-            width: chartWidth, height: chartHeight, scale: scale)
+    /// The spec of a question's chart in `variant` at `scale`. It has no title: the page shows
+    /// the question as the heading right above it.
+    public static func spec(for question: Question, variant: QuestionChartVariant = .wide, scale: Int = 1) throws
+        -> ChartSpec
+    {
+        let size = variant.size(answers: question.answers.count)
+        return try ChartSpec(
+            title: nil, slices: question.answers.map { .init(label: $0.text, value: $0.votes) },
+            width: size.width, height: size.height, scale: scale)
     }
 
-    /// The current file names of a question's chart, 1x and 2x. They change when the votes, the
-    /// labels or the renderer change.
-    public static func names(for question: Question) throws -> (one: ChartName, two: ChartName) {
-        let key = ChartKey(material: try spec(for: question, scale: 1).cacheKeyMaterial)
-        return (
-            ChartName.question(question.id, key: key, scale: 1), ChartName.question(question.id, key: key, scale: 2)
-        )
+    /// The current file names of a question's charts, every variant at 1x and 2x. They change
+    /// when the votes, the labels or the renderer change.
+    public static func names(for question: Question) throws -> QuestionChartNames {
+        func pair(_ variant: QuestionChartVariant) throws -> (ChartName, ChartName) {
+            let key = ChartKey(material: try spec(for: question, variant: variant, scale: 1).cacheKeyMaterial)
+            return (
+                ChartName.question(question.id, key: key, scale: 1), ChartName.question(question.id, key: key, scale: 2)
+            )
+        }
+        let (one, two) = try pair(.wide)
+        let (narrowOne, narrowTwo) = try pair(.narrow)
+        return QuestionChartNames(one: one, two: two, narrowOne: narrowOne, narrowTwo: narrowTwo)
     }
 
     /// A requested chart file name, parsed: `q<id>-<16 hex>[@2x].png`.
@@ -97,10 +144,8 @@ public final class ChartService: Sendable {
             survey.state(on: today()) == .completed,
             let question = survey.questions.first(where: { $0.id == parsed.questionID })
         else { return nil }
-        let names = try Self.names(for: question)
-        let current = parsed.scale == 2 ? names.two : names.one
-        guard current.fileName == fileName else { return nil }
-        let spec = try Self.spec(for: question, scale: parsed.scale)
+        guard let (current, variant) = try Self.names(for: question).named(fileName) else { return nil }
+        let spec = try Self.spec(for: question, variant: variant, scale: parsed.scale)
         return try await cache.chart(named: current) { [renderer] in try renderer.render(spec).png }
     }
 

@@ -33,21 +33,34 @@ struct Pages: Sendable {
             ])
     }
 
-    func form(_ survey: Survey, error: String? = nil, chosen: [Int64: Int64] = [:], missing: Set<Int64> = []) -> String
-    {
-        page(
-            "form", title: survey.title,
-            [
-                "id": survey.id, "title": survey.title, "closes": "\(survey.closes)", "error": error as Any,
-                "questions": survey.questions.map { question -> [String: Any] in
-                    [
-                        "id": question.id, "text": question.text, "missing": missing.contains(question.id),
-                        "answers": question.answers.map { answer -> [String: Any] in
-                            ["id": answer.id, "text": answer.text, "checked": chosen[question.id] == answer.id]
-                        },
-                    ]
-                },
-            ])
+    /// The vote form. `error` is shown (as an alert) only when there is one; `missing` marks the
+    /// unanswered questions, and `chosen` keeps the answers already picked.
+    func form(
+        _ survey: Survey, error: String? = nil, chosen: [Int64: Int64] = [:],
+        missing: Set<Int64> = []
+    ) -> String {
+        var context: [String: Any] = [
+            "id": survey.id, "title": survey.title, "closes": "\(survey.closes)",
+            "questions": survey.questions.map { question -> [String: Any] in
+                [
+                    "questionID": question.id, "text": question.text, "missing": missing.contains(question.id),
+                    "answers": question.answers.map { answer -> [String: Any] in
+                        [
+                            "questionID": question.id, "answerID": answer.id, "text": answer.text,
+                            "checked": chosen[question.id] == answer.id,
+                        ]
+                    },
+                ]
+            },
+        ]
+        if let error {
+            let unanswered = survey.questions.filter { missing.contains($0.id) }
+            context["error"] = [
+                "message": error, "hasMissing": !unanswered.isEmpty,
+                "missingQuestions": unanswered.map { ["id": $0.id, "text": $0.text] },
+            ]
+        }
+        return page("form", title: survey.title, context)
     }
 
     func results(_ survey: Survey) throws -> String {
@@ -59,14 +72,17 @@ struct Pages: Sendable {
                     let results = try QuestionResults(question)
                     return [
                         "text": question.text, "total": ChartText.grouped(results.total),
+                        "totalShare": results.total > 0 ? "100%" : "",
                         "winnersLabel": results.winners.count > 1 ? "Winners" : "Winner",
                         "winners": results.winners.map(\.text).joined(separator: ", "),
                         "hasWinners": !results.winners.isEmpty, "chart1x": results.chart1x, "chart2x": results.chart2x,
-                        "alt": results.altText,
+                        "narrow1x": results.narrow1x, "narrow2x": results.narrow2x,
+                        "narrowHeight": results.narrowHeight, "alt": results.altText,
                         "answers": results.rows.map { row -> [String: Any] in
                             [
                                 "text": row.answer.text, "votes": ChartText.grouped(row.answer.votes),
-                                "percent": row.percent, "winner": row.isWinner,
+                                "percent": ChartText.percent(row.percent, votes: row.answer.votes),
+                                "winner": row.isWinner,
                             ]
                         },
                     ]
@@ -78,8 +94,12 @@ struct Pages: Sendable {
         page("thanks", title: "Thank you", ["id": survey.id, "title": survey.title, "closes": "\(survey.closes)"])
     }
 
-    func message(title: String, _ text: String) -> String {
-        page("message", title: title, ["heading": title, "text": text])
+    /// A page with a heading, a message and links onward; "Back to the surveys" comes last.
+    func message(title: String, _ text: String, links: [ServiceError.Link] = []) -> String {
+        let all = links + [ServiceError.Link(href: "/", label: "Back to the surveys")]
+        return page(
+            "message", title: title,
+            ["heading": title, "text": text, "links": all.map { ["href": $0.href, "label": $0.label] }])
     }
 
     static let templates: [String: String] = [
@@ -91,6 +111,7 @@ struct Pages: Sendable {
         <meta name="viewport" content="width=device-width, initial-scale=1">
         <title>{{title}} · SurveyCharts</title>
         <link rel="stylesheet" href="/static/style.css">
+        <link rel="icon" href="/favicon.ico" sizes="any">
         </head>
         <body>
         <header><a class="brand" href="/">SurveyCharts</a></header>
@@ -123,12 +144,17 @@ struct Pages: Sendable {
         "form": """
         <h1>{{title}}</h1>
         <p class="dates">Open until {{closes}}.</p>
-        {{#error}}<p class="error" role="alert">{{error}}</p>{{/error}}
+        {{#error}}
+        <div class="error" role="alert" id="ballot-error">
+        <p>{{message}}</p>
+        {{#hasMissing}}<ul>{{#missingQuestions}}<li><a href="#question-{{id}}">{{text}}</a></li>{{/missingQuestions}}</ul>{{/hasMissing}}
+        </div>
+        {{/error}}
         <form method="post" action="/surveys/{{id}}">
         {{#questions}}
-        <fieldset{{#missing}} class="missing"{{/missing}}>
-        <legend>{{text}}</legend>
-        {{#answers}}<label><input type="radio" name="q{{id}}" value="{{id}}"{{#checked}} checked{{/checked}} required> {{text}}</label>
+        <fieldset id="question-{{questionID}}"{{#missing}} class="missing" aria-describedby="ballot-error"{{/missing}}>
+        <legend>{{text}}{{#missing}} <span class="required-note">(not answered)</span>{{/missing}}</legend>
+        {{#answers}}<label><input type="radio" name="q{{questionID}}" value="{{answerID}}"{{#checked}} checked{{/checked}}> {{text}}</label>
         {{/answers}}
         </fieldset>
         {{/questions}}
@@ -143,27 +169,35 @@ struct Pages: Sendable {
         <h2>{{text}}</h2>
         {{#hasWinners}}<p class="winner">{{winnersLabel}}: <strong>{{winners}}</strong></p>{{/hasWinners}}
         {{^hasWinners}}<p class="winner">No votes yet</p>{{/hasWinners}}
+        <picture>
+        <source media="(max-width: 679px)" srcset="{{narrow1x}} 1x, {{narrow2x}} 2x" width="340" height="{{narrowHeight}}">
         <img class="chart" src="{{chart1x}}" srcset="{{chart1x}} 1x, {{chart2x}} 2x" width="640" height="400" alt="{{alt}}">
-        <table>
-        <thead><tr><th scope="col">Answer</th><th scope="col">Votes</th><th scope="col">%</th></tr></thead>
+        </picture>
+        <table class="results">
+        <caption class="visually-hidden">Votes for each answer</caption>
+        <thead><tr><th scope="col">Answer</th><th scope="col" class="number">Votes</th><th scope="col" class="number">Share</th></tr></thead>
         <tbody>
-        {{#answers}}<tr{{#winner}} class="winner"{{/winner}}><td>{{text}}</td><td>{{votes}}</td><td>{{percent}} %</td></tr>
+        {{#answers}}<tr{{#winner}} class="winner"{{/winner}}><th scope="row">{{text}}</th><td class="number">{{votes}}</td><td class="number">{{percent}}</td></tr>
         {{/answers}}
         </tbody>
-        <tfoot><tr><th scope="row">Total</th><td>{{total}}</td><td></td></tr></tfoot>
+        <tfoot><tr><th scope="row">Total</th><td class="number">{{total}}</td><td class="number">{{totalShare}}</td></tr></tfoot>
         </table>
         </section>
         {{/questions}}
         """,
         "thanks": """
         <h1>Thank you</h1>
-        <p>Your vote in “{{title}}” is recorded. Results appear here after {{closes}}.</p>
+        <p>Your vote in “{{title}}” is recorded. Voting closes at the end of {{closes}}; the results appear on
+        <a href="/surveys/{{id}}">the survey's page</a> the day after.</p>
         <p><a href="/">Back to the surveys</a></p>
         """,
         "message": """
         <h1>{{heading}}</h1>
         <p>{{text}}</p>
-        <p><a href="/">Back to the surveys</a></p>
+        <ul class="links">
+        {{#links}}<li><a href="{{href}}">{{label}}</a></li>
+        {{/links}}
+        </ul>
         """,
     ]
 }
@@ -180,6 +214,8 @@ struct QuestionResults {
     var winners: [Answer]
     var total: Int
     var chart1x: String, chart2x: String
+    var narrow1x: String, narrow2x: String
+    var narrowHeight: Int
     var altText: String
 
     init(_ question: Question) throws {
@@ -193,6 +229,9 @@ struct QuestionResults {
         let names = try ChartService.names(for: question)
         chart1x = "/piecharts/" + names.one.fileName
         chart2x = "/piecharts/" + names.two.fileName
+        narrow1x = "/piecharts/" + names.narrowOne.fileName
+        narrow2x = "/piecharts/" + names.narrowTwo.fileName
+        narrowHeight = QuestionChartVariant.narrow.size(answers: question.answers.count).height
         altText = try ChartService.spec(for: question).altText
     }
 }

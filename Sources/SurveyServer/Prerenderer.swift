@@ -25,7 +25,7 @@ public struct PrerenderReport: Sendable, Hashable {
     }
 }
 
-/// Renders every chart (1x and 2x) of completed surveys through the cache, so nothing is ever
+/// Renders every chart (each variant the pages use, 1x and 2x) of completed surveys through the cache, so nothing is ever
 /// rendered twice, even beside running servers and other pre-renders.
 public struct Prerenderer: Sendable {
     let cache: ChartCache
@@ -34,14 +34,12 @@ public struct Prerenderer: Sendable {
     /// Uses `cache` (its pool decides how many charts render at once).
     public init(cache: ChartCache) { self.cache = cache }
 
-    /// Every chart of `survey`: names and specs, 1x and 2x for each question.
+    /// Every chart of `survey`: names and specs, every variant at 1x and 2x for each question.
     public static func charts(of survey: Survey) throws -> [(name: ChartName, spec: ChartSpec)] {
         try survey.questions.flatMap { question -> [(name: ChartName, spec: ChartSpec)] in
-            let names = try ChartService.names(for: question)
-            return [
-                (names.one, try ChartService.spec(for: question, scale: 1)),
-                (names.two, try ChartService.spec(for: question, scale: 2)),
-            ]
+            try ChartService.names(for: question).all.map { chart in
+                (chart.name, try ChartService.spec(for: question, variant: chart.variant, scale: chart.scale))
+            }
         }
     }
 

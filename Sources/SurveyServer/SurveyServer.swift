@@ -39,6 +39,8 @@ public struct ServerConfiguration: Sendable {
     public var prerender = true
     /// How often a server that is not the pre-render leader tries to become it.
     public var prerenderLeaderRetry: Duration = .seconds(5)
+    /// How many ballots one browser may cast in a survey.
+    public var ballotsPerBrowser = BallotsPerBrowser.one
     /// Called once listening, with the bound host and port.
     public var onListening: (@Sendable (String, Int) -> Void)?
 
@@ -62,6 +64,9 @@ public struct SurveyServer: Sendable {
     let logger: Logger
     let resultsPages = ResultsPageCache()
     let scheduler: PrerenderScheduler
+    let ballotIntegrity: BallotIntegrity
+    let routeMethods = RouteMethods()
+    let favicon: ByteBuffer
 
     /// Runs the start-up checks: the chart directory can be created and written, the static
     /// directory exists, the database opens and migrates.
@@ -98,9 +103,13 @@ public struct SurveyServer: Sendable {
                 try await sqlite.importDocument(DemoSurveys.document(today: configuration.today))
                 logger.info("loaded the demo surveys into \(configuration.databasePath)")
             }
+            let secret = try await sqlite.secret(
+                named: BallotIntegrity.secretName, candidate: BallotIntegrity.newSecret())
+            ballotIntegrity = BallotIntegrity(secret: secret, policy: configuration.ballotsPerBrowser)
         } catch let error as SurveyStoreError {
             throw StartupError(error.message)
         }
+        favicon = ByteBuffer(string: Self.faviconSVG)
         let today: @Sendable () -> CalendarDay = { [configuration] in configuration.today }
         chartService = ChartService(store: store, cache: cache, renderer: PieChartRenderer(), today: today)
         pages = try Pages()
@@ -114,9 +123,10 @@ public struct SurveyServer: Sendable {
 
     /// Builds the HTTP application.
     public func application() -> some ApplicationProtocol {
-        let router = Router(context: BasicRequestContext.self)
+        let router = Router(context: BasicRequestContext.self, options: .autoGenerateHeadEndpoints)
         router.add(middleware: MetricsMiddleware(metrics: metrics))
         if configuration.accessLog { router.add(middleware: LogRequestsMiddleware(.info)) }
+        router.add(middleware: ErrorPagesMiddleware(pages: pages, routes: routeMethods, logger: logger))
         router.add(
             middleware: StaticFileMiddleware(
                 staticFiles: staticFiles, charts: charts, chartService: chartService, metrics: metrics))
@@ -154,12 +164,21 @@ public struct SurveyServer: Sendable {
 
     // MARK: Routes
 
+    /// Adds a route and records its method, so that other methods on its path get 405.
+    private func route(
+        _ router: Router<BasicRequestContext>, _ method: HTTPRequest.Method, _ path: String,
+        _ handler: @escaping @Sendable (Request, BasicRequestContext) async throws -> Response
+    ) {
+        routeMethods.record(path, method)
+        router.on(RouterPath(path), method: method, use: handler)
+    }
+
     func addRoutes(to router: Router<BasicRequestContext>) {
-        router.get("/") { _, _ in
+        route(router, .get, "/") { _, _ in
             let home = try await store.homeSurveys(on: configuration.today, recentDays: 14)
             return html(pages.home(active: home.active, completed: home.completed))
         }
-        router.get("/surveys/:id") { request, context in
+        route(router, .get, "/surveys/:id") { request, context in
             // A fresh rendered page of a completed survey needs no database read.
             if let id = context.parameters.get("id", as: Int64.self),
                 let cached = resultsPages.fresh(id, lifetime: configuration.resultsPageLifetime),
@@ -170,7 +189,9 @@ public struct SurveyServer: Sendable {
             let survey = try await openSurvey(context)
             switch survey.state(on: configuration.today) {
             case .upcoming: return notYetOpen(survey)
-            case .open: return html(pages.form(survey))
+            case .open:
+                if ballotIntegrity.hasVoted(request, surveyID: survey.id) { return html(pages.thanks(survey)) }
+                return html(pages.form(survey))
             case .completed:
                 let (page, etag) = try resultsPages.page(for: survey, lifetime: configuration.resultsPageLifetime) {
                     try pages.results(survey)
@@ -178,29 +199,41 @@ public struct SurveyServer: Sendable {
                 return resultsResponse(request, page: page, etag: etag)
             }
         }
-        router.post("/surveys/:id") { request, context in
+        route(router, .post, "/surveys/:id") { request, context in
             try await vote(request, context: context)
         }
-        router.get("/surveys/:id/thanks") { _, context in
+        route(router, .get, "/surveys/:id/thanks") { _, context in
             let survey = try await openSurvey(context)
             guard survey.state(on: configuration.today) != .upcoming else { return notYetOpen(survey) }
             return html(pages.thanks(survey))
         }
-        router.get("/surveys/:id/results.json") { _, context in
+        route(router, .get, "/surveys/:id/results.json") { _, context in
             let survey = try await openSurvey(context)
             guard survey.state(on: configuration.today) == .completed else {
-                return jsonError(.notFound, code: "not_completed", "results are published when the survey closes")
+                throw ServiceError(
+                    .notFound, code: "not_completed", title: "Results not published",
+                    "results are published when the survey closes")
             }
             return try resultsJSON(survey)
         }
-        router.post("/api/charts/pie") { request, _ in
+        route(router, .post, "/api/charts/pie") { request, _ in
             try await renderSpec(request)
         }
-        router.get("/healthz") { _, _ in
+        route(router, .get, "/healthz") { _, _ in
             Response(
-                status: .ok, headers: [.contentType: "text/plain"], body: .init(byteBuffer: ByteBuffer(string: "ok\n")))
+                status: .ok, headers: [.contentType: "text/plain", .xContentTypeOptions: "nosniff"],
+                body: .init(byteBuffer: ByteBuffer(string: "ok\n")))
         }
-        router.get("/metrics") { _, _ in
+        route(router, .get, "/favicon.ico") { [favicon] _, _ in
+            Response(
+                status: .ok,
+                headers: [
+                    .contentType: "image/svg+xml", .cacheControl: "public, max-age=86400",
+                    .xContentTypeOptions: "nosniff",
+                ],
+                body: .init(byteBuffer: favicon))
+        }
+        route(router, .get, "/metrics") { _, _ in
             Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                 body: .init(
@@ -234,31 +267,46 @@ public struct SurveyServer: Sendable {
 
     private func openSurvey(_ context: BasicRequestContext) async throws -> Survey {
         guard let id = context.parameters.get("id", as: Int64.self), let survey = try await store.survey(id: id) else {
-            throw HTTPError(.notFound, message: "No such survey.")
+            throw ServiceError.noSuchSurvey()
         }
         return survey
     }
 
     private func notYetOpen(_ survey: Survey) -> Response {
-        var response = html(pages.message(title: "Not open yet", "This survey opens on \(survey.opens)."))
+        var response = html(pages.message(title: "Not open yet", "“\(survey.title)” opens on \(survey.opens)."))
         response.status = .notFound
         return response
     }
 
+    /// The site's icon: a small pie in the chart colours.
+    static let faviconSVG = """
+        <svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32">\
+        <circle cx="16" cy="16" r="15" fill="#56B4E9"/>\
+        <path d="M16 16V1a15 15 0 0 1 13 22.5z" fill="#0072B2"/>\
+        <path d="M16 16l13 7.5A15 15 0 0 1 6 27.6z" fill="#E69F00"/></svg>
+
+        """
+
     private func vote(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        if let reason = BallotIntegrity.crossSiteReason(request) {
+            logger.notice("refused a ballot for \(request.uri.path): \(reason)")
+            throw ServiceError(
+                .forbidden, code: "cross_site", title: "Ballot refused",
+                "This ballot was sent from another site, so it was not counted. To vote, open the survey on this "
+                    + "site and use its form.")
+        }
         let survey = try await openSurvey(context)
         var request = request
         let body = try await request.collectBody(upTo: configuration.maximumBodyBytes)
-        let text = String(buffer: body)
-        guard survey.state(on: configuration.today) == .open else {
-            let message =
-                survey.state(on: configuration.today) == .upcoming
-                ? "This survey opens on \(survey.opens)." : "This survey closed on \(survey.closes)."
-            var response = html(pages.message(title: "Voting is closed", message))
-            response.status = .conflict
-            return response
+        let today = configuration.today
+        guard survey.state(on: today) == .open else { throw ServiceError.notTakingVotes(survey, today: today) }
+        if ballotIntegrity.hasVoted(request, surveyID: survey.id) {
+            throw ServiceError(
+                .conflict, code: "already_voted", title: "You have already voted",
+                "This browser has already cast a ballot in “\(survey.title)”, so this one was not counted. "
+                    + "The results appear after \(survey.closes).")
         }
-        guard let fields = FormDecoding.fields(text) else {
+        guard let fields = FormDecoding.fields(String(buffer: body)) else {
             return badBallot(survey, "The form data could not be read.", chosen: [:], missing: [])
         }
         var choices: [Int64: Int64] = [:]
@@ -272,22 +320,23 @@ public struct SurveyServer: Sendable {
             choices[question] = answer
         }
         do {
-            try await store.record(Ballot(choices: choices), surveyID: survey.id, on: configuration.today)
-        } catch let error as SurveyStoreError {
-            switch error.code {
-            case .invalidBallot:
-                let missing = Set(survey.questions.map(\.id).filter { choices[$0] == nil })
-                let message = missing.isEmpty ? error.description : "Please answer every question."
-                return badBallot(survey, message, chosen: choices, missing: missing)
-            case .notOpen:
-                var response = html(pages.message(title: "Voting is closed", error.message))
-                response.status = .conflict
-                return response
-            case .notFound: throw HTTPError(.notFound, message: "No such survey.")
-            default: throw error
-            }
+            try await store.record(Ballot(choices: choices), surveyID: survey.id, on: today)
+        } catch let error as SurveyStoreError where error.code == .invalidBallot {
+            let missing = Set(survey.questions.map(\.id).filter { choices[$0] == nil })
+            let message =
+                missing.isEmpty
+                ? error.description
+                : missing.count == 1 ? "Please answer this question too:" : "Please answer these questions too:"
+            return badBallot(survey, message, chosen: choices, missing: missing)
+        } catch let error as SurveyStoreError where error.code == .notOpen {
+            throw ServiceError.notTakingVotes(survey, today: configuration.today)
         }
-        return Response(status: .seeOther, headers: [.location: "/surveys/\(survey.id)/thanks", .contentLength: "0"])
+        var response = Response(
+            status: .seeOther, headers: [.location: "/surveys/\(survey.id)/thanks", .contentLength: "0"])
+        if let cookie = ballotIntegrity.votedCookie(surveyID: survey.id, secure: false) {
+            response.headers[.setCookie] = cookie
+        }
+        return response
     }
 
     private func badBallot(_ survey: Survey, _ message: String, chosen: [Int64: Int64], missing: Set<Int64>) -> Response
@@ -298,23 +347,12 @@ public struct SurveyServer: Sendable {
     }
 
     private func resultsJSON(_ survey: Survey) throws -> Response {
-        let questions: [[String: Any]] = try survey.questions.map { question in
-            let results = try QuestionResults(question)
-            return [
-                "id": question.id, "text": question.text, "total": results.total,
-                "winners": results.winners.map(\.id), "chart": ["1x": results.chart1x, "2x": results.chart2x],
-                "answers": results.rows.map {
-                    ["id": $0.answer.id, "text": $0.answer.text, "votes": $0.answer.votes, "percent": $0.percent]
-                },
-            ]
-        }
-        let object: [String: Any] = [
-            "id": survey.id, "title": survey.title, "opens": "\(survey.opens)", "closes": "\(survey.closes)",
-            "questions": questions,
-        ]
-        let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+        let document = try SurveyResultsDocument(survey)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return Response(
-            status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+            status: .ok, headers: [.contentType: "application/json", .xContentTypeOptions: "nosniff"],
+            body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(document))))
     }
 
     private func renderSpec(_ request: Request) async throws -> Response {
@@ -363,12 +401,56 @@ public struct SurveyServer: Sendable {
     private func jsonError(_ status: HTTPResponse.Status, code: String, _ message: String, field: String? = nil)
         -> Response
     {
-        var object: [String: String] = ["error": code, "message": message]
-        if let field { object["field"] = field }
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
+        let data = (try? JSONEncoder().encode(JSONErrorBody(error: code, message: message, field: field))) ?? Data()
         return Response(
-            status: status, headers: [.contentType: "application/json"],
+            status: status, headers: [.contentType: "application/json", .xContentTypeOptions: "nosniff"],
             body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
+
+/// The body of `results.json` (DESIGN "HTTP"): the shown integer percentages, exact counts, and
+/// the chart URLs of each variant.
+struct SurveyResultsDocument: Codable, Sendable {
+    struct QuestionResult: Codable, Sendable {
+        var id: Int64
+        var text: String
+        var total: Int
+        var winners: [Int64]
+        /// The wide chart, `{"1x": url, "2x": url}`.
+        var chart: [String: String]
+        /// The narrow (phone) chart, `{"1x": url, "2x": url}`.
+        var narrowChart: [String: String]
+        var answers: [AnswerResult]
+    }
+
+    struct AnswerResult: Codable, Sendable {
+        var id: Int64
+        var text: String
+        var votes: Int
+        var percent: Int
+    }
+
+    var id: Int64
+    var title: String
+    var opens: String
+    var closes: String
+    var questions: [QuestionResult]
+
+    init(_ survey: Survey) throws {
+        id = survey.id
+        title = survey.title
+        opens = "\(survey.opens)"
+        closes = "\(survey.closes)"
+        questions = try survey.questions.map { question in
+            let results = try QuestionResults(question)
+            return QuestionResult(
+                id: question.id, text: question.text, total: results.total, winners: results.winners.map(\.id),
+                chart: ["1x": results.chart1x, "2x": results.chart2x],
+                narrowChart: ["1x": results.narrow1x, "2x": results.narrow2x],
+                answers: results.rows.map {
+                    AnswerResult(id: $0.answer.id, text: $0.answer.text, votes: $0.answer.votes, percent: $0.percent)
+                })
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 /// The demo data `serve` loads into a new, empty database, dated around `today` so that it
-/// always shows: the seed's Television Trends (completed, with its votes), an open survey, and a
-/// completed survey in Chinese.
+/// always shows: the seed's Television Trends (completed, with its votes), an open survey, a
+/// completed survey in Chinese, and a completed survey with 12 answers to one question (one of
+/// them with a single vote out of 996, which reads "<1%").
 public enum DemoSurveys {
     /// The demo document for `today`.
     public static func document(today: CalendarDay) -> SurveyDocument {
@@ -44,6 +45,26 @@ public enum DemoSurveys {
                     .init(
                         text: "这个秋天你会尝试多少新节目？",
                         answers: [A(text: "几乎不", votes: 0), A(text: "三到五个", votes: 0), A(text: "全部", votes: 0)]),
+                ]),
+            .init(
+                title: "Streaming Habits", opens: today.adding(days: -14), closes: today.adding(days: -3),
+                questions: [
+                    .init(
+                        text: "Which streaming service do you use most?",
+                        answers: [
+                            A(text: "Netflix", votes: 301), A(text: "Prime Video", votes: 190),
+                            A(text: "Disney+", votes: 142), A(text: "YouTube", votes: 118), A(text: "Max", votes: 74),
+                            A(text: "Apple TV+", votes: 51), A(text: "Paramount+", votes: 39),
+                            A(text: "Peacock", votes: 30), A(text: "Crunchyroll", votes: 22),
+                            A(text: "Mubi", votes: 16), A(text: "BritBox", votes: 12),
+                            A(text: "A service nobody else has heard of", votes: 1),
+                        ]),
+                    .init(
+                        text: "Do you share your password?",
+                        answers: [
+                            A(text: "Yes, with family", votes: 410), A(text: "Yes, with friends", votes: 96),
+                            A(text: "No", votes: 490),
+                        ]),
                 ]),
         ])
     }

@@ -74,7 +74,21 @@ public final class SQLiteSurveyStore: SurveyStore {
                     CREATE INDEX answer_question ON answer(question_id, position);
                     """)
         }
+        migrator.registerMigration("v2: secrets") { db in
+            try db.execute(sql: "CREATE TABLE secret (name TEXT PRIMARY KEY, value BLOB NOT NULL)")
+        }
         return migrator
+    }
+
+    public func secret(named name: String, candidate: [UInt8]) async throws -> [UInt8] {
+        try await write { db in
+            try db.execute(
+                sql: "INSERT INTO secret (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+                arguments: [name, Data(candidate)])
+            guard let stored = try Data.fetchOne(db, sql: "SELECT value FROM secret WHERE name = ?", arguments: [name])
+            else { throw SurveyStoreError(.database, "the secret \(name) vanished while it was being created") }
+            return Array(stored)
+        }
     }
 
     public func homeSurveys(on day: CalendarDay, recentDays: Int) async throws -> (

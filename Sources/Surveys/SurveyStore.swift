@@ -45,6 +45,10 @@ public protocol SurveyStore: Sendable {
     /// Whether there are no surveys at all.
     func isEmpty() async throws -> Bool
 
+    /// The secret called `name`, shared by every process on this store. The first caller's
+    /// `candidate` is stored and every later call returns it, so concurrent first uses agree.
+    func secret(named name: String, candidate: [UInt8]) async throws -> [UInt8]
+
     /// Survey summaries whose `closes` day lies in `range` (for the pre-render scheduler).
     func surveys(closingIn range: ClosedRange<CalendarDay>) async throws -> [SurveySummary]
 }

@@ -83,6 +83,12 @@ enum DemoCharts {
                         Slice(label: "English", value: 3),
                     ], width: 360, height: 480)
             ),
+            (
+                "twenty-slices",
+                try ChartSpec(
+                    title: "Favourite of twenty answers",
+                    slices: (1...20).map { Slice(label: "Answer \($0)", value: 22 - $0) }, width: 640, height: 480)
+            ),
         ]
     }
 }

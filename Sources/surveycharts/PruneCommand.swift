@@ -46,8 +46,7 @@ struct PruneCommand: AsyncParsableCommand {
                         id: question.id ?? 0, text: question.text,
                         answers: question.answers.map { Answer(id: $0.id ?? 0, text: $0.text, votes: $0.votes ?? 0) })
                     let names = try ChartService.names(for: model)
-                    current.insert(names.one.fileName)
-                    current.insert(names.two.fileName)
+                    current.formUnion(names.all.map(\.name.fileName))
                 }
             }
         } catch let error as SurveyStoreError {

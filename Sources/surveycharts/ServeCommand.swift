@@ -5,6 +5,8 @@ import Logging
 import SurveyServer
 import Surveys
 
+extension BallotsPerBrowser: ExpressibleByArgument {}
+
 /// `surveycharts serve`
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -47,6 +49,16 @@ struct ServeCommand: AsyncParsableCommand {
         help: "Log every request (SURVEYCHARTS_ACCESS_LOG=0 turns it off).")
     var accessLog: Bool = ProcessInfo.processInfo.environment["SURVEYCHARTS_ACCESS_LOG"] != "0"
 
+    @Option(
+        help: ArgumentHelp(
+            """
+            How many ballots one browser may cast in a survey: one (a signed cookie marks the browser after its \
+            ballot) or any (SURVEYCHARTS_BALLOTS_PER_BROWSER).
+            """, valueName: "one|any"))
+    var ballotsPerBrowser: BallotsPerBrowser =
+        BallotsPerBrowser(
+            rawValue: Environment.string("BALLOTS_PER_BROWSER", "one")) ?? .one
+
     @Option(help: ArgumentHelp("Milliseconds between attempts to lead the pre-render scheduler.", visibility: .hidden))
     var prerenderRetryMs = 5000
 
@@ -71,6 +83,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.loadDemo = !noDemo
         configuration.accessLog = accessLog
         configuration.prerender = prerender
+        configuration.ballotsPerBrowser = ballotsPerBrowser
         configuration.prerenderLeaderRetry = .milliseconds(prerenderRetryMs)
         configuration.timeZone = days.zone
         if let day = days.pretendedDay {

@@ -98,7 +98,7 @@ struct PrerenderTests {
         try site.importSurveys(Self.closedSurveys(count: 3, questionsEach: 4))
         let first = try prerender(site, ["--all", "--jobs", "2"])
         #expect(first.status == 0, "\(first.standardError)")
-        #expect(Self.counts(first.standardOutput)! == (24, 0, 0))
+        #expect(Self.counts(first.standardOutput)! == (48, 0, 0))
         let document = try site.export()
         for survey in document.surveys {
             for question in survey.questions {
@@ -108,13 +108,15 @@ struct PrerenderTests {
                 let names = try ChartService.names(for: model)
                 #expect(Self.isPNG(site.charts + "/" + names.one.fileName, width: 640))
                 #expect(Self.isPNG(site.charts + "/" + names.two.fileName, width: 1280))
+                #expect(Self.isPNG(site.charts + "/" + names.narrowOne.fileName, width: 340))
+                #expect(Self.isPNG(site.charts + "/" + names.narrowTwo.fileName, width: 680))
             }
         }
         let second = try prerender(site, ["--all"])
         #expect(second.status == 0)
-        #expect(Self.counts(second.standardOutput)! == (0, 24, 0))
+        #expect(Self.counts(second.standardOutput)! == (0, 48, 0))
         // Without a terminal, progress comes as plain lines on standard error.
-        #expect(first.standardError.contains("prerender: 24/24 charts"))
+        #expect(first.standardError.contains("prerender: 48/48 charts"))
     }
 
     @Test func openAndUnknownSurveysAreRefused() throws {
@@ -165,7 +167,8 @@ struct PrerenderTests {
         let metrics = try server.get("/metrics").text
         let line = metrics.split(separator: "\n").first { $0.hasPrefix("surveycharts_chart_renders_total ") }
         let served = Int(line?.split(separator: " ").last ?? "") ?? -1000
-        #expect(prerendered + served == 40, "prerender \(prerendered) + server \(served)")
+        // Every question has 4 charts (wide and narrow, 1x and 2x); the stampede asked for the wide ones.
+        #expect(prerendered + served == 80, "prerender \(prerendered) + server \(served)")
     }
 
     @Test func schedulerRendersASurveyWhenItsClosingDayEnds() async throws {
@@ -189,13 +192,13 @@ struct PrerenderTests {
         defer { running.cancel() }
         while scheduler.passes < 1 || clock.sleeperCount == 0 { try await Task.sleep(for: .milliseconds(5)) }
         #expect(scheduler.isLeader)
-        #expect(scheduler.rendered == 4)  // yesterday's survey: 2 questions × 1x, 2x
+        #expect(scheduler.rendered == 8)  // yesterday's survey: 2 questions × wide, narrow × 1x, 2x
         // The boundary passes: the survey that closed today is now completed.
         clock.advance(to: CalendarDay("2026-11-23")!.start(in: utc).addingTimeInterval(1))
         while scheduler.passes < 2 || clock.sleeperCount == 0 { try await Task.sleep(for: .milliseconds(5)) }
-        #expect(scheduler.rendered == 4 + 6)
+        #expect(scheduler.rendered == 8 + 12)
         let files = try FileManager.default.contentsOfDirectory(atPath: directory.path + "/charts")
-        #expect(files.filter { $0.hasSuffix(".png") }.count == 10)
+        #expect(files.filter { $0.hasSuffix(".png") }.count == 20)
         running.cancel()
         clock.wakeEveryone()
         await running.value
@@ -229,7 +232,7 @@ struct PrerenderTests {
         try site.importSurveys(Self.closedSurveys(count: 1, questionsEach: 2))
         #expect(try prerender(site, ["--all"]).status == 0)
         let current = try FileManager.default.contentsOfDirectory(atPath: site.charts).filter { $0.hasSuffix(".png") }
-        #expect(current.count == 4)
+        #expect(current.count == 8)  // 2 questions × wide, narrow × 1x, 2x
         let old = Date().addingTimeInterval(-3 * 3600)
         for (name, date) in [
             ("q1-00000000000000aa.png", old), ("c-00000000000000bb@2x.png", old), ("c-00000000000000cc.png", Date()),
@@ -245,9 +248,9 @@ struct PrerenderTests {
         let dry = try Executable.run(arguments + ["--dry-run"])
         #expect(dry.status == 0 && dry.standardOutput.contains("would remove 2 files, 200 bytes"))
         let listing = try FileManager.default.contentsOfDirectory(atPath: site.charts)
-        #expect(listing.count == 9, "\(listing)")
+        #expect(listing.count == 13, "\(listing)")
         let pruned = try Executable.run(arguments)
-        #expect(pruned.status == 0 && pruned.standardOutput.contains("removed 2 files, 200 bytes; kept 5"))
+        #expect(pruned.status == 0 && pruned.standardOutput.contains("removed 2 files, 200 bytes; kept 9"))
         let left = Set(try FileManager.default.contentsOfDirectory(atPath: site.charts))
         #expect(left == Set(current + ["c-00000000000000cc.png", ".q1-00000000000000dd.png.pending", "notes.txt"]))
     }

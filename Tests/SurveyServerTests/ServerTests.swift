@@ -64,7 +64,9 @@ struct ServerTests {
         #expect(results.status == 200)
         #expect(results.text.contains("Winners: <strong>Comedy, Drama</strong>"))
         #expect(results.text.contains("alt=\"Comedy 40 %, Drama 40 %, Reality 20 %\""))
-        #expect(results.text.contains("<td>63 %</td>") && results.text.contains("<td>12 %</td>"))
+        #expect(
+            results.text.contains("<td class=\"number\">63%</td>")
+                && results.text.contains("<td class=\"number\">12%</td>"))
         let etag = try #require(results.header("ETag"))
         #expect(try server.get("/surveys/1", headers: ["If-None-Match": etag]).status == 304)
         let json = try server.get("/surveys/1/results.json")

@@ -68,7 +68,7 @@ struct StoreTests {
         let store = try makeStore(directory)
         try await store.importDocument(DemoSurveys.document(today: today))
         let exported = try await store.exportDocument()
-        #expect(exported.surveys.count == 3)
+        #expect(exported.surveys.count == 4)
         #expect(exported.surveys.allSatisfy { $0.id != nil && $0.questions.allSatisfy { $0.id != nil } })
         let other = try SQLiteSurveyStore(configuration: .init(path: directory.path + "/copy.sqlite3"))
         try await other.importDocument(SurveyDocument(json: try exported.encoded()))

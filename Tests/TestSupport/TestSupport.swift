@@ -117,18 +117,24 @@ public enum RawHTTP {
     /// Sends one request on a new connection to 127.0.0.1:`port` and reads the response to EOF.
     public static func send(
         port: Int, method: String = "GET", target: String, headers: [String: String] = [:], body: [UInt8] = [],
-        timeoutSeconds: Int = 60
+        timeoutSeconds: Int = 60, stopAfterOneResponse: Bool = false
     ) throws -> RawHTTPResponse {
         var head = "\(method) \(target) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n"
         for (name, value) in headers.sorted(by: { $0.key < $1.key }) { head += "\(name): \(value)\r\n" }
         if !body.isEmpty || method == "POST" { head += "Content-Length: \(body.count)\r\n" }
         head += "\r\n"
-        let raw = try exchange(port: port, Array(head.utf8) + body, timeoutSeconds: timeoutSeconds)
+        let raw = try exchange(
+            port: port, Array(head.utf8) + body, timeoutSeconds: timeoutSeconds,
+            stopAfterOneResponse: stopAfterOneResponse)
         return try parse(raw, isHead: method == "HEAD")
     }
 
-    /// Sends `bytes` and returns everything the server answers until it closes the connection.
-    public static func exchange(port: Int, _ bytes: [UInt8], timeoutSeconds: Int = 60) throws -> [UInt8] {
+    /// Sends `bytes` and returns everything the server answers until it closes the connection,
+    /// or, with `stopAfterOneResponse`, until one response with a `Content-Length` is complete (for
+    /// servers that keep the connection open, such as chromedriver).
+    public static func exchange(
+        port: Int, _ bytes: [UInt8], timeoutSeconds: Int = 60, stopAfterOneResponse: Bool = false
+    ) throws -> [UInt8] {
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard descriptor >= 0 else { throw Failure(description: "socket failed") }
         defer { close(descriptor) }
@@ -150,7 +156,7 @@ public enum RawHTTP {
             guard written > 0 else { break }  // the server may answer (413) before reading it all
             offset += written
         }
-        shutdown(descriptor, Int32(SHUT_WR))
+        if !stopAfterOneResponse { shutdown(descriptor, Int32(SHUT_WR)) }
         var response: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {
@@ -159,8 +165,24 @@ public enum RawHTTP {
             if count < 0 && response.isEmpty { throw Failure(description: "read failed: errno \(errno)") }
             if count <= 0 { break }
             response += buffer[0..<count]
+            if stopAfterOneResponse, let complete = completeResponseLength(response), response.count >= complete {
+                break
+            }
         }
         return response
+    }
+
+    /// The length of the response at the start of `bytes` (head plus `Content-Length`), once the
+    /// head is complete.
+    static func completeResponseLength(_ bytes: [UInt8]) -> Int? {
+        let separator: [UInt8] = [13, 10, 13, 10]
+        guard let end = (0..<max(0, bytes.count - 3)).first(where: { bytes[$0..<$0 + 4].elementsEqual(separator) })
+        else { return nil }
+        let head = String(decoding: bytes[..<end], as: UTF8.self).lowercased()
+        guard let line = head.components(separatedBy: "\r\n").first(where: { $0.hasPrefix("content-length:") }),
+            let length = Int(line.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces))
+        else { return nil }
+        return end + 4 + length
     }
 
     static func parse(_ raw: [UInt8], isHead: Bool) throws -> RawHTTPResponse {

@@ -1,0 +1,109 @@
+import Crypto
+import Foundation
+import HTTPTypes
+import Hummingbird
+
+/// How many ballots one browser may cast in a survey (`serve --ballots-per-browser`).
+public enum BallotsPerBrowser: String, Sendable, CaseIterable {
+    /// One: a successful ballot sets a signed cookie, and a second ballot carrying it gets 409.
+    case one
+    /// Any number (kiosks, load tests that keep cookies).
+    case any
+}
+
+/// The rules that keep ballots honest in browsers: no cross-site posts, and one ballot per
+/// browser through a signed cookie. Clients that send neither `Origin` nor cookies (curl, load
+/// tests) are not limited, so the seed's load test still counts exactly.
+struct BallotIntegrity: Sendable {
+    /// The name of the store secret that signs "voted" cookies.
+    static let secretName = "ballot-cookie-key"
+
+    /// The signing key's bytes (`SymmetricKey` is not `Sendable`; making one per use is cheap).
+    let secret: [UInt8]
+    let policy: BallotsPerBrowser
+
+    /// Uses `secret` (at least 32 random bytes, shared by every process) to sign cookies.
+    init(secret: [UInt8], policy: BallotsPerBrowser) {
+        self.secret = secret
+        self.policy = policy
+    }
+
+    /// 32 bytes from the system's cryptographic generator.
+    static func newSecret() -> [UInt8] {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+    }
+
+    /// Why a post is refused as cross-site, or nil when it may proceed. A post is cross-site when
+    /// `Sec-Fetch-Site` says so, or when `Origin` is `null` or names another host than `Host`.
+    static func crossSiteReason(_ request: Request) -> String? {
+        if let site = request.headers[.secFetchSite], site.lowercased() == "cross-site" {
+            return "the ballot came from another site (Sec-Fetch-Site: cross-site)"
+        }
+        guard let origin = request.headers[.origin] else { return nil }
+        if origin == "null" { return "the ballot came from an opaque origin (Origin: null)" }
+        guard let authority = request.head.authority,
+            let components = URLComponents(string: origin), let host = components.host,
+            components.path.isEmpty || components.path == "/"
+        else { return "the ballot's Origin \(origin) cannot be checked" }
+        let originAuthority = components.port.map { "\(host):\($0)" } ?? host
+        guard originAuthority.lowercased() == authority.lowercased() else {
+            return "the ballot came from \(origin), not from this site"
+        }
+        return nil
+    }
+
+    /// The cookie that marks survey `surveyID` as voted in, for this browser.
+    static func cookieName(surveyID: Int64) -> String { "voted_\(surveyID)" }
+
+    /// Whether `request` carries a valid "voted" cookie for survey `surveyID`. A forged or
+    /// tampered cookie counts as none.
+    func hasVoted(_ request: Request, surveyID: Int64) -> Bool {
+        guard policy == .one, let value = request.cookies[Self.cookieName(surveyID: surveyID)]?.value else {
+            return false
+        }
+        let parts = value.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 2, let nonce = Self.base64URLDecoded(parts[0]), nonce.count == 16,
+            let mac = Self.base64URLDecoded(parts[1])
+        else { return false }
+        return HMAC<SHA256>.isValidAuthenticationCode(
+            mac, authenticating: Self.message(surveyID, nonce), using: SymmetricKey(data: secret))
+    }
+
+    /// The `Set-Cookie` value recorded after a successful ballot, or nil when the policy is `any`.
+    func votedCookie(surveyID: Int64, secure: Bool) -> String? {
+        guard policy == .one else { return nil }
+        var generator = SystemRandomNumberGenerator()
+        let nonce = (0..<16).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+        let mac = HMAC<SHA256>.authenticationCode(for: Self.message(surveyID, nonce), using: SymmetricKey(data: secret))
+        let value = Self.base64URL(nonce) + "." + Self.base64URL(Array(mac))
+        // Path-scoped, so a browser sends it only to the survey it belongs to; 400 days is the
+        // longest lifetime browsers keep.
+        return "\(Self.cookieName(surveyID: surveyID))=\(value); Path=/surveys/\(surveyID); Max-Age=34560000; "
+            + "HttpOnly; SameSite=Lax" + (secure ? "; Secure" : "")
+    }
+
+    private static func message(_ surveyID: Int64, _ nonce: [UInt8]) -> [UInt8] {
+        Array("surveycharts voted \(surveyID) ".utf8) + nonce
+    }
+
+    static func base64URL(_ bytes: [UInt8]) -> String {
+        Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-")
+            .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+    }
+
+    static func base64URLDecoded(_ text: Substring) -> [UInt8]? {
+        guard text.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) else {
+            return nil
+        }
+        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
+        return Data(base64Encoded: base64).map(Array.init)
+    }
+}
+
+extension HTTPField.Name {
+    static let secFetchSite = Self("Sec-Fetch-Site")!
+    static let referrerPolicy = Self("Referrer-Policy")!
+    static let xFrameOptions = Self("X-Frame-Options")!
+}

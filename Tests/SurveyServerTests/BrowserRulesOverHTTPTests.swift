@@ -1,0 +1,247 @@
+import Foundation
+import TestSupport
+import Testing
+
+@testable import Surveys
+
+/// The HTTP rules browsers rely on (DESIGN "Pages and ballots, as browsers meet them"), checked
+/// on the wire against the real binary: HEAD everywhere, HTML error pages, 405 with `Allow`,
+/// security headers, cross-site ballots and the one-ballot-per-browser cookie.
+@Suite("Browser rules over HTTP", .serialized, .timeLimit(.minutes(3)))
+struct BrowserRulesOverHTTPTests {
+    static func demo(_ extra: [String] = []) throws -> (ServerTests.Site, ServerProcess) {
+        let site = try ServerTests.Site()
+        let server = try ServerProcess(
+            [
+                "--database", site.database, "--charts-dir", site.charts, "--static-dir", site.statics, "--today",
+                ServerTests.today, "--no-prerender",
+            ] + extra)
+        return (site, server)
+    }
+
+    static func votes(_ site: ServerTests.Site) throws -> [[Int]] {
+        try site.export().surveys.first { $0.id == 2 }!.questions.map { $0.answers.map { $0.votes ?? 0 } }
+    }
+
+    @Test func headAnswersEveryGetRouteWithTheSameStatusAndHeadersAndNoBody() throws {
+        let (_, server) = try Self.demo()
+        defer { server.stop() }
+        let results = try server.get("/surveys/1/results.json")
+        let chart = try #require(
+            (try JSONSerialization.jsonObject(with: Data(results.body)) as? [String: Any]).flatMap {
+                ($0["questions"] as? [[String: Any]])?.first?["chart"] as? [String: String]
+            }?["1x"])
+        let targets = [
+            "/", "/surveys/1", "/surveys/2", "/surveys/2/thanks", "/surveys/1/results.json", "/surveys/2/results.json",
+            "/surveys/999", "/healthz", "/metrics", "/favicon.ico", "/static/css/site.css", chart, "/no/such/page",
+        ]
+        for target in targets {
+            let get = try server.get(target)
+            let head = try RawHTTP.send(port: server.port, method: "HEAD", target: target)
+            #expect(head.status == get.status, "\(target)")
+            #expect(head.body.isEmpty, "\(target)")
+            func comparable(_ response: RawHTTPResponse) -> [String] {
+                response.headers.filter { !["date", "etag", "last-modified"].contains($0.name.lowercased()) }
+                    .map { "\($0.name.lowercased()): \($0.value)" }.sorted()
+            }
+            if target != "/metrics" {  // its counters move between the two requests
+                #expect(comparable(head) == comparable(get), "\(target)")
+                #expect(head.header("Content-Length") == String(get.body.count), "\(target)")
+            }
+        }
+    }
+
+    @Test func pageErrorsAreHTMLWithAWayBackAndJSONRoutesKeepJSON() throws {
+        let (site, server) = try Self.demo()
+        defer { server.stop() }
+        for target in ["/no/such/page", "/surveys/999", "/surveys/abc"] {
+            let page = try server.get(target)
+            #expect(page.status == 404, "\(target)")
+            #expect(page.header("Content-Type") == "text/html; charset=utf-8", "\(target)")
+            #expect(page.text.contains("<a href=\"/\">Back to the surveys</a>"), "\(target)")
+        }
+        let json = try server.get("/surveys/2/results.json")
+        #expect(json.status == 404 && json.header("Content-Type") == "application/json")
+        #expect(json.header("X-Content-Type-Options") == "nosniff")
+        let object = try JSONSerialization.jsonObject(with: Data(json.body)) as? [String: String]
+        #expect(object?["error"] == "not_completed")
+        // 405 with Allow on pages (HTML) and on the API (JSON).
+        for method in ["PUT", "DELETE", "PATCH"] {
+            let response = try RawHTTP.send(port: server.port, method: method, target: "/surveys/2")
+            #expect(response.status == 405, "\(method)")
+            #expect(response.header("Allow") == "GET, POST, HEAD", "\(method)")
+            #expect(response.header("Content-Type") == "text/html; charset=utf-8")
+        }
+        let home = try RawHTTP.send(port: server.port, method: "POST", target: "/")
+        #expect(home.status == 405 && home.header("Allow") == "GET, HEAD")
+        let api = try server.get("/api/charts/pie")
+        #expect(api.status == 405 && api.header("Allow") == "POST" && api.header("Content-Type") == "application/json")
+        // A ballot for a closed survey: 409, when it closed, and a link to its results.
+        let closed = try server.post("/surveys/1", body: "q1=1&q2=4")
+        #expect(closed.status == 409 && closed.header("Content-Type") == "text/html; charset=utf-8")
+        #expect(closed.text.contains("closed on 2026-11-20") && closed.text.contains("<a href=\"/surveys/1\">"))
+        // Too large a ballot: 413 as a page.
+        let large = try server.post("/surveys/2", body: "q3=7&x=" + String(repeating: "a", count: 70_000))
+        #expect(large.status == 413 && large.header("Content-Type") == "text/html; charset=utf-8")
+        #expect(large.text.contains("Back to the surveys"))
+        #expect(try Self.votes(site) == [[0, 0, 0, 0], [0, 0, 0, 0]])
+        // The favicon exists.
+        let icon = try server.get("/favicon.ico")
+        #expect(icon.status == 200 && icon.header("Content-Type") == "image/svg+xml" && icon.text.hasPrefix("<svg"))
+    }
+
+    @Test func aBusyDatabaseGetsA503PageThatSaysTryAgain() throws {
+        let (site, server) = try Self.demo()
+        defer { server.stop() }
+        // Another process holds the write lock longer than the store's busy timeout (10 s).
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        holder.arguments = [
+            "python3", "-c",
+            """
+            import sqlite3, sys, time
+            db = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)
+            db.execute("BEGIN EXCLUSIVE")
+            print("locked", flush=True)
+            time.sleep(14)
+            db.execute("ROLLBACK")
+            """, site.database,
+        ]
+        let output = Pipe()
+        holder.standardOutput = output
+        try holder.run()
+        defer {
+            kill(holder.processIdentifier, SIGKILL)
+            holder.waitUntilExit()
+        }
+        _ = output.fileHandleForReading.availableData  // "locked"
+        let ballot = try server.post("/surveys/2", body: "q3=7&q4=11")
+        #expect(ballot.status == 503)
+        #expect(ballot.header("Retry-After") != nil)
+        #expect(ballot.header("Content-Type") == "text/html; charset=utf-8")
+        #expect(ballot.text.contains("try again"))
+        kill(holder.processIdentifier, SIGKILL)
+        holder.waitUntilExit()
+        #expect(try Self.votes(site) == [[0, 0, 0, 0], [0, 0, 0, 0]])
+        let log = try String(contentsOfFile: server.logPath, encoding: .utf8)
+        #expect(log.contains("database failure on POST /surveys/2"))
+    }
+
+    @Test func everyHTMLResponseCarriesTheSecurityHeaders() throws {
+        let (_, server) = try Self.demo()
+        defer { server.stop() }
+        let responses = [
+            try server.get("/"), try server.get("/surveys/1"), try server.get("/surveys/2"),
+            try server.get("/surveys/2/thanks"), try server.get("/surveys/999"), try server.get("/nope"),
+            try server.post("/surveys/2", body: "q3=7"), try server.post("/surveys/1", body: "q1=1"),
+        ]
+        for response in responses {
+            let policy = response.header("Content-Security-Policy") ?? ""
+            #expect(policy.contains("default-src 'self'"), "\(response.status)")
+            #expect(policy.contains("frame-ancestors 'none'") && policy.contains("form-action 'self'"))
+            #expect(response.header("X-Content-Type-Options") == "nosniff")
+            #expect(response.header("Referrer-Policy") == "same-origin")
+        }
+    }
+
+    @Test func crossSiteBallotsAreRefusedAndSameSiteOnesCount() throws {
+        let (site, server) = try Self.demo()
+        defer { server.stop() }
+        func post(_ headers: [String: String]) throws -> RawHTTPResponse {
+            try RawHTTP.send(
+                port: server.port, method: "POST", target: "/surveys/2",
+                headers: headers.merging(["Content-Type": "application/x-www-form-urlencoded"]) { $1 },
+                body: Array("q3=7&q4=11".utf8))
+        }
+        let own = "http://127.0.0.1:\(server.port)"
+        for headers in [
+            ["Origin": "http://evil.example"], ["Origin": "null"], ["Origin": "http://127.0.0.1:\(server.port + 1)"],
+            ["Origin": "https://127.0.0.1.evil.example"], ["Sec-Fetch-Site": "cross-site"],
+            ["Origin": own, "Sec-Fetch-Site": "cross-site"],
+        ] {
+            let response = try post(headers)
+            #expect(response.status == 403, "\(headers)")
+            #expect(response.text.contains("Ballot refused"), "\(headers)")
+        }
+        #expect(try Self.votes(site) == [[0, 0, 0, 0], [0, 0, 0, 0]])
+        #expect(try post(["Origin": own, "Sec-Fetch-Site": "same-origin"]).status == 303)
+        #expect(try post([:]).status == 303)  // curl and load tests send no Origin
+        #expect(try Self.votes(site) == [[2, 0, 0, 0], [2, 0, 0, 0]])
+    }
+
+    @Test func oneBallotPerBrowserThroughASignedCookie() throws {
+        let (site, server) = try Self.demo()
+        defer { server.stop() }
+        let first = try server.post("/surveys/2", body: "q3=7&q4=11")
+        #expect(first.status == 303)
+        let setCookie = try #require(first.header("Set-Cookie"))
+        #expect(setCookie.hasPrefix("voted_2="))
+        #expect(
+            setCookie.contains("HttpOnly") && setCookie.contains("SameSite=Lax")
+                && setCookie.contains("Path=/surveys/2"))
+        let cookie = String(setCookie.split(separator: ";")[0])
+        func ballot(cookie: String) throws -> RawHTTPResponse {
+            try RawHTTP.send(
+                port: server.port, method: "POST", target: "/surveys/2",
+                headers: ["Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie],
+                body: Array("q3=8&q4=12".utf8))
+        }
+        let second = try ballot(cookie: cookie)
+        #expect(second.status == 409 && second.text.contains("You have already voted"))
+        // The form itself tells a browser that has voted.
+        #expect(try server.get("/surveys/2", headers: ["Cookie": cookie]).text.contains("Thank you"))
+        // Tampered, forged, truncated or borrowed cookies count as none.
+        let value = String(cookie.dropFirst("voted_2=".count))
+        var tampered = Array(value)
+        tampered[3] = tampered[3] == "A" ? "B" : "A"
+        let forged = "voted_2=AAAAAAAAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+        for bad in [
+            "voted_2=" + String(tampered), forged, "voted_2=" + value.prefix(20), "voted_2=", "voted_1=" + value,
+        ] {
+            #expect(try ballot(cookie: bad).status == 303, "\(bad)")
+        }
+        #expect(try Self.votes(site) == [[1, 5, 0, 0], [1, 5, 0, 0]])
+        // Every process on the database shares the key: another server honours the cookie.
+        let other = try site.serve(["--no-demo"])
+        defer { other.stop() }
+        let elsewhere = try RawHTTP.send(
+            port: other.port, method: "POST", target: "/surveys/2",
+            headers: ["Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie],
+            body: Array("q3=8&q4=12".utf8))
+        #expect(elsewhere.status == 409)
+        #expect(try Self.votes(site) == [[1, 5, 0, 0], [1, 5, 0, 0]])
+    }
+
+    @Test func operatorsCanAllowAnyNumberOfBallotsPerBrowser() throws {
+        let (site, server) = try Self.demo(["--ballots-per-browser", "any"])
+        defer { server.stop() }
+        let first = try server.post("/surveys/2", body: "q3=7&q4=11")
+        #expect(first.status == 303 && first.header("Set-Cookie") == nil)
+        let again = try RawHTTP.send(
+            port: server.port, method: "POST", target: "/surveys/2",
+            headers: ["Content-Type": "application/x-www-form-urlencoded", "Cookie": "voted_2=whatever"],
+            body: Array("q3=7&q4=11".utf8))
+        #expect(again.status == 303)
+        #expect(try Self.votes(site) == [[2, 0, 0, 0], [2, 0, 0, 0]])
+        let refused = try Executable.run(["serve", "--ballots-per-browser", "two"])
+        #expect(refused.status != 0 && refused.standardError.contains("--ballots-per-browser"))
+    }
+
+    @Test func tinySharesReadLessThanOnePercentOnTheResultsPage() throws {
+        let (_, server) = try Self.demo()
+        defer { server.stop() }
+        let page = try server.get("/surveys/4")
+        #expect(page.status == 200)
+        #expect(
+            page.text.contains(
+                "<th scope=\"row\">A service nobody else has heard of</th><td class=\"number\">1</td><td class=\"number\">&lt;1%</td>"
+            ))
+        #expect(page.text.contains("A service nobody else has heard of &lt;1 %"))
+        // The question is the heading; the chart says no title of its own, and a phone gets the narrow chart.
+        #expect(page.text.contains("<source media=\"(max-width: 679px)\""))
+        let json = try server.get("/surveys/4/results.json")
+        let object = try JSONSerialization.jsonObject(with: Data(json.body)) as? [String: Any]
+        let answers = ((object?["questions"] as? [[String: Any]])?.first?["answers"] as? [[String: Any]]) ?? []
+        #expect(answers.last?["percent"] as? Int == 0 && answers.last?["votes"] as? Int == 1)
+    }
+}
