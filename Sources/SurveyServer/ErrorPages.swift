@@ -166,6 +166,12 @@ struct ErrorPagesMiddleware<Context: RequestContext>: RouterMiddleware {
                 return ServiceError(.conflict, code: "not_open", title: "Voting is closed", error.message)
             case .invalidBallot, .invalidImport:
                 return ServiceError(.badRequest, code: error.code.rawValue, title: "Bad request", error.description)
+            case .busy:
+                logger.warning("database busy on \(request.method) \(request.uri.path): \(error.message)")
+                return ServiceError(
+                    .serviceUnavailable, code: "database_busy", title: "Please try again",
+                    "The survey database is busy, so nothing was recorded. Please try again in a moment.",
+                    headers: [.retryAfter: "2"])
             case .database:
                 logger.error("database failure on \(request.method) \(request.uri.path): \(error.message)")
                 return ServiceError(

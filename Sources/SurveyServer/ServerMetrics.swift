@@ -40,6 +40,16 @@ public final class ServerMetrics: Sendable {
         ).record(duration)
     }
 
+    /// Counts a connection closed because it broke a timeout (`reason`: header, body, ...).
+    func connectionTimedOut(_ reason: String) {
+        registry.makeCounter(
+            descriptor: .init(
+                namespace: "surveycharts", metricName: "connections_timed_out", unitName: "total",
+                helpText: "Connections closed because they kept the server waiting."),
+            labels: [("reason", reason)]
+        ).increment()
+    }
+
     /// The exposition text: request metrics, then the cache counters.
     func exposition(cache: ChartCacheStatistics) -> String {
         var text = registry.emitToString()

@@ -39,6 +39,11 @@ public struct ServerConfiguration: Sendable {
     public var prerender = true
     /// How often a server that is not the pre-render leader tries to become it.
     public var prerenderLeaderRetry: Duration = .seconds(5)
+    /// How long a connection may keep the server waiting before it is closed.
+    public var timeouts = ConnectionTimeouts()
+    /// How long a ballot may take before it gets 503 with nothing recorded (another process
+    /// holding the database lock, a long queue of ballots).
+    public var ballotDeadline: Duration = .seconds(5)
     /// How many ballots one browser may cast in a survey.
     public var ballotsPerBrowser = BallotsPerBrowser.one
     /// Called once listening, with the bound host and port.
@@ -97,7 +102,8 @@ public struct SurveyServer: Sendable {
             root: configuration.chartsDirectory, pool: cache.pool, contentAddressed: true,
             cacheControl: StaticFileMiddleware<BasicRequestContext>.immutable)
         do {
-            let sqlite = try SQLiteSurveyStore(configuration: .init(path: configuration.databasePath))
+            let sqlite = try SQLiteSurveyStore(
+                configuration: .init(path: configuration.databasePath, ballotDeadline: configuration.ballotDeadline))
             store = sqlite
             if configuration.loadDemo, try await sqlite.isEmpty() {
                 try await sqlite.importDocument(DemoSurveys.document(today: configuration.today))
@@ -134,12 +140,15 @@ public struct SurveyServer: Sendable {
         let onListening = configuration.onListening
         let dates = HTTPDateCache()
         let (charts, chartService, metrics) = (self.charts, self.chartService, self.metrics)
+        let timeouts = configuration.timeouts
         return Application(
             router: router,
             server: .http1(
                 configuration: .init(
                     additionalChannelHandlers: [
-                        ChartFastPathHandler(charts: charts, chartService: chartService, metrics: metrics, dates: dates)
+                        ConnectionDeadlinesHandler(timeouts: timeouts) { metrics.connectionTimedOut($0.rawValue) },
+                        ChartFastPathHandler(
+                            charts: charts, chartService: chartService, metrics: metrics, dates: dates),
                     ])),
             configuration: .init(
                 address: .hostname(configuration.host, port: configuration.port), serverName: "SurveyCharts"),
@@ -152,6 +161,7 @@ public struct SurveyServer: Sendable {
 
     /// Serves until SIGTERM or SIGINT, then finishes the requests under way.
     public func run() async throws {
+        logger.info("connection timeouts: \(configuration.timeouts)")
         let prerendering = Task { [scheduler, configuration] in
             if configuration.prerender { await scheduler.run() }
         }

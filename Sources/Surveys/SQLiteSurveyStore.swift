@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Synchronization
 
 /// The SQLite store: a GRDB `DatabasePool` in WAL mode, so readers never wait for the writer and
 /// several processes can share one file.
@@ -15,27 +16,53 @@ public final class SQLiteSurveyStore: SurveyStore {
         public var busyTimeout: Double
         /// Most concurrent readers.
         public var maximumReaders: Int
+        /// How long a ballot may take, queueing and waiting for other processes' locks included,
+        /// before it is given up with nothing recorded (`SurveyStoreError.busy`).
+        public var ballotDeadline: Duration
 
         /// Creates a configuration for `path`.
-        public init(path: String, busyTimeout: Double = 10, maximumReaders: Int = 4) {
+        public init(
+            path: String, busyTimeout: Double = 10, maximumReaders: Int = 4, ballotDeadline: Duration = .seconds(5)
+        ) {
             self.path = path
             self.busyTimeout = busyTimeout
             self.maximumReaders = maximumReaders
+            self.ballotDeadline = ballotDeadline
         }
     }
 
     private let pool: DatabasePool
+    private let configuration: Configuration
+    /// The deadline of the write under way, if it has one: the busy handler gives up at it. GRDB
+    /// runs one write at a time, so one slot is enough.
+    private let writeDeadline: WriteDeadline
 
     /// Opens (creating if needed) and migrates the database.
     /// - Throws: `SurveyStoreError` (`database`) with a message that says what to fix.
     public init(configuration: Configuration) throws {
+        self.configuration = configuration
+        let writeDeadline = WriteDeadline()
+        self.writeDeadline = writeDeadline
         var config = GRDB.Configuration()
         // With the default (fail at once), 4 processes voting together lost 2425 of 4000 writes.
-        config.busyMode = .timeout(configuration.busyTimeout)
+        // Waits for another process's lock end at the write's own deadline when it has one (a
+        // ballot), else after `busyTimeout`. SQLite calls the handler again at once, so it sleeps.
+        let pause = 0.002
+        config.busyMode = .callback { attempts in
+            if let deadline = writeDeadline.current {
+                guard ContinuousClock.now < deadline else { return false }
+            } else if Double(attempts) * pause >= configuration.busyTimeout {
+                return false
+            }
+            usleep(UInt32(pause * 1_000_000))
+            return true
+        }
         config.maximumReaderCount = configuration.maximumReaders
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA foreign_keys = ON")
-            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            // A 303 promises the ballot survives power loss: with WAL, FULL syncs the log at every
+            // commit (NORMAL syncs only at checkpoints, so the last commits could be lost).
+            try db.execute(sql: "PRAGMA synchronous = FULL")
         }
         do {
             pool = try DatabasePool(path: configuration.path, configuration: config)
@@ -132,7 +159,8 @@ public final class SQLiteSurveyStore: SurveyStore {
     }
 
     public func record(_ ballot: Ballot, surveyID: Int64, on day: CalendarDay) async throws {
-        try await write { db in
+        let deadline = ContinuousClock.now + configuration.ballotDeadline
+        try await write(deadline: deadline) { db in
             // Validation reads and the increments share one IMMEDIATE transaction: nothing can
             // change between the checks and the writes, and a rejected ballot writes nothing.
             guard let survey = try Self.loadSurvey(db, id: surveyID, withVotes: false) else {
@@ -236,18 +264,31 @@ public final class SQLiteSurveyStore: SurveyStore {
         }
     }
 
-    private func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+    /// Runs `body` in one IMMEDIATE transaction. With a `deadline`, the write is given up, with
+    /// nothing written, when it is still queued, waiting for a lock, or not ready to commit by then.
+    private func write<T: Sendable>(
+        deadline: ContinuousClock.Instant? = nil, _ body: @escaping @Sendable (Database) throws -> T
+    ) async throws -> T {
+        let writeDeadline = self.writeDeadline
+        let missed = SurveyStoreError(
+            .busy, "the database stayed locked by another writer until the deadline; nothing was recorded")
         do {
             return try await pool.writeWithoutTransaction { db in
+                if let deadline, ContinuousClock.now >= deadline { throw missed }
+                writeDeadline.current = deadline
+                defer { writeDeadline.current = nil }
                 var result: T?
                 try db.inTransaction(.immediate) {
                     result = try body(db)
+                    if let deadline, ContinuousClock.now >= deadline { throw missed }
                     return .commit
                 }
                 return result!
             }
         } catch let error as SurveyStoreError {
             throw error
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY {
+            throw SurveyStoreError(.busy, "the database is locked by another writer: \(error.message ?? "busy")")
         } catch {
             throw SurveyStoreError(.database, "writing the database failed: \(error)")
         }
@@ -300,5 +341,15 @@ public final class SQLiteSurveyStore: SurveyStore {
         return Survey(
             id: row["id"], title: row["title"], opens: try day(row["opens"]), closes: try day(row["closes"]),
             questions: questions)
+    }
+}
+
+/// The deadline of the write under way, read by SQLite's busy handler on the writer's thread.
+private final class WriteDeadline: Sendable {
+    private let slot = Mutex<ContinuousClock.Instant?>(nil)
+
+    var current: ContinuousClock.Instant? {
+        get { slot.withLock { $0 } }
+        set { slot.withLock { $0 = newValue } }
     }
 }

@@ -10,6 +10,9 @@ public struct SurveyStoreError: Error, CustomStringConvertible, Sendable, Equata
         case notOpen = "not_open"
         /// An import document is invalid; nothing was imported.
         case invalidImport = "invalid_import"
+        /// The database stayed locked by another writer past the deadline (HTTP 503); nothing was
+        /// written, and trying again shortly may succeed.
+        case busy
         /// The database failed or could not be opened.
         case database
     }

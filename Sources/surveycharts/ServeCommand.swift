@@ -59,6 +59,33 @@ struct ServeCommand: AsyncParsableCommand {
         BallotsPerBrowser(
             rawValue: Environment.string("BALLOTS_PER_BROWSER", "one")) ?? .one
 
+    @Option(
+        help: """
+            Seconds a ballot may take (queueing and waiting for another process's database lock included); later, \
+            it gets 503 "try again" and nothing is recorded (SURVEYCHARTS_BALLOT_DEADLINE).
+            """)
+    var ballotDeadline: Double = Double(Environment.string("BALLOT_DEADLINE", "5")) ?? 5
+
+    @Option(help: "Seconds a client may take to send a request's head (SURVEYCHARTS_HEADER_TIMEOUT).")
+    var headerTimeout: Double = Double(Environment.string("HEADER_TIMEOUT", "10")) ?? 10
+
+    @Option(
+        help: """
+            Seconds a request body may pause; a body slower than --body-minimum-rate bytes/s is cut off too \
+            (SURVEYCHARTS_BODY_TIMEOUT).
+            """)
+    var bodyTimeout: Double = Double(Environment.string("BODY_TIMEOUT", "10")) ?? 10
+
+    @Option(
+        help: "Slowest average, in bytes per second, a request body may arrive at (SURVEYCHARTS_BODY_MINIMUM_RATE).")
+    var bodyMinimumRate: Int = Environment.int("BODY_MINIMUM_RATE", 1024)
+
+    @Option(help: "Seconds an idle keep-alive connection stays open (SURVEYCHARTS_KEEP_ALIVE_TIMEOUT).")
+    var keepAliveTimeout: Double = Double(Environment.string("KEEP_ALIVE_TIMEOUT", "60")) ?? 60
+
+    @Option(help: "Seconds a response may stay stuck on a client that reads nothing (SURVEYCHARTS_WRITE_TIMEOUT).")
+    var writeTimeout: Double = Double(Environment.string("WRITE_TIMEOUT", "30")) ?? 30
+
     @Option(help: ArgumentHelp("Milliseconds between attempts to lead the pre-render scheduler.", visibility: .hidden))
     var prerenderRetryMs = 5000
 
@@ -67,6 +94,19 @@ struct ServeCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535, got \(port)") }
+        for (name, value) in [
+            ("--header-timeout", headerTimeout), ("--body-timeout", bodyTimeout),
+            ("--keep-alive-timeout", keepAliveTimeout), ("--write-timeout", writeTimeout),
+        ] where !(value > 0 && value <= 3600) {
+            throw ValidationError("\(name) must be more than 0 and at most 3600 seconds, got \(value)")
+        }
+        guard bodyMinimumRate >= 0 else {
+            throw ValidationError("--body-minimum-rate must not be negative, got \(bodyMinimumRate)")
+        }
+        guard ballotDeadline > 0, ballotDeadline <= 600 else {
+            throw ValidationError(
+                "--ballot-deadline must be more than 0 and at most 600 seconds, got \(ballotDeadline)")
+        }
     }
 
     func run() async throws {
@@ -84,6 +124,12 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.accessLog = accessLog
         configuration.prerender = prerender
         configuration.ballotsPerBrowser = ballotsPerBrowser
+        configuration.ballotDeadline = .milliseconds(Int64(ballotDeadline * 1000))
+        configuration.timeouts.header = .milliseconds(Int64(headerTimeout * 1000))
+        configuration.timeouts.bodyIdle = .milliseconds(Int64(bodyTimeout * 1000))
+        configuration.timeouts.bodyMinimumBytesPerSecond = bodyMinimumRate
+        configuration.timeouts.keepAliveIdle = .milliseconds(Int64(keepAliveTimeout * 1000))
+        configuration.timeouts.writeStall = .milliseconds(Int64(writeTimeout * 1000))
         configuration.prerenderLeaderRetry = .milliseconds(prerenderRetryMs)
         configuration.timeZone = days.zone
         if let day = days.pretendedDay {

@@ -1,0 +1,213 @@
+import HTTPTypes
+import NIOCore
+import NIOHTTPTypes
+
+/// How long a connection may keep the server waiting (`serve --header-timeout` and friends).
+/// Connections that break one are closed and counted in `/metrics`.
+public struct ConnectionTimeouts: Sendable, CustomStringConvertible {
+    /// From the first byte of a request (or from accepting the connection) to its complete head.
+    public var header: Duration = .seconds(10)
+    /// The longest gap between two pieces of a request body.
+    public var bodyIdle: Duration = .seconds(10)
+    /// The slowest average a body may arrive at, once it has taken longer than `bodyIdle`.
+    public var bodyMinimumBytesPerSecond = 1024
+    /// How long a connection may sit idle between a response and the next request.
+    public var keepAliveIdle: Duration = .seconds(60)
+    /// How long a response may stay stuck because the client reads nothing.
+    public var writeStall: Duration = .seconds(30)
+
+    /// The defaults above.
+    public init() {}
+
+    public var description: String {
+        "header \(header.seconds) s, body idle \(bodyIdle.seconds) s (at least \(bodyMinimumBytesPerSecond) B/s), "
+            + "keep-alive \(keepAliveIdle.seconds) s, write stall \(writeStall.seconds) s"
+    }
+}
+
+extension Duration {
+    /// Whole and fractional seconds, for messages.
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}
+
+/// Closes connections that keep the server waiting: slow or stalled request heads (slowloris),
+/// stalled or trickling bodies, idle keep-alive connections, and clients that stop reading.
+///
+/// It sits after the HTTP codec, where request boundaries are known, and puts a small
+/// `ByteArrivalWatcher` in front of the codec to learn when a request starts arriving: the codec
+/// says nothing until a head is complete. All state lives on the channel's event loop.
+final class ConnectionDeadlinesHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPRequestPart
+    typealias InboundOut = HTTPRequestPart
+    typealias OutboundIn = HTTPResponsePart
+    typealias OutboundOut = HTTPResponsePart
+
+    /// Why a connection was closed, the label of `surveycharts_connections_timed_out_total`.
+    enum Reason: String {
+        case header, body, keepAlive = "keep_alive", writeStall = "write_stall"
+    }
+
+    private enum Reading {
+        /// Between requests: nothing of the next one has arrived.
+        case awaitingRequest(since: NIODeadline, firstOnConnection: Bool)
+        /// Bytes of a head have arrived, but not all of it.
+        case readingHead(started: NIODeadline)
+        /// A head with a body was read; its body is arriving.
+        case readingBody(started: NIODeadline, lastPiece: NIODeadline, bytes: Int)
+        /// The request is complete; the server is answering.
+        case answering
+    }
+
+    private let timeouts: ConnectionTimeouts
+    private let onTimeout: @Sendable (Reason) -> Void
+    private var reading: Reading = .awaitingRequest(since: .now(), firstOnConnection: true)
+    /// Requests whose response has not ended yet.
+    private var unanswered = 0
+    private var unwritableSince: NIODeadline?
+    private var check: Scheduled<Void>?
+
+    init(timeouts: ConnectionTimeouts, onTimeout: @escaping @Sendable (Reason) -> Void) {
+        self.timeouts = timeouts
+        self.onTimeout = onTimeout
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        let watcher = ByteArrivalWatcher { [weak self] in self?.bytesArrived(context: context) }
+        try? context.pipeline.syncOperations.addHandler(watcher, position: .first)
+        rearm(context: context)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        check?.cancel()
+        check = nil
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        check?.cancel()
+        check = nil
+        context.fireChannelInactive()
+    }
+
+    /// The first bytes of a request start its header clock; later bytes feed the body clock.
+    private func bytesArrived(context: ChannelHandlerContext) {
+        let now = NIODeadline.now()
+        switch reading {
+        case .awaitingRequest:
+            reading = .readingHead(started: now)
+            rearm(context: context)
+        case .readingBody(let started, _, let bytes):
+            reading = .readingBody(started: started, lastPiece: now, bytes: bytes)
+        case .readingHead, .answering:
+            break
+        }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let now = NIODeadline.now()
+        switch unwrapInboundIn(data) {
+        case .head(let request):
+            unanswered += 1
+            let hasBody =
+                (request.headerFields[.contentLength].flatMap(Int.init) ?? 0) > 0
+                || request.headerFields[.transferEncoding] != nil
+            reading = hasBody ? .readingBody(started: now, lastPiece: now, bytes: 0) : .answering
+            rearm(context: context)
+        case .body(let piece):
+            if case .readingBody(let started, _, let bytes) = reading {
+                reading = .readingBody(started: started, lastPiece: now, bytes: bytes + piece.readableBytes)
+            }
+        case .end:
+            reading = .answering
+            rearm(context: context)
+        }
+        context.fireChannelRead(data)
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        if case .end = unwrapOutboundIn(data) {
+            unanswered = max(0, unanswered - 1)
+            if unanswered == 0, case .answering = reading {
+                reading = .awaitingRequest(since: .now(), firstOnConnection: false)
+            }
+            rearm(context: context)
+        }
+        context.write(data, promise: promise)
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        unwritableSince = context.channel.isWritable ? nil : .now()
+        rearm(context: context)
+        context.fireChannelWritabilityChanged()
+    }
+
+    /// The earliest moment a rule could be broken, and the rule.
+    private func nextDeadline() -> (NIODeadline, Reason)? {
+        var candidates: [(NIODeadline, Reason)] = []
+        switch reading {
+        case .awaitingRequest(let since, let first):
+            if unanswered == 0 {
+                candidates.append(
+                    first
+                        ? (since + .init(timeouts.header), .header)
+                        : (since + .init(timeouts.keepAliveIdle), .keepAlive))
+            }
+        case .readingHead(let started):
+            candidates.append((started + .init(timeouts.header), .header))
+        case .readingBody(_, let lastPiece, _):
+            candidates.append((lastPiece + .init(timeouts.bodyIdle), .body))
+        case .answering:
+            break
+        }
+        if let unwritableSince { candidates.append((unwritableSince + .init(timeouts.writeStall), .writeStall)) }
+        return candidates.min { $0.0 < $1.0 }
+    }
+
+    /// Whether a rule is broken now (the body's minimum rate is checked here too).
+    private func broken(at now: NIODeadline) -> Reason? {
+        if case .readingBody(let started, _, let bytes) = reading, now - started > .init(timeouts.bodyIdle) {
+            let seconds = Double((now - started).nanoseconds) / 1e9
+            if Double(bytes) / seconds < Double(timeouts.bodyMinimumBytesPerSecond) { return .body }
+        }
+        guard let (deadline, reason) = nextDeadline(), deadline <= now else { return nil }
+        return reason
+    }
+
+    private func rearm(context: ChannelHandlerContext) {
+        check?.cancel()
+        guard var (deadline, _) = nextDeadline() else {
+            check = nil
+            return
+        }
+        if case .readingBody = reading {
+            // The rate rule has no single deadline: look again at least every idle period.
+            deadline = min(deadline, .now() + .init(timeouts.bodyIdle))
+        }
+        // The task runs on this event loop, where the handler and its context belong.
+        let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
+        check = context.eventLoop.scheduleTask(deadline: deadline) {
+            let (handler, context) = bound.value
+            if let reason = handler.broken(at: .now()) {
+                handler.check = nil
+                handler.onTimeout(reason)
+                context.close(promise: nil)
+            } else {
+                handler.rearm(context: context)
+            }
+        }
+    }
+}
+
+/// Reports the arrival of bytes, before the HTTP codec turns them into requests.
+final class ByteArrivalWatcher: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    private let arrived: () -> Void
+
+    init(_ arrived: @escaping () -> Void) { self.arrived = arrived }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        arrived()
+        context.fireChannelRead(data)
+    }
+}
