@@ -140,12 +140,13 @@ public struct SurveyServer: Sendable {
         let onListening = configuration.onListening
         let dates = HTTPDateCache()
         let (charts, chartService, metrics) = (self.charts, self.chartService, self.metrics)
-        let timeouts = configuration.timeouts
+        let (timeouts, maximumBodyBytes) = (configuration.timeouts, configuration.maximumBodyBytes)
         return Application(
             router: router,
             server: .http1(
                 configuration: .init(
                     additionalChannelHandlers: [
+                        RequestHeadRulesHandler.Installer(maximumBodyBytes: maximumBodyBytes),
                         ConnectionDeadlinesHandler(timeouts: timeouts) { metrics.connectionTimedOut($0.rawValue) },
                         ChartFastPathHandler(
                             charts: charts, chartService: chartService, metrics: metrics, dates: dates),

@@ -38,6 +38,13 @@ struct ConnectionTimeoutTests {
                 == bytes.count
         }
 
+        /// Reads what has arrived (waiting for the first bytes up to the read timeout).
+        func readSome() -> String {
+            var buffer = [UInt8](repeating: 0, count: 65536)
+            let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            return count > 0 ? String(decoding: buffer[0..<count], as: UTF8.self) : ""
+        }
+
         /// Reads until the server closes: what it sent, and whether it closed (rather than the
         /// read timing out with the connection still open).
         func readUntilClosed() -> (text: String, closed: Bool) {
