@@ -179,6 +179,17 @@ struct ErrorPagesMiddleware<Context: RequestContext>: RouterMiddleware {
                     "The survey database is busy or unavailable; nothing was recorded. Please try again in a moment.",
                     headers: [.retryAfter: "5"])
             }
+        case let error as ResourceExhaustedError:
+            logger.error("out of resources on \(request.method) \(request.uri.path): \(error.message)")
+            return ServiceError(
+                .serviceUnavailable, code: "overloaded", title: "Please try again",
+                "The server is overloaded right now. Please try again in a moment.", headers: [.retryAfter: "5"])
+        case let error as ChartCacheError where error.code == .writeFailed || error.code == .directoryUnusable:
+            logger.error("cannot store a chart for \(request.method) \(request.uri.path): \(error.message)")
+            return ServiceError(
+                .serviceUnavailable, code: "chart_storage_failed", title: "Please try again later",
+                "The server cannot store charts right now (its disk may be full). Please try again later.",
+                headers: [.retryAfter: "30"])
         case let error as ChartCacheError where error.code == .busy:
             return ServiceError(
                 .serviceUnavailable, code: "busy", title: "Please try again",

@@ -167,13 +167,19 @@ public final class StaticFileStore: Sendable {
 
     private func load(_ relative: String) throws -> StaticFile? {
         let path = root + "/" + relative
-        guard let resolvedPointer = realpath(path, nil) else { return nil }
+        guard let resolvedPointer = realpath(path, nil) else {
+            try Self.checkResources(errno, path)
+            return nil
+        }
         let resolved = String(cString: resolvedPointer)
         free(resolvedPointer)
         // Symlinks may point anywhere; only files whose real path stays inside the root are served.
         guard resolved.hasPrefix(root + "/") else { return nil }
         let descriptor = open(resolved, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
-        guard descriptor >= 0 else { return nil }
+        guard descriptor >= 0 else {
+            try Self.checkResources(errno, resolved)
+            return nil
+        }
         defer { close(descriptor) }
         var status = stat()
         guard fstat(descriptor, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG else { return nil }
@@ -216,6 +222,14 @@ public final class StaticFileStore: Sendable {
         }
     }
 
+    /// A file that could not be opened for lack of descriptors or memory is the server's trouble,
+    /// not a missing file: it is a 503, never a 404.
+    static func checkResources(_ error: Int32, _ path: String) throws {
+        if error == EMFILE || error == ENFILE || error == ENOMEM {
+            throw ResourceExhaustedError(message: "cannot open \(path): \(String(cString: strerror(error)))")
+        }
+    }
+
     /// A strong ETag from the content, so every server in a cluster gives the same one.
     static func etag(_ bytes: [UInt8]) -> String { "\"\(ChartKey(material: bytes).shortHex)\"" }
 }
@@ -234,4 +248,10 @@ public struct StartupError: Error, CustomStringConvertible, Sendable {
     }
 
     public var description: String { message }
+}
+
+/// The process ran out of file descriptors or memory (HTTP 503 with `Retry-After`).
+struct ResourceExhaustedError: Error, CustomStringConvertible, Sendable {
+    var message: String
+    var description: String { message }
 }

@@ -2,6 +2,7 @@ import ChartCache
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdCore
 import Logging
 import NIOCore
 import PieChart
@@ -39,6 +40,9 @@ public struct ServerConfiguration: Sendable {
     public var prerender = true
     /// How often a server that is not the pre-render leader tries to become it.
     public var prerenderLeaderRetry: Duration = .seconds(5)
+    /// Connections served at once; beyond it, new ones wait in the kernel's backlog. Nil: derived
+    /// from the file-descriptor limit (`ServerConfiguration.defaultMaximumConnections`).
+    public var maximumConnections: Int?
     /// How long a connection may keep the server waiting before it is closed.
     public var timeouts = ConnectionTimeouts()
     /// How long a ballot may take before it gets 503 with nothing recorded (another process
@@ -51,6 +55,20 @@ public struct ServerConfiguration: Sendable {
 
     /// Creates the default configuration.
     public init() {}
+
+    /// The connection limit for a process allowed `descriptors` open files: a quarter (at least
+    /// 64) stays free for chart files, static files and the database.
+    public static func defaultMaximumConnections(descriptors: Int) -> Int {
+        max(1, descriptors - max(64, descriptors / 4))
+    }
+
+    /// The connection limit in force: `maximumConnections`, but never more than the descriptors
+    /// allow. NIO's accept back-off does not stop the event loop spinning on `accept` once
+    /// descriptors run out (measured: 100 % of a core), so the server must stop accepting first.
+    public var connectionLimit: Int {
+        let ceiling = Self.defaultMaximumConnections(descriptors: Int(FileDescriptorLimit.current().soft))
+        return min(maximumConnections ?? ceiling, ceiling)
+    }
 
     /// Today in the service's time zone.
     public var today: CalendarDay { CalendarDay(date: now(), timeZone: timeZone) }
@@ -152,7 +170,9 @@ public struct SurveyServer: Sendable {
                             charts: charts, chartService: chartService, metrics: metrics, dates: dates),
                     ])),
             configuration: .init(
-                address: .hostname(configuration.host, port: configuration.port), serverName: "SurveyCharts"),
+                address: .hostname(configuration.host, port: configuration.port), serverName: "SurveyCharts",
+                availableConnectionsDelegate: MaximumAvailableConnections(configuration.connectionLimit, logger: logger)
+            ),
             onServerRunning: { channel in
                 let address = channel.localAddress
                 onListening?(address?.ipAddress ?? "?", address?.port ?? 0)
@@ -163,6 +183,15 @@ public struct SurveyServer: Sendable {
     /// Serves until SIGTERM or SIGINT, then finishes the requests under way.
     public func run() async throws {
         logger.info("connection timeouts: \(configuration.timeouts)")
+        let limit = FileDescriptorLimit.current()
+        logger.info(
+            "connections: at most \(configuration.connectionLimit) at once (file descriptors: \(limit.soft) of \(limit.hard))"
+        )
+        if let asked = configuration.maximumConnections, asked > configuration.connectionLimit {
+            logger.warning(
+                "--max-connections \(asked) is more than \(limit.soft) file descriptors allow; using \(configuration.connectionLimit)"
+            )
+        }
         let prerendering = Task { [scheduler, configuration] in
             if configuration.prerender { await scheduler.run() }
         }
@@ -487,5 +516,31 @@ final class ResultsPageCache: Sendable {
         let page = ByteBuffer(string: text)
         pages.withLock { $0[survey.id] = (survey, page, etag, now) }
         return (page, etag)
+    }
+}
+
+/// The process's open-file limit (`RLIMIT_NOFILE`).
+public struct FileDescriptorLimit: Sendable {
+    /// The limit in force, and the most it may be raised to.
+    public var soft: UInt64, hard: UInt64
+
+    /// The limit now.
+    public static func current() -> FileDescriptorLimit {
+        var limit = rlimit()
+        getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        return FileDescriptorLimit(soft: UInt64(limit.rlim_cur), hard: UInt64(limit.rlim_max))
+    }
+
+    /// Raises the soft limit to the hard one (servers need many descriptors; the default soft
+    /// limit of 1,024 is for interactive shells) and returns the result.
+    @discardableResult
+    public static func raiseToHard() -> FileDescriptorLimit {
+        var limit = rlimit()
+        getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        if limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max
+            setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        }
+        return current()
     }
 }

@@ -66,6 +66,13 @@ struct ServeCommand: AsyncParsableCommand {
             """)
     var ballotDeadline: Double = Double(Environment.string("BALLOT_DEADLINE", "5")) ?? 5
 
+    @Option(
+        help: """
+            Connections served at once; more wait in the kernel's backlog. Default: the file-descriptor limit \
+            (raised to its hard limit at start) less a quarter, at least 64, kept for files (SURVEYCHARTS_MAX_CONNECTIONS).
+            """)
+    var maxConnections: Int? = Int(Environment.string("MAX_CONNECTIONS", ""))
+
     @Option(help: "Seconds a client may take to send a request's head (SURVEYCHARTS_HEADER_TIMEOUT).")
     var headerTimeout: Double = Double(Environment.string("HEADER_TIMEOUT", "10")) ?? 10
 
@@ -103,6 +110,9 @@ struct ServeCommand: AsyncParsableCommand {
         guard bodyMinimumRate >= 0 else {
             throw ValidationError("--body-minimum-rate must not be negative, got \(bodyMinimumRate)")
         }
+        if let maxConnections, maxConnections < 1 {
+            throw ValidationError("--max-connections must be at least 1, got \(maxConnections)")
+        }
         guard ballotDeadline > 0, ballotDeadline <= 600 else {
             throw ValidationError(
                 "--ballot-deadline must be more than 0 and at most 600 seconds, got \(ballotDeadline)")
@@ -124,6 +134,8 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.accessLog = accessLog
         configuration.prerender = prerender
         configuration.ballotsPerBrowser = ballotsPerBrowser
+        FileDescriptorLimit.raiseToHard()
+        configuration.maximumConnections = maxConnections
         configuration.ballotDeadline = .milliseconds(Int64(ballotDeadline * 1000))
         configuration.timeouts.header = .milliseconds(Int64(headerTimeout * 1000))
         configuration.timeouts.bodyIdle = .milliseconds(Int64(bodyTimeout * 1000))

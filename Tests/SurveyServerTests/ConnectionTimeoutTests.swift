@@ -30,6 +30,12 @@ struct ConnectionTimeoutTests {
 
         deinit { close(descriptor) }
 
+        /// Changes how long a read waits for data.
+        func readTimeout(seconds: Int) {
+            var timeout = timeval(tv_sec: seconds, tv_usec: 0)
+            setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        }
+
         /// Sends `text`; false when the server has closed the connection.
         @discardableResult
         func send(_ text: String) -> Bool {

@@ -221,13 +221,20 @@ public final class ServerProcess: @unchecked Sendable {
     /// The server's standard error (its request log).
     public let logPath: String
 
-    /// Starts `surveycharts serve --port 0` with `arguments` and waits until it listens.
-    public init(_ arguments: [String]) throws {
+    /// Starts `surveycharts serve --port 0` with `arguments` and waits until it listens. A
+    /// `wrapper` (such as `prlimit --nofile=256`) runs the server through another command.
+    public init(_ arguments: [String], wrapper: [String] = []) throws {
         logPath = NSTemporaryDirectory() + "surveycharts-server-\(UUID().uuidString).log"
         FileManager.default.createFile(atPath: logPath, contents: nil)
         let output = Pipe()
-        process.executableURL = Executable.url("surveycharts")
-        process.arguments = ["serve", "--port", "0", "--exit-with-parent"] + arguments
+        let serve = ["serve", "--port", "0", "--exit-with-parent"] + arguments
+        if let command = wrapper.first {
+            process.executableURL = URL(fileURLWithPath: command)
+            process.arguments = wrapper.dropFirst() + [Executable.url("surveycharts").path] + serve
+        } else {
+            process.executableURL = Executable.url("surveycharts")
+            process.arguments = serve
+        }
         process.standardOutput = output
         process.standardError = FileHandle(forWritingAtPath: logPath)
         try process.run()
