@@ -76,7 +76,9 @@ final class ChartFastPathHandler: ChannelDuplexHandler, RemovableChannelHandler 
         guard request.method == .get || request.method == .head, let path = request.path,
             path.hasPrefix("/piecharts/"), !path.contains("?"),
             let segments = try? StaticFileRules.segments(ofRawPath: path.dropFirst("/piecharts/".count)),
-            segments.count == 1, let file = charts.cachedFile(segments[0])
+            segments.count == 1,
+            // API charts take the full path, which records their use for the disk budget's LRU.
+            !APIChartBudget.isAPIChart(segments[0]), let file = charts.cachedFile(segments[0])
         else { return nil }
         if let question = ChartService.parseQuestionChartName(segments[0]) {
             // Only a fresh "completed" answers here; anything else is decided by the full path.

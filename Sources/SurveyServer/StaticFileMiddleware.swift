@@ -14,6 +14,8 @@ struct StaticFileMiddleware<Context: RequestContext>: RouterMiddleware {
     let charts: StaticFileStore
     let chartService: ChartService
     let metrics: ServerMetrics
+    /// Told of every API chart served, so the least recently used can be removed first.
+    let apiChartServed: @Sendable (String, Int) async -> Void
 
     static var immutable: String { "public, max-age=31536000, immutable" }
 
@@ -58,6 +60,7 @@ struct StaticFileMiddleware<Context: RequestContext>: RouterMiddleware {
             }
         }
         if let file = try await charts.file(segments) {
+            if APIChartBudget.isAPIChart(name) { await apiChartServed(name, file.facts.size) }
             return respond(request, file: file)
         }
         do {

@@ -43,6 +43,8 @@ public struct ServerConfiguration: Sendable {
     /// Connections served at once; beyond it, new ones wait in the kernel's backlog. Nil: derived
     /// from the file-descriptor limit (`ServerConfiguration.defaultMaximumConnections`).
     public var maximumConnections: Int?
+    /// Bounds on the public chart API.
+    public var chartAPI = ChartAPILimits()
     /// How long a connection may keep the server waiting before it is closed.
     public var timeouts = ConnectionTimeouts()
     /// How long a ballot may take before it gets 503 with nothing recorded (another process
@@ -90,6 +92,9 @@ public struct SurveyServer: Sendable {
     let ballotIntegrity: BallotIntegrity
     let routeMethods = RouteMethods()
     let favicon: ByteBuffer
+    let apiRateLimiter: ClientRateLimiter
+    let apiRenders: AdmissionLimiter
+    let apiChartBudget: APIChartBudget
 
     /// Runs the start-up checks: the chart directory can be created and written, the static
     /// directory exists, the database opens and migrates.
@@ -118,7 +123,7 @@ public struct SurveyServer: Sendable {
             cacheControl: "public, max-age=300")
         charts = try StaticFileStore(
             root: configuration.chartsDirectory, pool: cache.pool, contentAddressed: true,
-            cacheControl: StaticFileMiddleware<BasicRequestContext>.immutable)
+            cacheControl: StaticFileMiddleware<SurveyRequestContext>.immutable)
         do {
             let sqlite = try SQLiteSurveyStore(
                 configuration: .init(path: configuration.databasePath, ballotDeadline: configuration.ballotDeadline))
@@ -134,6 +139,11 @@ public struct SurveyServer: Sendable {
             throw StartupError(error.message)
         }
         favicon = ByteBuffer(string: Self.faviconSVG)
+        apiRateLimiter = ClientRateLimiter(
+            rate: configuration.chartAPI.requestsPerSecond, burst: configuration.chartAPI.burst)
+        apiRenders = AdmissionLimiter(permits: configuration.chartAPI.rendersInFlight)
+        apiChartBudget = APIChartBudget(
+            directory: configuration.chartsDirectory, maximumBytes: configuration.chartAPI.cacheMaximumBytes)
         let today: @Sendable () -> CalendarDay = { [configuration] in configuration.today }
         chartService = ChartService(store: store, cache: cache, renderer: PieChartRenderer(), today: today)
         pages = try Pages()
@@ -147,13 +157,14 @@ public struct SurveyServer: Sendable {
 
     /// Builds the HTTP application.
     public func application() -> some ApplicationProtocol {
-        let router = Router(context: BasicRequestContext.self, options: .autoGenerateHeadEndpoints)
+        let router = Router(context: SurveyRequestContext.self, options: .autoGenerateHeadEndpoints)
         router.add(middleware: MetricsMiddleware(metrics: metrics))
         if configuration.accessLog { router.add(middleware: LogRequestsMiddleware(.info)) }
         router.add(middleware: ErrorPagesMiddleware(pages: pages, routes: routeMethods, logger: logger))
         router.add(
             middleware: StaticFileMiddleware(
-                staticFiles: staticFiles, charts: charts, chartService: chartService, metrics: metrics))
+                staticFiles: staticFiles, charts: charts, chartService: chartService, metrics: metrics,
+                apiChartServed: { [self] name, bytes in await apiChartUsed(name, bytes: bytes) }))
         addRoutes(to: router)
         let onListening = configuration.onListening
         let dates = HTTPDateCache()
@@ -206,14 +217,14 @@ public struct SurveyServer: Sendable {
 
     /// Adds a route and records its method, so that other methods on its path get 405.
     private func route(
-        _ router: Router<BasicRequestContext>, _ method: HTTPRequest.Method, _ path: String,
-        _ handler: @escaping @Sendable (Request, BasicRequestContext) async throws -> Response
+        _ router: Router<SurveyRequestContext>, _ method: HTTPRequest.Method, _ path: String,
+        _ handler: @escaping @Sendable (Request, SurveyRequestContext) async throws -> Response
     ) {
         routeMethods.record(path, method)
         router.on(RouterPath(path), method: method, use: handler)
     }
 
-    func addRoutes(to router: Router<BasicRequestContext>) {
+    func addRoutes(to router: Router<SurveyRequestContext>) {
         route(router, .get, "/") { _, _ in
             let home = try await store.homeSurveys(on: configuration.today, recentDays: 14)
             return html(pages.home(active: home.active, completed: home.completed))
@@ -256,8 +267,8 @@ public struct SurveyServer: Sendable {
             }
             return try resultsJSON(survey)
         }
-        route(router, .post, "/api/charts/pie") { request, _ in
-            try await renderSpec(request)
+        route(router, .post, "/api/charts/pie") { request, context in
+            try await renderSpec(request, context: context)
         }
         route(router, .get, "/healthz") { _, _ in
             Response(
@@ -305,7 +316,7 @@ public struct SurveyServer: Sendable {
             body: .init(byteBuffer: page))
     }
 
-    private func openSurvey(_ context: BasicRequestContext) async throws -> Survey {
+    private func openSurvey(_ context: SurveyRequestContext) async throws -> Survey {
         guard let id = context.parameters.get("id", as: Int64.self), let survey = try await store.survey(id: id) else {
             throw ServiceError.noSuchSurvey()
         }
@@ -327,7 +338,7 @@ public struct SurveyServer: Sendable {
 
         """
 
-    private func vote(_ request: Request, context: BasicRequestContext) async throws -> Response {
+    private func vote(_ request: Request, context: SurveyRequestContext) async throws -> Response {
         if let reason = BallotIntegrity.crossSiteReason(request) {
             logger.notice("refused a ballot for \(request.uri.path): \(reason)")
             throw ServiceError(
@@ -395,7 +406,28 @@ public struct SurveyServer: Sendable {
             body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(document))))
     }
 
-    private func renderSpec(_ request: Request) async throws -> Response {
+    private func renderSpec(_ request: Request, context: SurveyRequestContext) async throws -> Response {
+        let limits = configuration.chartAPI
+        if let keys = limits.keys {
+            let bearer = request.headers[.authorization].flatMap { value -> String? in
+                value.lowercased().hasPrefix("bearer ") ? String(value.dropFirst("bearer ".count)) : nil
+            }
+            guard let key = bearer ?? request.headers[.xAPIKey], keys.contains(key) else {
+                var response = jsonError(
+                    .unauthorized, code: "api_key_required",
+                    "this chart API needs a key: send it as Authorization: Bearer <key> or X-API-Key")
+                response.headers[.wwwAuthenticate] = "Bearer realm=\"surveycharts\""
+                return response
+            }
+        }
+        let client = context.remoteAddress?.ipAddress ?? "unknown"
+        if let wait = apiRateLimiter.take(client) {
+            var response = jsonError(
+                .tooManyRequests, code: "rate_limited",
+                "at most \(Int(limits.requestsPerSecond)) charts a second per client; try again in \(wait) s")
+            response.headers[.retryAfter] = String(wait)
+            return response
+        }
         var request = request
         let body: ByteBuffer
         do {
@@ -410,16 +442,27 @@ public struct SurveyServer: Sendable {
         } catch let error as ChartSpecError {
             return jsonError(.badRequest, code: error.code.rawValue, error.message, field: error.field)
         }
+        let pixels = spec.width * spec.height * spec.scale * spec.scale
+        guard pixels <= limits.maximumPixels else {
+            return jsonError(
+                .badRequest, code: "too_many_pixels",
+                "\(spec.width)×\(spec.height) at scale \(spec.scale) is \(pixels) pixels; this API draws at most "
+                    + "\(limits.maximumPixels)", field: "width")
+        }
         do {
-            let chart = try await chartService.render(spec)
+            let chart = try await apiRenders.run(deadline: configuration.chartDeadline) {
+                try await chartService.render(spec)
+            }
             charts.remember(
                 [chart.name.fileName], bytes: chart.bytes, modified: chart.modificationTime, device: chart.device,
                 inode: chart.inode)
+            await apiChartUsed(chart.name.fileName, bytes: chart.bytes.count)
             return Response(
                 status: .ok,
                 headers: [
                     .contentType: "image/png", .contentLocation: "/piecharts/\(chart.name.fileName)",
-                    .cacheControl: StaticFileMiddleware<BasicRequestContext>.immutable, .xContentTypeOptions: "nosniff",
+                    .cacheControl: StaticFileMiddleware<SurveyRequestContext>.immutable,
+                    .xContentTypeOptions: "nosniff",
                 ],
                 body: .init(byteBuffer: ByteBuffer(bytes: chart.bytes)))
         } catch let error as ChartCacheError where error.code == .busy {
@@ -430,6 +473,19 @@ public struct SurveyServer: Sendable {
             // The spec was valid but cannot be drawn on its canvas (a legend that cannot fit).
             return jsonError(.badRequest, code: "cannot_render", error.underlying ?? error.message, field: "slices")
         }
+    }
+
+    /// Records a use of API chart `name`, and removes the least recently used API charts while
+    /// they take more than their budget.
+    func apiChartUsed(_ name: String, bytes: Int) async {
+        let evicted = apiChartBudget.use(name, bytes: bytes)
+        guard !evicted.isEmpty else { return }
+        let directory = configuration.chartsDirectory
+        _ = try? await cache.pool.run {
+            for victim in evicted { unlink(directory + "/" + victim) }
+        }
+        for victim in evicted { charts.forget([victim]) }
+        logger.debug("removed \(evicted.count) least recently used API charts")
     }
 
     private func html(_ page: String) -> Response {
@@ -543,4 +599,20 @@ public struct FileDescriptorLimit: Sendable {
         }
         return current()
     }
+}
+
+/// The request context: Hummingbird's, plus the client's address (for per-client limits).
+public struct SurveyRequestContext: RequestContext, RemoteAddressRequestContext {
+    public var coreContext: CoreRequestContextStorage
+    /// The connected client's address.
+    public let remoteAddress: SocketAddress?
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        remoteAddress = source.channel.remoteAddress
+    }
+}
+
+extension HTTPField.Name {
+    static let xAPIKey = Self("X-API-Key")!
 }

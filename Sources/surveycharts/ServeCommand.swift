@@ -73,6 +73,27 @@ struct ServeCommand: AsyncParsableCommand {
             """)
     var maxConnections: Int? = Int(Environment.string("MAX_CONNECTIONS", ""))
 
+    @Option(
+        help: ArgumentHelp(
+            """
+            A file of keys for the chart API, one per line; with it, POST /api/charts/pie needs \
+            Authorization: Bearer <key> or X-API-Key (SURVEYCHARTS_API_KEYS).
+            """, valueName: "file"))
+    var apiKeys: String? = ProcessInfo.processInfo.environment["SURVEYCHARTS_API_KEYS"]
+
+    @Option(
+        help: """
+            Most bytes of API charts kept in the chart directory; the least recently used are removed first. \
+            Question charts are never removed (SURVEYCHARTS_API_CACHE_MAX_BYTES).
+            """)
+    var apiCacheMaxBytes: Int = Environment.int("API_CACHE_MAX_BYTES", 256 * 1024 * 1024)
+
+    @Option(
+        help:
+            "Chart API requests a second one client address may make; bursts of twice that pass (SURVEYCHARTS_API_RATE)."
+    )
+    var apiRate: Double = Double(Environment.string("API_RATE", "20")) ?? 20
+
     @Option(help: "Seconds a client may take to send a request's head (SURVEYCHARTS_HEADER_TIMEOUT).")
     var headerTimeout: Double = Double(Environment.string("HEADER_TIMEOUT", "10")) ?? 10
 
@@ -110,6 +131,10 @@ struct ServeCommand: AsyncParsableCommand {
         guard bodyMinimumRate >= 0 else {
             throw ValidationError("--body-minimum-rate must not be negative, got \(bodyMinimumRate)")
         }
+        guard apiCacheMaxBytes >= 0 else {
+            throw ValidationError("--api-cache-max-bytes must not be negative, got \(apiCacheMaxBytes)")
+        }
+        guard apiRate > 0 else { throw ValidationError("--api-rate must be more than 0, got \(apiRate)") }
         if let maxConnections, maxConnections < 1 {
             throw ValidationError("--max-connections must be at least 1, got \(maxConnections)")
         }
@@ -135,6 +160,21 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.prerender = prerender
         configuration.ballotsPerBrowser = ballotsPerBrowser
         FileDescriptorLimit.raiseToHard()
+        configuration.chartAPI.cacheMaximumBytes = apiCacheMaxBytes
+        configuration.chartAPI.requestsPerSecond = apiRate
+        configuration.chartAPI.burst = apiRate * 2
+        if let apiKeys {
+            do {
+                let keys = try ChartAPILimits.keys(fromFile: apiKeys)
+                guard !keys.isEmpty else {
+                    CommandFailure("--api-keys \(apiKeys) holds no key; add one per line", exitCode: .dataError).exit()
+                }
+                configuration.chartAPI.keys = keys
+            } catch {
+                CommandFailure("cannot read --api-keys \(apiKeys): \(error.localizedDescription)", exitCode: .noInput)
+                    .exit()
+            }
+        }
         configuration.maximumConnections = maxConnections
         configuration.ballotDeadline = .milliseconds(Int64(ballotDeadline * 1000))
         configuration.timeouts.header = .milliseconds(Int64(headerTimeout * 1000))

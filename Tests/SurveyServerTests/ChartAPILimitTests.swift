@@ -1,0 +1,133 @@
+import Foundation
+import Synchronization
+import TestSupport
+import Testing
+
+/// The public chart API is bounded: pixels, renders at once, requests per client, keys, and
+/// the disk its charts take (least recently used removed first, question charts never).
+@Suite("Chart API limits", .serialized, .timeLimit(.minutes(3)))
+struct ChartAPILimitTests {
+    static func spec(_ label: String, width: Int = 640, height: Int = 400, scale: Int = 1) -> String {
+        """
+        {"title": "\(label)", "slices": [{"label": "Yes \(label)", "value": 3}, {"label": "No", "value": 2}],
+         "width": \(width), "height": \(height), "scale": \(scale)}
+        """
+    }
+
+    static func post(_ server: ServerProcess, _ body: String, headers: [String: String] = [:]) throws -> RawHTTPResponse
+    {
+        try RawHTTP.send(
+            port: server.port, method: "POST", target: "/api/charts/pie",
+            headers: headers.merging(["Content-Type": "application/json"]) { $1 }, body: Array(body.utf8))
+    }
+
+    static func apiCharts(_ site: ServerTests.Site) throws -> [String: Int] {
+        var sizes: [String: Int] = [:]
+        for name in try FileManager.default.contentsOfDirectory(atPath: site.charts) where name.hasPrefix("c-") {
+            let attributes = try FileManager.default.attributesOfItem(atPath: site.charts + "/" + name)
+            sizes[name] = attributes[.size] as? Int ?? 0
+        }
+        return sizes
+    }
+
+    @Test func tooManyPixelsIsABadSpec() throws {
+        let site = try ServerTests.Site()
+        let server = try site.serve()
+        defer { server.stop() }
+        for (width, height, scale) in [(4096, 4096, 1), (2048, 1024, 2), (1400, 1400, 2)] {
+            let response = try Self.post(server, Self.spec("big", width: width, height: height, scale: scale))
+            #expect(response.status == 400, "\(width)×\(height)@\(scale)")
+            let object = try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: String]
+            #expect(object?["error"] == "too_many_pixels" && object?["field"] == "width", "\(response.text)")
+        }
+        #expect(try Self.post(server, Self.spec("edge", width: 1024, height: 1024, scale: 2)).status == 200)
+        #expect(try Self.apiCharts(site).count == 1)
+    }
+
+    @Test func renderingManyHugeChartsAtOnceStaysWithinMemory() throws {
+        let site = try ServerTests.Site()
+        let server = try site.serve(["--api-rate", "1000"])
+        defer { server.stop() }
+        let statuses = Mutex<[Int]>([])
+        DispatchQueue.concurrentPerform(iterations: 64) { index in
+            let status = (try? Self.post(server, Self.spec("huge \(index)", width: 2048, height: 2048)).status) ?? -1
+            statuses.withLock { $0.append(status) }
+        }
+        let all = statuses.withLock { $0 }
+        #expect(all.allSatisfy { $0 == 200 || $0 == 503 }, "\(all)")
+        #expect(all.contains(200))
+        let status = try String(contentsOfFile: "/proc/\(server.process.processIdentifier)/status", encoding: .utf8)
+        let peakKB =
+            status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }.flatMap {
+                Int($0.split(separator: " ", omittingEmptySubsequences: true)[1])
+            } ?? 0
+        #expect(peakKB > 0 && peakKB < 300 * 1024, "peak RSS \(peakKB / 1024) MB with 64 huge renders at once")
+    }
+
+    @Test func oneClientIsRateLimitedWith429() throws {
+        let site = try ServerTests.Site()
+        let server = try site.serve(["--api-rate", "2"])
+        defer { server.stop() }
+        var statuses: [Int] = []
+        var retryAfter: String?
+        for index in 0..<12 {
+            let response = try Self.post(server, Self.spec("rate \(index % 3)"))
+            statuses.append(response.status)
+            if response.status == 429 { retryAfter = response.header("Retry-After") }
+        }
+        #expect(statuses.prefix(4).allSatisfy { $0 == 200 }, "the burst passes: \(statuses)")
+        #expect(statuses.contains(429), "\(statuses)")
+        #expect(retryAfter.flatMap(Int.init) ?? 0 >= 1)
+        // Pages and ballots are not limited.
+        #expect(try server.get("/").status == 200)
+        #expect(try server.post("/surveys/2", body: "q3=7&q4=11").status == 303)
+    }
+
+    @Test func withKeysConfiguredRequestsNeedOne() throws {
+        let site = try ServerTests.Site()
+        let keys = try site.directory.write("keys.txt", "# chart API keys\nalpha-123\n\nbeta-456\n")
+        let server = try site.serve(["--api-keys", keys])
+        defer { server.stop() }
+        let none = try Self.post(server, Self.spec("k"))
+        #expect(none.status == 401 && none.header("WWW-Authenticate")?.hasPrefix("Bearer") == true)
+        #expect(none.header("Content-Type") == "application/json")
+        #expect(try Self.post(server, Self.spec("k"), headers: ["Authorization": "Bearer wrong"]).status == 401)
+        #expect(try Self.post(server, Self.spec("k"), headers: ["Authorization": "Bearer alpha-123"]).status == 200)
+        #expect(try Self.post(server, Self.spec("k"), headers: ["X-API-Key": "beta-456"]).status == 200)
+        let empty = try site.directory.write("empty.txt", "# nothing\n")
+        let refused = try Executable.run(["serve", "--api-keys", empty, "--database", site.database])
+        #expect(refused.status == 65 && refused.standardError.contains("holds no key"))
+    }
+
+    @Test func apiChartsStayWithinTheirBudgetAndQuestionChartsAreNeverEvicted() throws {
+        let site = try ServerTests.Site()
+        let server = try site.serve(["--api-cache-max-bytes", "60000", "--api-rate", "1000"])
+        defer { server.stop() }
+        // A question chart and a writer's pending file: neither is API traffic's to remove.
+        let json = try server.get("/surveys/1/results.json")
+        let chart = try #require(
+            ((try JSONSerialization.jsonObject(with: Data(json.body)) as? [String: Any])?["questions"]
+                as? [[String: Any]])?.first?["chart"] as? [String: String])["1x"]!
+        #expect(try server.get(chart).status == 200)
+        let pending = try site.directory.write("piecharts/.c-00000000000000aa.png.pending", "being written")
+        var names: [String] = []
+        for index in 0..<12 {
+            let response = try Self.post(server, Self.spec("budget \(index)"))
+            #expect(response.status == 200)
+            names.append(String(response.header("Content-Location")!.dropFirst("/piecharts/".count)))
+            // Using the first chart all along keeps it recent: it survives the charts after it.
+            let again = try server.get("/piecharts/" + names[0])
+            #expect(again.status == 200, "\(names[0]): \(again.status)")
+        }
+        let left = try Self.apiCharts(site)
+        #expect(left.values.reduce(0, +) <= 60000, "\(left)")
+        #expect(left.count >= 2 && left.count < 12)
+        #expect(left[names[11]] != nil, "the newest chart stays")
+        #expect(left[names[0]] != nil, "a recently used chart stays")
+        #expect(left[names[1]] == nil, "the least recently used goes")
+        #expect(FileManager.default.fileExists(atPath: site.charts + "/" + chart.dropFirst("/piecharts/".count)))
+        #expect(FileManager.default.fileExists(atPath: pending))
+        // An evicted chart is simply drawn again when asked for.
+        #expect(try Self.post(server, Self.spec("budget 1")).status == 200)
+    }
+}
