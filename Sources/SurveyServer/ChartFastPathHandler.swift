@@ -78,7 +78,8 @@ final class ChartFastPathHandler: ChannelDuplexHandler, RemovableChannelHandler 
             let segments = try? StaticFileRules.segments(ofRawPath: path.dropFirst("/piecharts/".count)),
             segments.count == 1,
             // API charts take the full path, which records their use for the disk budget's LRU.
-            !APIChartBudget.isAPIChart(segments[0]), let file = charts.cachedFile(segments[0])
+            !APIChartBudget.isAPIChart(segments[0]), let file = charts.cachedFile(segments[0]),
+            file.streamedFrom == nil  // large files stream from disk through the full path
         else { return nil }
         if let question = ChartService.parseQuestionChartName(segments[0]) {
             // Only a fresh "completed" answers here; anything else is decided by the full path.

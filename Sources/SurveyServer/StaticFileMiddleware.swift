@@ -79,9 +79,19 @@ struct StaticFileMiddleware<Context: RequestContext>: RouterMiddleware {
 
     private func respond(_ request: Request, file: StaticFile) -> Response {
         let answer = file.answer(method: request.method, headers: request.headers)
+        if file.streamedFrom != nil, let range = answer.range, !range.isEmpty {
+            let store = isChartPath(request) ? charts : staticFiles
+            return Response(
+                status: answer.status, headers: answer.headers,
+                body: ResponseBody(contentLength: range.count) { writer in
+                    try await store.stream(file, range: range, to: &writer)
+                })
+        }
         return Response(
             status: answer.status, headers: answer.headers, body: .init(byteBuffer: answer.body ?? ByteBuffer()))
     }
+
+    private func isChartPath(_ request: Request) -> Bool { request.uri.path.hasPrefix("/piecharts/") }
 
     private func plain(_ status: HTTPResponse.Status, _ text: String) -> Response {
         Response(

@@ -1,13 +1,18 @@
 import ChartCache
 import Foundation
 import HTTPTypes
+import Hummingbird
 import NIOCore
 import Synchronization
 
 /// A file ready to send: its bytes (kept in memory, so hot files cost no disk I/O) and facts.
+/// Large files keep only their facts and the path they are streamed from, so a slow client
+/// holds a chunk of memory, not a copy of the file.
 public struct StaticFile: Sendable {
-    /// The whole file.
+    /// The whole file; empty when `streamedFrom` is set.
     public var bytes: ByteBuffer
+    /// The path of a large file, read in chunks as the client takes them.
+    public var streamedFrom: String?
     /// Size, date and strong ETag.
     public var facts: StaticFileRules.FileFacts
     /// The Content-Type.
@@ -16,8 +21,12 @@ public struct StaticFile: Sendable {
     /// nosniff, Accept-Ranges.
     public var headers: HTTPFields
 
-    init(bytes: ByteBuffer, facts: StaticFileRules.FileFacts, contentType: String, cacheControl: String) {
+    init(
+        bytes: ByteBuffer, streamedFrom: String? = nil, facts: StaticFileRules.FileFacts, contentType: String,
+        cacheControl: String
+    ) {
         self.bytes = bytes
+        self.streamedFrom = streamedFrom
         self.facts = facts
         self.contentType = contentType
         headers = [
@@ -31,7 +40,7 @@ extension StaticFile {
     /// Status, headers and body (nil for none, as for HEAD and 304) answering a request for this file.
     /// Shared by this middleware and the event-loop fast path for charts.
     func answer(method: HTTPRequest.Method, headers request: HTTPFields) -> (
-        status: HTTPResponse.Status, headers: HTTPFields, body: ByteBuffer?
+        status: HTTPResponse.Status, headers: HTTPFields, body: ByteBuffer?, range: Range<Int>?
     ) {
         let conditions = StaticFileRules.Conditions(
             ifNoneMatch: request[.ifNoneMatch], ifModifiedSince: request[.ifModifiedSince], range: request[.range],
@@ -39,6 +48,7 @@ extension StaticFile {
         var headers = self.headers
         var status = HTTPResponse.Status.ok
         var body: ByteBuffer? = self.bytes
+        var bodyRange: Range<Int>? = 0..<self.facts.size
         switch StaticFileRules.plan(for: conditions, file: self.facts) {
         case .whole:
             headers[.contentLength] = String(self.facts.size)
@@ -46,20 +56,29 @@ extension StaticFile {
             status = .notModified
             headers[.contentType] = nil
             body = nil
+            bodyRange = nil
         case .unsatisfiable:
             status = .rangeNotSatisfiable
             headers[.contentType] = nil
             headers[.contentRange] = "bytes */\(self.facts.size)"
             headers[.contentLength] = "0"
             body = nil
+            bodyRange = nil
         case .partial(let range):
             status = .partialContent
             headers[.contentRange] = "bytes \(range.lowerBound)-\(range.upperBound - 1)/\(self.facts.size)"
             headers[.contentLength] = String(range.count)
-            body = self.bytes.getSlice(at: self.bytes.readerIndex + range.lowerBound, length: range.count)
+            bodyRange = range
+            body =
+                streamedFrom == nil
+                ? self.bytes.getSlice(at: self.bytes.readerIndex + range.lowerBound, length: range.count) : nil
         }
-        if method == .head { body = nil }
-        return (status, headers, body)
+        if method == .head {
+            body = nil
+            bodyRange = nil
+        }
+        if streamedFrom != nil { body = nil }
+        return (status, headers, body, bodyRange)
     }
 
 }
@@ -198,11 +217,20 @@ public final class StaticFileStore: Sendable {
             offset += count
         }
         bytes.removeSubrange(offset...)
+        let facts = StaticFileRules.FileFacts(
+            size: bytes.count, modified: Int(status.st_mtim.tv_sec), etag: Self.etag(bytes))
+        let contentType = StaticFileRules.contentType(forName: relative)
+        if bytes.count > maximumCachedFile {
+            // Large: remember only the facts (the ETag took one read); every answer streams the file.
+            let file = StaticFile(
+                bytes: ByteBuffer(), streamedFrom: resolved, facts: facts, contentType: contentType,
+                cacheControl: cacheControl)
+            store(relative, file: file, identity: identity)
+            return file
+        }
         let file = StaticFile(
-            bytes: ByteBuffer(bytes: bytes),
-            facts: .init(size: bytes.count, modified: Int(status.st_mtim.tv_sec), etag: Self.etag(bytes)),
-            contentType: StaticFileRules.contentType(forName: relative), cacheControl: cacheControl)
-        if bytes.count <= maximumCachedFile { store(relative, file: file, identity: identity) }
+            bytes: ByteBuffer(bytes: bytes), facts: facts, contentType: contentType, cacheControl: cacheControl)
+        store(relative, file: file, identity: identity)
         return file
     }
 
@@ -229,6 +257,43 @@ public final class StaticFileStore: Sendable {
             throw ResourceExhaustedError(message: "cannot open \(path): \(String(cString: strerror(error)))")
         }
     }
+
+    /// Streams `range` of the large file `file` to `writer`, one chunk at a time: each chunk is
+    /// read on the blocking pool and written before the next is read, so a client that does not
+    /// read holds one chunk, however many requests it sends.
+    func stream(_ file: StaticFile, range: Range<Int>, to writer: inout any ResponseBodyWriter) async throws {
+        guard let path = file.streamedFrom else { return }
+        let descriptor = try await pool.run { () -> Int32 in
+            let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+            if descriptor < 0 { try Self.checkResources(errno, path) }
+            return descriptor
+        }
+        guard descriptor >= 0 else { throw ResourceExhaustedError(message: "\(path) vanished while being served") }
+        defer { close(descriptor) }
+        var offset = range.lowerBound
+        while offset < range.upperBound {
+            let (position, length) = (offset, min(Self.streamChunk, range.upperBound - offset))
+            let chunk = try await pool.run { () -> ByteBuffer in
+                var buffer = ByteBuffer()
+                buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: length) { target in
+                    var count = -1
+                    repeat {
+                        count = pread(descriptor, target.baseAddress, length, off_t(position))
+                    } while count < 0
+                        && errno == EINTR
+                    return max(0, count)
+                }
+                return buffer
+            }
+            guard chunk.readableBytes > 0 else { break }
+            offset += chunk.readableBytes
+            try await writer.write(chunk)
+        }
+        try await writer.finish(nil)
+    }
+
+    /// Bytes read and written per step when streaming a large file.
+    static let streamChunk = 64 * 1024
 
     /// A strong ETag from the content, so every server in a cluster gives the same one.
     static func etag(_ bytes: [UInt8]) -> String { "\"\(ChartKey(material: bytes).shortHex)\"" }

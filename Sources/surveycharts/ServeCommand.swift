@@ -160,6 +160,9 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.prerender = prerender
         configuration.ballotsPerBrowser = ballotsPerBrowser
         FileDescriptorLimit.raiseToHard()
+        // A file-size limit reached while writing a chart is a failed write (EFBIG, answered 503),
+        // not a reason to die.
+        signal(SIGXFSZ, SIG_IGN)
         configuration.chartAPI.cacheMaximumBytes = apiCacheMaxBytes
         configuration.chartAPI.requestsPerSecond = apiRate
         configuration.chartAPI.burst = apiRate * 2

@@ -1,0 +1,60 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// Clients that ask for large files and never read: large files stream from disk a chunk at a
+/// time, stalled responses are closed after the write timeout, and the server keeps serving.
+/// (The total memory of 500 such clients is not bounded yet: see the hostile-clients issue.)
+@Suite("Slow readers", .serialized, .timeLimit(.minutes(2)))
+struct SlowReaderTests {
+    typealias Client = ConnectionTimeoutTests.Client
+
+    static func residentKB(_ pid: Int32, _ field: String) throws -> Int {
+        let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
+        let line = status.split(separator: "\n").first { $0.hasPrefix(field + ":") }
+        return line.flatMap { Int($0.split(separator: " ", omittingEmptySubsequences: true)[1]) } ?? -1
+    }
+
+    @Test func fiveHundredClientsPipeliningLargeFilesAndNeverReadingAreCutOff() throws {
+        let site = try ServerTests.Site()
+        // 1.55 MB, like the largest chart the API used to allow.
+        var generator = SystemRandomNumberGenerator()
+        let big = (0..<1_550_000).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        try Data(big).write(to: URL(fileURLWithPath: site.statics + "/big.bin"))
+        let server = try site.serve(["--write-timeout", "3", "--no-access-log"])
+        defer { server.stop() }
+        // Served whole and intact to a client that reads.
+        let whole = try server.get("/static/big.bin")
+        #expect(whole.status == 200 && whole.body == big)
+        let ranged = try server.get("/static/big.bin", headers: ["Range": "bytes=1000000-1000099"])
+        #expect(ranged.status == 206 && ranged.body == Array(big[1_000_000..<1_000_100]))
+        let pid = server.process.processIdentifier
+        let request = String(repeating: "GET /static/big.bin HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", count: 4)
+        var clients: [Client] = []
+        for _ in 0..<500 {
+            let client = try Client(port: server.port, readTimeoutSeconds: 10)
+            var small: Int32 = 4096
+            setsockopt(client.descriptor, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
+            #expect(client.send(request))
+            clients.append(client)
+        }
+        usleep(1_500_000)
+        let peakKB = try Self.residentKB(pid, "VmHWM")
+        print("slow readers: peak RSS \(peakKB / 1024) MB with 500 clients × 4 pipelined requests")
+        // The stalled responses are cut off after the write timeout, and counted.
+        let closedDeadline = Date().addingTimeInterval(20)
+        var timedOut = 0
+        while Date() < closedDeadline {
+            let metrics = try server.get("/metrics").text
+            let prefix = "surveycharts_connections_timed_out_total{reason=\"write_stall\"} "
+            timedOut =
+                metrics.split(separator: "\n").first { $0.hasPrefix(prefix) }
+                .flatMap { Int($0.dropFirst(prefix.count)) } ?? 0
+            if timedOut >= 450 { break }
+            usleep(250_000)
+        }
+        #expect(timedOut >= 450, "only \(timedOut) stalled connections were closed")
+        clients.removeAll()
+        #expect(try server.get("/static/big.bin").body == big)
+    }
+}
