@@ -9,9 +9,11 @@ swift build -c release --product surveycharts >/dev/null
 binary=.build/release/surveycharts
 work=$(mktemp -d /tmp/surveycharts-bench-http.XXXXXX)
 server_pid=""
+fast_pid=""
 nginx_pid=""
 cleanup() {
     [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true
+    [ -n "$fast_pid" ] && kill "$fast_pid" 2>/dev/null && wait "$fast_pid" 2>/dev/null || true
     [ -n "$nginx_pid" ] && kill "$nginx_pid" 2>/dev/null || true
     rm -rf "$work"
 }
@@ -66,14 +68,25 @@ wrk.body = "q3=7&q4=11"
 wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
 LUA
 ballots=$(wrk -t2 -c16 -d"${duration}s" -s "$work/ballot.lua" "http://127.0.0.1:$port/surveys/2" | rate)
+# The same ballots on a server that does not wait for the disk: what durability costs.
+"$binary" serve --port 0 --no-access-log --no-prerender --unsafe-non-durable-ballots \
+    --database "$work/fast.sqlite3" --charts-dir "$work/fast-charts" --static-dir static \
+    > "$work/fast.out" 2> "$work/fast.log" &
+fast_pid=$!
+for _ in $(seq 1 100); do grep -q "listening on" "$work/fast.out" 2>/dev/null && break; sleep 0.1; done
+fast_port=$(sed -nE 's/.*listening on http:\/\/127.0.0.1:([0-9]+).*/\1/p' "$work/fast.out")
+fast_ballots=$(wrk -t2 -c16 -d"${duration}s" -s "$work/ballot.lua" "http://127.0.0.1:$fast_port/surveys/2" | rate)
 recorded=$("$binary" export --database "$work/surveys.sqlite3" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["surveys"][1]["questions"][0]["answers"][0]["votes"])')
 rss_kb=$(sed -nE 's/^VmHWM:[[:space:]]+([0-9]+) kB/\1/p' "/proc/$server_pid/status")
-python3 - "$ours" "$theirs" "$page" "$ballots" "$recorded" "$rss_kb" "$duration" <<'PY'
+python3 - "$ours" "$theirs" "$page" "$ballots" "$recorded" "$rss_kb" "$duration" "$fast_ballots" <<'PY'
 import sys
 ours, theirs, page, ballots = (float(x) for x in sys.argv[1:5])
 recorded, rss_kb, duration = int(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7])
+fast_ballots = float(sys.argv[8])
 print("chart hits: surveycharts %.0f req/s, nginx %.0f req/s, ratio %.2f× nginx (target ≥ 0.5, goal 1.0)" % (ours, theirs, ours / theirs))
 print("results page (warm): %.0f req/s (target ≥ 5000)" % page)
 print("ballots: %.0f ballots/s, %d recorded (wrk counted about %.0f)" % (ballots, recorded, ballots * duration))
+print("ballots, durable (synchronous=FULL): %.0f/s; not durable (NORMAL): %.0f/s; durability keeps %.2f× the rate"
+      % (ballots, fast_ballots, ballots / fast_ballots))
 print("peak RSS: %.1f MB (target ≤ 100 MB)" % (rss_kb / 1024))
 PY

@@ -65,6 +65,9 @@ final class ConnectionDeadlinesHandler: ChannelDuplexHandler, RemovableChannelHa
     private var unanswered = 0
     private var unwritableSince: NIODeadline?
     private var check: Scheduled<Void>?
+    /// When `check` runs. A later deadline keeps it (it re-evaluates and re-arms when it runs), so a
+    /// busy connection schedules a timer about once per timeout period, not on every request.
+    private var checkAt: NIODeadline?
 
     init(timeouts: ConnectionTimeouts, onTimeout: @escaping @Sendable (Reason) -> Void) {
         self.timeouts = timeouts
@@ -80,11 +83,13 @@ final class ConnectionDeadlinesHandler: ChannelDuplexHandler, RemovableChannelHa
     func handlerRemoved(context: ChannelHandlerContext) {
         check?.cancel()
         check = nil
+        checkAt = nil
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         check?.cancel()
         check = nil
+        checkAt = nil
         context.fireChannelInactive()
     }
 
@@ -172,26 +177,29 @@ final class ConnectionDeadlinesHandler: ChannelDuplexHandler, RemovableChannelHa
         return reason
     }
 
-    private func rearm(context: ChannelHandlerContext) {
-        check?.cancel()
+    private func rearm(context: ChannelHandlerContext, force: Bool = false) {
         guard var (deadline, _) = nextDeadline() else {
-            check = nil
+            // Nothing to watch now; a pending check finds nothing broken and stops.
             return
         }
         if case .readingBody = reading {
             // The rate rule has no single deadline: look again at least every idle period.
             deadline = min(deadline, .now() + .init(timeouts.bodyIdle))
         }
+        if !force, check != nil, let checkAt, checkAt <= deadline { return }
+        check?.cancel()
+        checkAt = deadline
         // The task runs on this event loop, where the handler and its context belong.
         let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
         check = context.eventLoop.scheduleTask(deadline: deadline) {
             let (handler, context) = bound.value
+            handler.check = nil
+            handler.checkAt = nil
             if let reason = handler.broken(at: .now()) {
-                handler.check = nil
                 handler.onTimeout(reason)
                 context.close(promise: nil)
             } else {
-                handler.rearm(context: context)
+                handler.rearm(context: context, force: true)
             }
         }
     }

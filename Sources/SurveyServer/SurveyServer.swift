@@ -50,6 +50,8 @@ public struct ServerConfiguration: Sendable {
     /// How long a ballot may take before it gets 503 with nothing recorded (another process
     /// holding the database lock, a long queue of ballots).
     public var ballotDeadline: Duration = .seconds(5)
+    /// SQLite's `synchronous=FULL` (durable ballots); off only to measure what durability costs.
+    public var durableBallots = true
     /// How many ballots one browser may cast in a survey.
     public var ballotsPerBrowser = BallotsPerBrowser.one
     /// Called once listening, with the bound host and port.
@@ -124,9 +126,11 @@ public struct SurveyServer: Sendable {
         charts = try StaticFileStore(
             root: configuration.chartsDirectory, pool: cache.pool, contentAddressed: true,
             cacheControl: StaticFileMiddleware<SurveyRequestContext>.immutable)
+        var storeConfiguration = SQLiteSurveyStore.Configuration(
+            path: configuration.databasePath, ballotDeadline: configuration.ballotDeadline)
+        storeConfiguration.synchronousFull = configuration.durableBallots
         do {
-            let sqlite = try SQLiteSurveyStore(
-                configuration: .init(path: configuration.databasePath, ballotDeadline: configuration.ballotDeadline))
+            let sqlite = try SQLiteSurveyStore(configuration: storeConfiguration)
             store = sqlite
             if configuration.loadDemo, try await sqlite.isEmpty() {
                 try await sqlite.importDocument(DemoSurveys.document(today: configuration.today))

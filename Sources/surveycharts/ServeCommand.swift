@@ -114,6 +114,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Seconds a response may stay stuck on a client that reads nothing (SURVEYCHARTS_WRITE_TIMEOUT).")
     var writeTimeout: Double = Double(Environment.string("WRITE_TIMEOUT", "30")) ?? 30
 
+    @Flag(
+        help: ArgumentHelp(
+            "Commit ballots with synchronous=NORMAL: faster, not power-loss safe (for make bench-http only).",
+            visibility: .hidden))
+    var unsafeNonDurableBallots = false
+
     @Option(help: ArgumentHelp("Milliseconds between attempts to lead the pre-render scheduler.", visibility: .hidden))
     var prerenderRetryMs = 5000
 
@@ -159,6 +165,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.accessLog = accessLog
         configuration.prerender = prerender
         configuration.ballotsPerBrowser = ballotsPerBrowser
+        configuration.durableBallots = !unsafeNonDurableBallots
         FileDescriptorLimit.raiseToHard()
         // A file-size limit reached while writing a chart is a failed write (EFBIG, answered 503),
         // not a reason to die.
