@@ -2,7 +2,7 @@
 SWIFT ?= swift
 SURVEYCHARTS_CHARTS_DIR ?= piecharts
 
-.PHONY: deps test-deps build run test lint format bench-render bench-cache bench-http bench-prerender
+.PHONY: deps test-deps build run test update-reference lint format bench-render bench-cache bench-http bench-prerender
 
 deps:
 	@scripts/install-deps.sh
@@ -29,6 +29,10 @@ test: test-deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --skip $(BROWSER_TESTS)
 	$(SWIFT) test --skip-build --filter $(BROWSER_TESTS)
+
+# After a deliberate change to how charts look: re-render docs/reference/ (commit them with the change).
+update-reference: build
+	.build/debug/surveycharts demo --charts-dir docs/reference
 
 lint:
 	$(SWIFT) format lint --strict --recursive Sources Tests Package.swift

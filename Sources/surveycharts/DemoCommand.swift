@@ -25,7 +25,7 @@ struct DemoCommand: ParsableCommand {
         }
         let renderer = PieChartRenderer()
         do {
-            for (name, spec) in try DemoCharts.all() {
+            for (name, spec) in try ReferenceCharts.all() {
                 var scaled = spec
                 scaled.scale = scale
                 try scaled.validate()

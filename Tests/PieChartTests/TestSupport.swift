@@ -87,7 +87,8 @@ enum RandomSpecs {
 struct DecodedPNG {
     let width: Int
     let height: Int
-    private let pixels: [UInt32]
+    /// Every pixel as 0xRRGGBB, row by row.
+    let pixels: [UInt32]
 
     init(_ bytes: [UInt8]) throws {
         final class Reader {

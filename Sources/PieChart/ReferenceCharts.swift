@@ -1,9 +1,11 @@
 import PieChart
 
-/// The reference charts: the seed's two Television Trends questions and the hard cases. They
-/// are what `make run` draws for now, and what `docs/` shows.
-enum DemoCharts {
-    static func all() throws -> [(name: String, spec: ChartSpec)] {
+/// The reference charts: the seed's two Television Trends questions and the hard cases. They are
+/// what `surveycharts demo` draws, what `docs/reference/` shows, and what the tests compare every
+/// fresh render against (`make update-reference` re-renders them after a deliberate change).
+public enum ReferenceCharts {
+    /// Every reference chart, by file name (without `.png`).
+    public static func all() throws -> [(name: String, spec: ChartSpec)] {
         typealias Slice = ChartSpec.Slice
         return [
             (
