@@ -7,7 +7,7 @@ import Testing
 
 /// The protocol and its six invariants (DESIGN "Chart cache protocol"), with real system calls
 /// in a temporary directory, real threads and real processes.
-@Suite("Chart cache", .serialized)
+@Suite("Chart cache", .serialized, .timeLimit(.minutes(5)))
 struct ChartCacheTests {
     let name = try! ChartName(validating: "q1-0123456789abcdef.png")
 

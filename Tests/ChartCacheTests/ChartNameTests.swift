@@ -2,7 +2,7 @@ import Testing
 
 @testable import ChartCache
 
-@Suite("Chart names")
+@Suite("Chart names", .timeLimit(.minutes(2)))
 struct ChartNameTests {
     @Test(arguments: [
         "../x", "a/b", ".x", ".q1-0123456789abcdef.png.pending", "a\u{0}b", "", "..", "x/../y", "a\\b", "q1..png",

@@ -7,7 +7,7 @@ import Testing
 #endif
 
 /// Every rule of DESIGN "Chart rendering" that layout decides, checked on thousands of random specs.
-@Suite("Chart layout properties")
+@Suite("Chart layout properties", .timeLimit(.minutes(2)))
 struct ChartLayoutTests {
     /// Checks the layout invariants; returns problems as text so failures show the seed and spec.
     static func problems(in layout: ChartLayout, spec: ChartSpec) -> [String] {
@@ -114,12 +114,21 @@ struct ChartLayoutTests {
 
     @Test func realPangoMetricsKeepEveryRule() throws {
         var generator = SeededGenerator(seed: 99)
+        var laidOut = 0
         for round in 0..<300 {
             let spec = try RandomSpecs.spec(using: &generator, maxSlices: 24)
-            guard let layout = try? ChartLayout(spec: spec, measurer: PangoTextMeasurer()) else { continue }
+            let layout: ChartLayout
+            do {
+                layout = try ChartLayout(spec: spec, measurer: PangoTextMeasurer())
+            } catch let error as ChartSpecError where error.code == .legendDoesNotFit {
+                continue  // a small random canvas may be too small for its legend: a clear error, not a layout
+            }
+            laidOut += 1
             let found = Self.problems(in: layout, spec: spec)
             #expect(found.isEmpty, "round \(round) (seed 99): \(found)")
         }
+        // Most random specs fit: the rules were checked on real layouts, not skipped.
+        #expect(laidOut > 200, "only \(laidOut) of 300 specs were laid out")
     }
 
     @Test func commonCanvasesAlwaysFitUpTo64Slices() throws {

@@ -3,7 +3,7 @@ import Testing
 
 @testable import PieChart
 
-@Suite("Chart spec parsing and validation")
+@Suite("Chart spec parsing and validation", .timeLimit(.minutes(2)))
 struct ChartSpecTests {
     func parse(_ json: String) throws -> ChartSpec { try ChartSpec(json: Array(json.utf8)) }
 

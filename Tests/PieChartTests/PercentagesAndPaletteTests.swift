@@ -2,7 +2,7 @@ import Testing
 
 @testable import PieChart
 
-@Suite("Largest-remainder percentages and the palette")
+@Suite("Largest-remainder percentages and the palette", .timeLimit(.minutes(2)))
 struct PercentagesAndPaletteTests {
     @Test func theSeedsChartAddsUpTo100() {
         // The origin rounded each share on its own and showed 62 + 12 + 25 = 99.

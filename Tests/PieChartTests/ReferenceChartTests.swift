@@ -6,7 +6,7 @@ import Testing
 /// Every committed reference chart (docs/reference/) matches a fresh render, pixel by pixel: if
 /// text, a legend, a colour or a slice changed, this fails. A deliberate change re-renders them
 /// with `make update-reference`, in the same commit.
-@Suite("Reference charts")
+@Suite("Reference charts", .timeLimit(.minutes(2)))
 struct ReferenceChartTests {
     static let directory =
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

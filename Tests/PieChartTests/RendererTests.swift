@@ -4,7 +4,7 @@ import Testing
 
 @testable import PieChart
 
-@Suite("Rendering to PNG")
+@Suite("Rendering to PNG", .timeLimit(.minutes(2)))
 struct RendererTests {
     let renderer = PieChartRenderer()
 

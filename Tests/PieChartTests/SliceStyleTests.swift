@@ -5,7 +5,7 @@ import Testing
 
 /// Every slice identifiable: own colours up to 12 slices (colour-blind safe), colour and
 /// pattern beyond; and "<1%" for a share that has votes but rounds to 0.
-@Suite("Slice colours, patterns and tiny shares")
+@Suite("Slice colours, patterns and tiny shares", .timeLimit(.minutes(2)))
 struct SliceStyleTests {
     /// sRGB → CIELAB (D65) after simulating a colour-vision deficiency with Machado et al. (2009)
     /// at full severity.

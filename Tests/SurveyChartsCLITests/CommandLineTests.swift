@@ -3,7 +3,7 @@ import TestSupport
 import Testing
 
 /// Runs the real `surveycharts` binary as a user types it.
-@Suite("surveycharts command line")
+@Suite("surveycharts command line", .timeLimit(.minutes(2)))
 struct CommandLineTests {
     @Test func renderWritesAPNGAndSaysWhere() throws {
         let directory = try TemporaryDirectory()

@@ -131,6 +131,22 @@ struct BrowserRulesOverHTTPTests {
         #expect(log.contains("database busy on POST /surveys/2"))
     }
 
+    @Test func aBallotBeforeTheSurveyOpensIs409AndRecordsNothing() throws {
+        let site = try ServerTests.Site()
+        try site.importSurveys(
+            """
+            {"surveys": [{"id": 50, "title": "Next month", "opens": "2026-12-01", "closes": "2026-12-31",
+              "questions": [{"id": 500, "text": "Ready?", "answers": [{"id": 5000, "text": "Yes"}, {"id": 5001, "text": "No"}]}]}]}
+            """)
+        let server = try site.serve(["--no-demo"])
+        defer { server.stop() }
+        let ballot = try server.post("/surveys/50", body: "q500=5000")
+        #expect(ballot.status == 409 && ballot.header("Content-Type") == "text/html; charset=utf-8")
+        #expect(ballot.text.contains("opens on 2026-12-01"))
+        let votes = try site.export().surveys.first { $0.id == 50 }!.questions[0].answers[0].votes ?? 0
+        #expect(votes == 0)
+    }
+
     @Test func everyHTMLResponseCarriesTheSecurityHeaders() throws {
         let (_, server) = try Self.demo()
         defer { server.stop() }

@@ -80,7 +80,7 @@ struct DescriptorLimitTests {
     }
 }
 
-@Suite("Resource errors")
+@Suite("Resource errors", .timeLimit(.minutes(2)))
 struct ResourceErrorTests {
     @Test func runningOutOfDescriptorsIsAnErrorNotAMissingFile() {
         #expect(throws: ResourceExhaustedError.self) { try StaticFileStore.checkResources(EMFILE, "/x") }

@@ -50,7 +50,7 @@ final class ManualClock: SchedulerClock, Sendable {
     }
 }
 
-@Suite("Pre-rendering and pruning", .serialized)
+@Suite("Pre-rendering and pruning", .serialized, .timeLimit(.minutes(5)))
 struct PrerenderTests {
     static func closedSurveys(count: Int, questionsEach: Int, closes: String = "2026-11-20", idBase: Int = 1) -> String
     {

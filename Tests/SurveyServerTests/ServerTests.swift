@@ -7,7 +7,7 @@ import Testing
 @testable import Surveys
 
 /// End-to-end tests over real HTTP against the real `surveycharts serve` on an ephemeral port.
-@Suite("Survey service over HTTP", .serialized)
+@Suite("Survey service over HTTP", .serialized, .timeLimit(.minutes(5)))
 struct ServerTests {
     static let today = "2026-11-22"
 

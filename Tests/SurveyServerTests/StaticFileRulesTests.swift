@@ -2,7 +2,7 @@ import Testing
 
 @testable import SurveyServer
 
-@Suite("Static handler rules")
+@Suite("Static handler rules", .timeLimit(.minutes(2)))
 struct StaticFileRulesTests {
     let file = StaticFileRules.FileFacts(size: 1000, modified: 1_795_000_000, etag: "\"abc\"")
 

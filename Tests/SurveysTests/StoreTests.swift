@@ -4,7 +4,7 @@ import Testing
 
 @testable import Surveys
 
-@Suite("Calendar days")
+@Suite("Calendar days", .timeLimit(.minutes(2)))
 struct CalendarDayTests {
     @Test func parsesAndPrintsRealDatesOnly() {
         #expect(CalendarDay("2026-11-08")?.description == "2026-11-08")
@@ -44,7 +44,7 @@ struct CalendarDayTests {
     }
 }
 
-@Suite("SQLite store")
+@Suite("SQLite store", .timeLimit(.minutes(2)))
 struct StoreTests {
     let today = CalendarDay("2026-11-22")!
 

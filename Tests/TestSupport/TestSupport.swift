@@ -27,6 +27,12 @@ public final class TemporaryDirectory: @unchecked Sendable {
     public func entries() throws -> [String] { try FileManager.default.contentsOfDirectory(atPath: path).sorted() }
 }
 
+/// This process's environment without `SURVEYCHARTS_*` variables: a test states every option it
+/// relies on, and one set in the shell that runs the tests must not make it pass (or fail) by accident.
+public var cleanEnvironment: [String: String] {
+    ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("SURVEYCHARTS_") }
+}
+
 /// The package's built executables, found beside the test bundle.
 public enum Executable {
     /// How a finished process ended and what it printed.
@@ -74,7 +80,7 @@ public enum Executable {
         let process = Process()
         process.executableURL = url(name)
         process.arguments = arguments
-        if let environment { process.environment = environment }
+        process.environment = environment ?? cleanEnvironment
         let running = Running(process)
         process.standardOutput = running.output
         process.standardError = running.error
@@ -227,6 +233,7 @@ public final class ServerProcess: @unchecked Sendable {
         logPath = NSTemporaryDirectory() + "surveycharts-server-\(UUID().uuidString).log"
         FileManager.default.createFile(atPath: logPath, contents: nil)
         let output = Pipe()
+        process.environment = cleanEnvironment
         let serve = ["serve", "--port", "0", "--exit-with-parent"] + arguments
         if let command = wrapper.first {
             process.executableURL = URL(fileURLWithPath: command)
