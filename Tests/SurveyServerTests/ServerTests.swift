@@ -304,16 +304,26 @@ struct ServerTests {
         #expect(head.status == 200 && head.body.isEmpty && head.header("Content-Length") == String(cold.body.count))
         let post = try RawHTTP.send(port: server.port, method: "POST", target: chart)
         #expect(post.status == 405)
-        // Several requests on one connection, answered in order, then closed on request.
+        // Several requests on one connection, answered in order, then closed on request. The first
+        // is a chart never rendered (Hummingbird renders it); the warm chart behind it could be
+        // answered at once on the event loop, but must wait its turn.
+        let other = try #require(
+            ((object?["questions"] as? [[String: Any]])?[1]["chart"] as? [String: String])?["2x"])
         let request =
-            "GET \(chart) HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+            "GET \(other) HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
             + "GET \(chart) HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-        let raw = String(decoding: try RawHTTP.exchange(port: server.port, Array(request.utf8)), as: UTF8.self)
-        // Bodies are binary and responses follow each other directly: find the status lines in order.
-        let statuses = raw.components(separatedBy: "HTTP/1.1 ").dropFirst().map { $0.prefix(6) }
-        #expect(statuses == ["200 OK", "200 OK", "200 OK"])
-        let order = ["image/png", "text/plain", "image/png"].map { raw.range(of: "Content-Type: \($0)")?.lowerBound }
-        #expect(order[0]! < order[1]! && raw.range(of: "ok\n")!.lowerBound > order[1]!)
+        let raw = try RawHTTP.exchange(port: server.port, Array(request.utf8))
+        // Split the stream into responses by their Content-Length, in the order they came.
+        var responses: [RawHTTPResponse] = []
+        var rest = raw[...]
+        while !rest.isEmpty, let length = RawHTTP.completeResponseLength(Array(rest)) {
+            responses.append(try RawHTTP.parse(Array(rest.prefix(length)), isHead: false))
+            rest = rest.dropFirst(length)
+        }
+        #expect(responses.map(\.status) == [200, 200, 200])
+        #expect(responses.map { $0.header("Content-Type") ?? "" } == ["image/png", "text/plain", "image/png"])
+        #expect(responses.count == 3 && responses[0].body.count != cold.body.count, "the cold chart came first")
+        #expect(responses.count == 3 && responses[1].text == "ok\n" && responses[2].body == cold.body)
     }
 
     @Test func chartAPIRendersValidSpecsAndRefusesBadOnes() throws {

@@ -180,7 +180,7 @@ public enum RawHTTP {
 
     /// The length of the response at the start of `bytes` (head plus `Content-Length`), once the
     /// head is complete.
-    static func completeResponseLength(_ bytes: [UInt8]) -> Int? {
+    public static func completeResponseLength(_ bytes: [UInt8]) -> Int? {
         let separator: [UInt8] = [13, 10, 13, 10]
         guard let end = (0..<max(0, bytes.count - 3)).first(where: { bytes[$0..<$0 + 4].elementsEqual(separator) })
         else { return nil }
@@ -191,7 +191,8 @@ public enum RawHTTP {
         return end + 4 + length
     }
 
-    static func parse(_ raw: [UInt8], isHead: Bool) throws -> RawHTTPResponse {
+    /// Parses one response (head and body) from `raw`.
+    public static func parse(_ raw: [UInt8], isHead: Bool) throws -> RawHTTPResponse {
         let separator: [UInt8] = [13, 10, 13, 10]
         guard let end = (0..<max(0, raw.count - 3)).first(where: { Array(raw[$0..<$0 + 4]) == separator }) else {
             throw Failure(description: "no complete response head in \(raw.count) bytes")
