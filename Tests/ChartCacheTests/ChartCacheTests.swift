@@ -54,6 +54,10 @@ struct ChartCacheTests {
         let total = reports.map(\.renders).reduce(0, +) + renderer.renders.load(ordering: .relaxed)
         #expect(total == 1)
         #expect(reports.allSatisfy { $0.outcomes.keys.allSatisfy { ["rendered", "waited", "hit"].contains($0) } })
+        // The stampede really overlapped: requests in other processes, or here, waited for the writer.
+        let waited =
+            reports.map { $0.outcomes["waited", default: 0] }.reduce(0, +) + ours.filter { $0.outcome == .waited }.count
+        #expect(waited >= 1, "nobody waited: \(reports.map(\.outcomes)), here \(ours.map(\.outcome))")
         #expect(Set(ours.map(\.bytes)) == [CountingRenderer.bytes(for: name.fileName)])
         #expect(try directory.entries() == [name.fileName])
     }
@@ -280,6 +284,23 @@ struct ChartCacheTests {
         defer { cache.shutdown() }
         let chart = try await cache.chart(named: name, render: CountingRenderer().render(name.fileName))
         #expect(chart.outcome == .rendered && cache.statistics.takeovers == 1)
+    }
+
+    @Test func aWriterBetweenCreateAndLockIsProtectedByTheGracePeriod() async throws {
+        let directory = try TemporaryDirectory()
+        // The writer has created its pending file but not locked it yet when it is stopped.
+        let writer = try Helper.start(directory, name: name.fileName, ["--stop-at", "created"])
+        try await Helper.waitUntilStopped(writer.pid)
+        let cache = try ChartCache.forTesting(directory, deadline: .seconds(10), grace: .seconds(3))
+        defer { cache.shutdown() }
+        let waiting = Task { try await cache.chart(named: name, render: CountingRenderer().render(name.fileName)) }
+        // Well within the grace period, the writer goes on: it locks, renders and publishes.
+        try await Task.sleep(for: .milliseconds(300))
+        kill(writer.pid, SIGCONT)
+        let chart = try await waiting.value
+        #expect(try Helper.report(writer.finish()).renders == 1)
+        #expect(chart.outcome == .waited || chart.outcome == .hit, "\(chart.outcome)")
+        #expect(cache.statistics.takeovers == 0 && cache.statistics.renders == 0)
     }
 
     @Test func startupSweepRemovesOnlyAbandonedPendingFiles() async throws {
