@@ -145,26 +145,28 @@ final class ConnectionDeadlinesHandler: ChannelDuplexHandler, RemovableChannelHa
         context.fireChannelWritabilityChanged()
     }
 
-    /// The earliest moment a rule could be broken, and the rule.
+    /// The earliest moment a rule could be broken, and the rule. Runs a few times per request:
+    /// no allocation.
     private func nextDeadline() -> (NIODeadline, Reason)? {
-        var candidates: [(NIODeadline, Reason)] = []
-        switch reading {
+        var reading: (NIODeadline, Reason)?
+        switch self.reading {
         case .awaitingRequest(let since, let first):
             if unanswered == 0 {
-                candidates.append(
+                reading =
                     first
-                        ? (since + .init(timeouts.header), .header)
-                        : (since + .init(timeouts.keepAliveIdle), .keepAlive))
+                    ? (since + .init(timeouts.header), .header) : (since + .init(timeouts.keepAliveIdle), .keepAlive)
             }
         case .readingHead(let started):
-            candidates.append((started + .init(timeouts.header), .header))
+            reading = (started + .init(timeouts.header), .header)
         case .readingBody(_, let lastPiece, _):
-            candidates.append((lastPiece + .init(timeouts.bodyIdle), .body))
+            reading = (lastPiece + .init(timeouts.bodyIdle), .body)
         case .answering:
             break
         }
-        if let unwritableSince { candidates.append((unwritableSince + .init(timeouts.writeStall), .writeStall)) }
-        return candidates.min { $0.0 < $1.0 }
+        guard let unwritableSince else { return reading }
+        let writing = (unwritableSince + .init(timeouts.writeStall), Reason.writeStall)
+        guard let reading else { return writing }
+        return reading.0 <= writing.0 ? reading : writing
     }
 
     /// Whether a rule is broken now (the body's minimum rate is checked here too).

@@ -8,67 +8,7 @@ import Testing
 /// so a regression fails instead of hanging.
 @Suite("Connection timeouts", .serialized, .timeLimit(.minutes(2)))
 struct ConnectionTimeoutTests {
-    /// A client socket that sends what it is told, when it is told.
-    final class Client {
-        let descriptor: Int32
-
-        init(port: Int, readTimeoutSeconds: Int = 15) throws {
-            descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var timeout = timeval(tv_sec: readTimeoutSeconds, tv_usec: 0)
-            setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = in_port_t(UInt16(port).bigEndian)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            let connected = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-                }
-            }
-            guard connected == 0 else { throw RawHTTP.Failure(description: "connect failed: errno \(errno)") }
-        }
-
-        deinit { close(descriptor) }
-
-        /// Changes how long a read waits for data.
-        func readTimeout(seconds: Int) {
-            var timeout = timeval(tv_sec: seconds, tv_usec: 0)
-            setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        }
-
-        /// Sends `text`; false when the server has closed the connection.
-        @discardableResult
-        func send(_ text: String) -> Bool {
-            let bytes = Array(text.utf8)
-            return bytes.withUnsafeBytes { Glibc.send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-                == bytes.count
-        }
-
-        /// Reads what has arrived (waiting for the first bytes up to the read timeout).
-        func readSome() -> String {
-            var buffer = [UInt8](repeating: 0, count: 65536)
-            let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-            return count > 0 ? String(decoding: buffer[0..<count], as: UTF8.self) : ""
-        }
-
-        /// Reads until the server closes: what it sent, and whether it closed (rather than the
-        /// read timing out with the connection still open).
-        func readUntilClosed() -> (text: String, closed: Bool) {
-            var received: [UInt8] = []
-            var buffer = [UInt8](repeating: 0, count: 65536)
-            while true {
-                let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-                if count > 0 {
-                    received += buffer[0..<count]
-                    continue
-                }
-                if count < 0 && errno == EINTR { continue }
-                // 0: the server closed; ECONNRESET: it closed with our bytes unread. Both are closed.
-                let closed = count == 0 || errno == ECONNRESET
-                return (String(decoding: received, as: UTF8.self), closed)
-            }
-        }
-    }
+    typealias Client = RawConnection
 
     static func server(_ site: ServerTests.Site) throws -> ServerProcess {
         try site.serve([

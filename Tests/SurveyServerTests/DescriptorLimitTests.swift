@@ -9,7 +9,7 @@ import Testing
 /// flood is gone. The server runs under `prlimit --nofile=256`.
 @Suite("File-descriptor exhaustion", .serialized, .timeLimit(.minutes(2)))
 struct DescriptorLimitTests {
-    typealias Client = ConnectionTimeoutTests.Client
+    typealias Client = RawConnection
 
     static func serve(_ site: ServerTests.Site, _ extra: [String]) throws -> ServerProcess {
         try ServerProcess(

@@ -6,7 +6,7 @@ import Testing
 /// `Allow` on pages, and `nosniff` everywhere.
 @Suite("HTTP/1.1 rules", .serialized, .timeLimit(.minutes(2)))
 struct RFCRulesTests {
-    typealias Client = ConnectionTimeoutTests.Client
+    typealias Client = RawConnection
 
     @Test func http11RequestsNeedExactlyOneHost() throws {
         let site = try ServerTests.Site()

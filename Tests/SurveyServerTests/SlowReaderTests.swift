@@ -7,7 +7,7 @@ import Testing
 /// (The total memory of 500 such clients is not bounded yet: see the hostile-clients issue.)
 @Suite("Slow readers", .serialized, .timeLimit(.minutes(2)))
 struct SlowReaderTests {
-    typealias Client = ConnectionTimeoutTests.Client
+    typealias Client = RawConnection
 
     static func residentKB(_ pid: Int32, _ field: String) throws -> Int {
         let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)

@@ -141,21 +141,8 @@ public enum RawHTTP {
     public static func exchange(
         port: Int, _ bytes: [UInt8], timeoutSeconds: Int = 60, stopAfterOneResponse: Bool = false
     ) throws -> [UInt8] {
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard descriptor >= 0 else { throw Failure(description: "socket failed") }
+        let descriptor = try connect(port: port, readTimeoutSeconds: timeoutSeconds)
         defer { close(descriptor) }
-        var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
-        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        guard connected == 0 else { throw Failure(description: "connect to port \(port) failed: errno \(errno)") }
         var offset = 0
         while offset < bytes.count {
             let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress! + offset, $0.count - offset) }
@@ -176,6 +163,30 @@ public enum RawHTTP {
             }
         }
         return response
+    }
+
+    /// A TCP connection to 127.0.0.1:`port` whose reads give up after `readTimeoutSeconds`; the
+    /// caller closes the descriptor.
+    public static func connect(port: Int, readTimeoutSeconds: Int) throws -> Int32 {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { throw Failure(description: "socket failed: errno \(errno)") }
+        var timeout = timeval(tv_sec: readTimeoutSeconds, tv_usec: 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Glibc.connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard connected == 0 else {
+            let failure = Failure(description: "connect to port \(port) failed: errno \(errno)")
+            close(descriptor)
+            throw failure
+        }
+        return descriptor
     }
 
     /// The length of the response at the start of `bytes` (head plus `Content-Length`), once the
@@ -286,5 +297,58 @@ public final class ServerProcess: @unchecked Sendable {
     {
         try RawHTTP.send(
             port: port, method: "POST", target: target, headers: ["Content-Type": contentType], body: Array(body.utf8))
+    }
+}
+
+/// A client socket that sends what it is told, when it is told, and reads what comes back:
+/// for tests of slow, stalled and flooding clients.
+public final class RawConnection {
+    /// The socket.
+    public let descriptor: Int32
+
+    /// Connects to 127.0.0.1:`port`; reads wait at most `readTimeoutSeconds`.
+    public init(port: Int, readTimeoutSeconds: Int = 15) throws {
+        descriptor = try RawHTTP.connect(port: port, readTimeoutSeconds: readTimeoutSeconds)
+    }
+
+    deinit { close(descriptor) }
+
+    /// Changes how long a read waits for data.
+    public func readTimeout(seconds: Int) {
+        var timeout = timeval(tv_sec: seconds, tv_usec: 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    /// Sends `text`; false when the server has closed the connection.
+    @discardableResult
+    public func send(_ text: String) -> Bool {
+        let bytes = Array(text.utf8)
+        return bytes.withUnsafeBytes { Glibc.send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            == bytes.count
+    }
+
+    /// Reads what has arrived (waiting for the first bytes up to the read timeout).
+    public func readSome() -> String {
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+        return count > 0 ? String(decoding: buffer[0..<count], as: UTF8.self) : ""
+    }
+
+    /// Reads until the server closes: what it sent, and whether it closed (rather than the
+    /// read timing out with the connection still open).
+    public func readUntilClosed() -> (text: String, closed: Bool) {
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            if count > 0 {
+                received += buffer[0..<count]
+                continue
+            }
+            if count < 0 && errno == EINTR { continue }
+            // 0: the server closed; ECONNRESET: it closed with our bytes unread. Both are closed.
+            let closed = count == 0 || errno == ECONNRESET
+            return (String(decoding: received, as: UTF8.self), closed)
+        }
     }
 }
