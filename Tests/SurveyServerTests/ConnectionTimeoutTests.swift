@@ -114,9 +114,9 @@ struct ConnectionTimeoutTests {
         let server = try Self.server(site)
         defer { server.stop() }
         _ = try server.get("/healthz")
-        let log = try String(contentsOfFile: server.logPath, encoding: .utf8)
         #expect(
-            log.contains("connection timeouts: header 1.0 s, body idle 1.0 s (at least 1024 B/s), keep-alive 2.0 s"))
+            server.logContains(
+                "connection timeouts: header 1.0 s, body idle 1.0 s (at least 1024 B/s), keep-alive 2.0 s"))
         let refused = try Executable.run(["serve", "--header-timeout", "0"])
         #expect(refused.status != 0 && refused.standardError.contains("--header-timeout"))
     }

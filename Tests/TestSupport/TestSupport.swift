@@ -288,6 +288,17 @@ public final class ServerProcess: @unchecked Sendable {
         try? FileManager.default.removeItem(atPath: logPath)
     }
 
+    /// Whether the server's log holds `text` within `seconds` (the log is written by a background
+    /// thread, so a line may land just after the response it describes).
+    public func logContains(_ text: String, within seconds: Double = 10) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        repeat {
+            if let log = try? String(contentsOfFile: logPath, encoding: .utf8), log.contains(text) { return true }
+            usleep(20_000)
+        } while Date() < deadline
+        return false
+    }
+
     public func get(_ target: String, headers: [String: String] = [:]) throws -> RawHTTPResponse {
         try RawHTTP.send(port: port, target: target, headers: headers)
     }
