@@ -50,6 +50,16 @@ public final class ServerMetrics: Sendable {
         ).increment()
     }
 
+    /// Counts a waiting connection closed unserved because the process had no descriptors left.
+    func connectionShed() {
+        registry.makeCounter(
+            descriptor: .init(
+                namespace: "surveycharts", metricName: "connections_shed", unitName: "total",
+                helpText: "Connections closed unserved because file descriptors ran out."),
+            labels: []
+        ).increment()
+    }
+
     /// The exposition text: request metrics, then the cache counters.
     func exposition(cache: ChartCacheStatistics) -> String {
         var text = registry.emitToString()
@@ -72,6 +82,15 @@ public final class ServerMetrics: Sendable {
         text += "surveycharts_chart_render_seconds_bucket{le=\"+Inf\"} \(cache.renders)\n"
         text += "surveycharts_chart_render_seconds_sum \(cache.renderSeconds)\n"
         text += "surveycharts_chart_render_seconds_count \(cache.renders)\n"
+        func gauge(_ name: String, _ help: String, _ value: Int) {
+            text +=
+                "# HELP surveycharts_\(name) \(help)\n# TYPE surveycharts_\(name) gauge\nsurveycharts_\(name) \(value)\n"
+        }
+        gauge(
+            "streamed_bytes_buffered", "Bytes of large files read and not yet taken by clients.",
+            StreamedBytesBudget.live.load(ordering: .relaxed))
+        gauge(
+            "streams_waiting", "Large-file streams waiting for --max-buffered-bytes room.", StreamedBytesBudget.waiting)
         return text
     }
 }

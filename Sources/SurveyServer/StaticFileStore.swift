@@ -258,9 +258,8 @@ public final class StaticFileStore: Sendable {
         }
     }
 
-    /// Streams `range` of the large file `file` to `writer`, one chunk at a time: each chunk is
-    /// read on the blocking pool and written before the next is read, so a client that does not
-    /// read holds one chunk, however many requests it sends.
+    /// Streams `range` of the large file `file` to `writer`, one chunk at a time, each read on the
+    /// blocking pool once `StreamedBytesBudget` has room for it.
     func stream(_ file: StaticFile, range: Range<Int>, to writer: inout any ResponseBodyWriter) async throws {
         guard let path = file.streamedFrom else { return }
         let descriptor = try await pool.run { () -> Int32 in
@@ -273,8 +272,9 @@ public final class StaticFileStore: Sendable {
         var offset = range.lowerBound
         while offset < range.upperBound {
             let (position, length) = (offset, min(Self.streamChunk, range.upperBound - offset))
+            await StreamedBytesBudget.admit()
             let chunk = try await pool.run { () -> ByteBuffer in
-                var buffer = ByteBuffer()
+                var buffer = StreamedBytesBudget.allocator.buffer(capacity: length)
                 buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: length) { target in
                     var count = -1
                     repeat {

@@ -43,6 +43,9 @@ public struct ServerConfiguration: Sendable {
     /// Connections served at once; beyond it, new ones wait in the kernel's backlog. Nil: derived
     /// from the file-descriptor limit (`ServerConfiguration.defaultMaximumConnections`).
     public var maximumConnections: Int?
+    /// Most bytes of large files read and not yet taken by clients, across all connections
+    /// (`StreamedBytesBudget`); one budget per process.
+    public var maximumBufferedBytes = 64 << 20
     /// Bounds on the public chart API.
     public var chartAPI = ChartAPILimits()
     /// How long a connection may keep the server waiting before it is closed.
@@ -188,7 +191,13 @@ public struct SurveyServer: Sendable {
                 address: .hostname(configuration.host, port: configuration.port), serverName: "SurveyCharts",
                 availableConnectionsDelegate: MaximumAvailableConnections(configuration.connectionLimit, logger: logger)
             ),
-            onServerRunning: { channel in
+            onServerRunning: { [logger, metrics] channel in
+                try? await channel.eventLoop.submit {
+                    let exhaustion = AcceptExhaustionHandler(logger: logger, reserve: ReserveDescriptor()) {
+                        metrics.connectionShed()
+                    }
+                    try channel.pipeline.syncOperations.addHandler(exhaustion, position: .first)
+                }.get()
                 let address = channel.localAddress
                 onListening?(address?.ipAddress ?? "?", address?.port ?? 0)
             },
@@ -198,6 +207,8 @@ public struct SurveyServer: Sendable {
     /// Serves until SIGTERM or SIGINT, then finishes the requests under way.
     public func run() async throws {
         logger.info("connection timeouts: \(configuration.timeouts)")
+        StreamedBytesBudget.limit.store(configuration.maximumBufferedBytes, ordering: .relaxed)
+        logger.info("large files: at most \(configuration.maximumBufferedBytes) bytes buffered for slow clients")
         let limit = FileDescriptorLimit.current()
         logger.info(
             "connections: at most \(configuration.connectionLimit) at once (file descriptors: \(limit.soft) of \(limit.hard))"

@@ -114,6 +114,13 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Seconds a response may stay stuck on a client that reads nothing (SURVEYCHARTS_WRITE_TIMEOUT).")
     var writeTimeout: Double = Double(Environment.string("WRITE_TIMEOUT", "30")) ?? 30
 
+    @Option(
+        help: """
+            Most bytes of large files read from disk and waiting for slow clients, across all connections; \
+            streams wait for room beyond it (SURVEYCHARTS_MAX_BUFFERED_BYTES).
+            """)
+    var maxBufferedBytes: Int = Environment.int("MAX_BUFFERED_BYTES", 64 << 20)
+
     @Flag(
         help: ArgumentHelp(
             "Commit ballots with synchronous=NORMAL: faster, not power-loss safe (for make bench-http only).",
@@ -133,6 +140,9 @@ struct ServeCommand: AsyncParsableCommand {
             ("--keep-alive-timeout", keepAliveTimeout), ("--write-timeout", writeTimeout),
         ] where !(value > 0 && value <= 3600) {
             throw ValidationError("\(name) must be more than 0 and at most 3600 seconds, got \(value)")
+        }
+        guard maxBufferedBytes >= 1 << 20 else {
+            throw ValidationError("--max-buffered-bytes must be at least 1048576 (1 MiB), got \(maxBufferedBytes)")
         }
         guard bodyMinimumRate >= 0 else {
             throw ValidationError("--body-minimum-rate must not be negative, got \(bodyMinimumRate)")
@@ -192,6 +202,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.timeouts.bodyMinimumBytesPerSecond = bodyMinimumRate
         configuration.timeouts.keepAliveIdle = .milliseconds(Int64(keepAliveTimeout * 1000))
         configuration.timeouts.writeStall = .milliseconds(Int64(writeTimeout * 1000))
+        configuration.maximumBufferedBytes = maxBufferedBytes
         configuration.prerenderLeaderRetry = .milliseconds(prerenderRetryMs)
         configuration.timeZone = days.zone
         if let day = days.pretendedDay {

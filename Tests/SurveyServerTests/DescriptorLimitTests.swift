@@ -78,6 +78,42 @@ struct DescriptorLimitTests {
     }
 }
 
+extension DescriptorLimitTests {
+    /// Descriptors that run out anyway (here the limit is lowered while the server runs, below
+    /// its connection cap): no spin on `accept`, one log line per interval, waiting connections
+    /// shed one a second, and served again once the flood is gone.
+    @Test func descriptorsRunningOutAnywayShedConnectionsWithoutSpinning() throws {
+        let site = try ServerTests.Site()
+        let server = try Self.serve(site, [])
+        defer { server.stop() }
+        let keeper = try Client(port: server.port, readTimeoutSeconds: 5)
+        #expect(Self.request(keeper, "/healthz").hasPrefix("HTTP/1.1 200"))
+        let pid = server.process.processIdentifier
+        let lower = Process()
+        lower.executableURL = URL(fileURLWithPath: "/usr/bin/prlimit")
+        lower.arguments = ["--pid", String(pid), "--nofile=80:80"]
+        try lower.run()
+        lower.waitUntilExit()
+        #expect(lower.terminationStatus == 0)
+        var flood = try (0..<150).map { _ in try Client(port: server.port, readTimeoutSeconds: 1) }
+        usleep(500_000)
+        let before = try Self.cpuTicks(pid)
+        usleep(2_000_000)
+        let spent = try Self.cpuTicks(pid) - before
+        // Before the reserve descriptor: 140 to 200 ticks (one core spinning on accept4 → EMFILE).
+        #expect(spent < 30, "accept spun: \(spent) ticks of CPU in 2 s")
+        #expect(server.logContains("accept: out of file descriptors"))
+        let reports = server.log.components(separatedBy: "accept: out of file descriptors").count - 1
+        #expect(reports == 1, "logged \(reports) times in under 10 s")
+        flood.removeAll()
+        usleep(300_000)
+        let metrics = try server.get("/metrics").text
+        let shed = metrics.split(separator: "\n").first { $0.hasPrefix("surveycharts_connections_shed_total ") }
+        #expect((shed.flatMap { Int($0.split(separator: " ")[1]) } ?? 0) >= 1, "\(shed ?? "no shed counter")")
+        #expect(Self.request(keeper, "/static/css/site.css").hasPrefix("HTTP/1.1 200"))
+    }
+}
+
 @Suite("Resource errors", .timeLimit(.minutes(2)))
 struct ResourceErrorTests {
     @Test func runningOutOfDescriptorsIsAnErrorNotAMissingFile() {

@@ -14,16 +14,7 @@ struct LoudFailureTests {
         do {
             let setup = try site.serve()
             setup.stop()
-            let checkpoint = Process()
-            checkpoint.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            checkpoint.arguments = [
-                "python3", "-c",
-                "import sqlite3, sys; sqlite3.connect(sys.argv[1]).execute('PRAGMA wal_checkpoint(TRUNCATE)')",
-                site.database,
-            ]
-            try checkpoint.run()
-            checkpoint.waitUntilExit()
-            #expect(checkpoint.terminationStatus == 0)
+            try Self.checkpoint(site.database)
         }
         let server = try ServerProcess(
             [
@@ -44,5 +35,101 @@ struct LoudFailureTests {
         // Nothing partial is left at the final name, and the server still answers.
         #expect(!FileManager.default.fileExists(atPath: site.charts + "/" + chart.dropFirst("/piecharts/".count)))
         #expect(try server.get("/healthz").status == 200)
+    }
+
+    /// Folds the write-ahead log into the database file, so that the log starts empty.
+    static func checkpoint(_ database: String) throws {
+        let checkpoint = Process()
+        checkpoint.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        checkpoint.arguments = [
+            "python3", "-c",
+            "import sqlite3, sys; sqlite3.connect(sys.argv[1]).execute('PRAGMA wal_checkpoint(TRUNCATE)')", database,
+        ]
+        try checkpoint.run()
+        checkpoint.waitUntilExit()
+        #expect(checkpoint.terminationStatus == 0)
+    }
+
+    /// A database that fills up (no file may grow past 40 kB, as on a full disk): ballots that
+    /// cannot be committed get a 503 page with Retry-After and a log line, every 303 is counted,
+    /// and no ballot is counted that was not acknowledged.
+    @Test func aFullDatabaseRefusesBallotsLoudlyAndLosesNone() throws {
+        let site = try ServerTests.Site()
+        do {
+            let setup = try site.serve()
+            setup.stop()
+            try Self.checkpoint(site.database)
+        }
+        let server = try ServerProcess(
+            [
+                "--database", site.database, "--charts-dir", site.charts, "--static-dir", site.statics, "--today",
+                ServerTests.today, "--no-prerender", "--ballots-per-browser", "any",
+            ], wrapper: ["/usr/bin/prlimit", "--fsize=40000", "--"])
+        var acknowledged = 0
+        var refused: RawHTTPResponse?
+        for _ in 0..<200 {
+            let response = try server.post("/surveys/2", body: "q3=7&q4=12")
+            if response.status == 303 {
+                acknowledged += 1
+            } else {
+                refused = response
+                break
+            }
+        }
+        let response = try #require(refused, "200 ballots fit in 40 kB of log")
+        #expect(response.status == 503)
+        #expect(response.header("Content-Type") == "text/html; charset=utf-8")
+        #expect(response.header("Retry-After") == "5")
+        #expect(response.text.contains("nothing was recorded"))
+        #expect(server.logContains("database failure on POST /surveys/2"))
+        #expect(try server.get("/healthz").status == 200)
+        server.stop()
+        let votes = try site.export().surveys[1].questions.map { $0.answers.map { $0.votes ?? 0 } }
+        #expect(acknowledged > 0)
+        #expect(votes == [[acknowledged, 0, 0, 0], [0, acknowledged, 0, 0]])
+    }
+
+    /// A database file this user may read but not write stops start-up with one line and exit
+    /// status 73, instead of serving pages while every ballot fails.
+    @Test func aDatabaseThisUserCannotWriteStopsStartUp() throws {
+        let site = try ServerTests.Site()
+        do {
+            let setup = try site.serve()
+            setup.stop()
+            try Self.checkpoint(site.database)
+        }
+        let manager = FileManager.default
+        // The directory stays writable (SQLite may create its -wal and -shm files there); only
+        // the database file is not. Root may write anything, so root runs the server as nobody.
+        try manager.setAttributes([.posixPermissions: 0o777], ofItemAtPath: site.directory.path)
+        try manager.setAttributes([.posixPermissions: 0o777], ofItemAtPath: site.charts)
+        try manager.setAttributes([.posixPermissions: getuid() == 0 ? 0o644 : 0o444], ofItemAtPath: site.database)
+        for sidecar in ["-wal", "-shm"] { try? manager.removeItem(atPath: site.database + sidecar) }
+        let process = Process()
+        let serve =
+            [
+                Executable.url("surveycharts").path, "serve", "--port", "0", "--database", site.database,
+                "--charts-dir",
+                site.charts, "--static-dir", site.statics, "--no-prerender",
+            ]
+        if getuid() == 0 {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+            process.arguments = ["--reuid", "65534", "--regid", "65534", "--clear-groups", "--"] + serve
+        } else {
+            process.executableURL = URL(fileURLWithPath: serve[0])
+            process.arguments = Array(serve.dropFirst())
+        }
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 73, "\(message)")
+        #expect(message.split(separator: "\n").count == 1, "\(message)")
+        #expect(message.contains("cannot open the database \(site.database)"), "\(message)")
+        #expect(message.contains("readonly database"), "\(message)")
+        #expect(message.contains("check the path and that this user can write the file"), "\(message)")
+        try? manager.setAttributes([.posixPermissions: 0o644], ofItemAtPath: site.database)
     }
 }

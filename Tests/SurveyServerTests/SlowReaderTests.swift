@@ -3,8 +3,9 @@ import TestSupport
 import Testing
 
 /// Clients that ask for large files and never read: large files stream from disk a chunk at a
-/// time, stalled responses are closed after the write timeout, and the server keeps serving.
-/// (The total memory of 500 such clients is not bounded yet: see the hostile-clients issue.)
+/// time, the chunks waiting for clients stay within `--max-buffered-bytes` across all
+/// connections, stalled responses are closed after the write timeout, and the server keeps
+/// serving clients that do read.
 @Suite("Slow readers", .serialized, .timeLimit(.minutes(2)))
 struct SlowReaderTests {
     typealias Client = RawConnection
@@ -15,13 +16,18 @@ struct SlowReaderTests {
         return line.flatMap { Int($0.split(separator: " ", omittingEmptySubsequences: true)[1]) } ?? -1
     }
 
+    static func gauge(_ server: ServerProcess, _ name: String) throws -> Int {
+        let line = try server.get("/metrics").text.split(separator: "\n").first { $0.hasPrefix(name + " ") }
+        return line.flatMap { Int($0.dropFirst(name.count + 1)) } ?? -1
+    }
+
     @Test func fiveHundredClientsPipeliningLargeFilesAndNeverReadingAreCutOff() throws {
         let site = try ServerTests.Site()
         // 1.55 MB, like the largest chart the API used to allow.
         var generator = SystemRandomNumberGenerator()
         let big = (0..<1_550_000).map { _ in UInt8.random(in: 0...255, using: &generator) }
         try Data(big).write(to: URL(fileURLWithPath: site.statics + "/big.bin"))
-        let server = try site.serve(["--write-timeout", "3", "--no-access-log"])
+        let server = try site.serve(["--write-timeout", "3", "--no-access-log", "--max-buffered-bytes", "33554432"])
         defer { server.stop() }
         // Served whole and intact to a client that reads.
         let whole = try server.get("/static/big.bin")
@@ -38,9 +44,17 @@ struct SlowReaderTests {
             #expect(client.send(request))
             clients.append(client)
         }
-        usleep(1_500_000)
+        usleep(1_000_000)
+        // A client that reads is still served in full while the budget is taken.
+        #expect(try server.get("/static/big.bin").body == big)
+        let buffered = try Self.gauge(server, "surveycharts_streamed_bytes_buffered")
         let peakKB = try Self.residentKB(pid, "VmHWM")
-        print("slow readers: peak RSS \(peakKB / 1024) MB with 500 clients × 4 pipelined requests")
+        print("slow readers: peak RSS \(peakKB / 1024) MB, \(buffered) bytes buffered, 500 clients × 4 requests")
+        // Before the budget: 830 to 950 MB (and 715 MB for 300 clients of one 8 MB file).
+        #expect(peakKB < 300 * 1024, "peak RSS \(peakKB / 1024) MB")
+        // The budget, overshot by at most one chunk per stream that passed while there was room.
+        #expect(buffered <= 32 << 20 + 500 * 64 * 1024, "\(buffered) bytes buffered")
+        #expect(try Self.gauge(server, "surveycharts_streams_waiting") > 0)
         // The stalled responses are cut off after the write timeout, and counted.
         let closedDeadline = Date().addingTimeInterval(20)
         var timedOut = 0

@@ -299,6 +299,9 @@ public final class ServerProcess: @unchecked Sendable {
         return false
     }
 
+    /// The server's log so far.
+    public var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
     public func get(_ target: String, headers: [String: String] = [:]) throws -> RawHTTPResponse {
         try RawHTTP.send(port: port, target: target, headers: headers)
     }
