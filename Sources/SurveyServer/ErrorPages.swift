@@ -29,6 +29,8 @@ struct ServiceError: Error, Sendable {
     var links: [Link] = []
     /// Extra response headers (`Retry-After`, `Allow`).
     var headers: HTTPFields = [:]
+    /// Answer JSON even on a page route (a program, not a browser, asked).
+    var asJSON = false
 
     init(
         _ status: HTTPResponse.Status, code: String, title: String, _ message: String, field: String? = nil,
@@ -164,7 +166,7 @@ struct ErrorPagesMiddleware<Context: RequestContext>: RouterMiddleware {
             case .notFound: return .noSuchSurvey()
             case .notOpen:
                 return ServiceError(.conflict, code: "not_open", title: "Voting is closed", error.message)
-            case .invalidBallot, .invalidImport:
+            case .invalidBallot, .invalidImport, .invalidEdit:
                 return ServiceError(.badRequest, code: error.code.rawValue, title: "Bad request", error.description)
             case .busy:
                 logger.warning("database busy on \(request.method) \(request.uri.path): \(error.message)")
@@ -206,7 +208,7 @@ struct ErrorPagesMiddleware<Context: RequestContext>: RouterMiddleware {
     func render(_ failure: ServiceError, request: Request) -> Response {
         var headers = failure.headers
         let body: ByteBuffer
-        if Self.isJSONRoute(request.uri.path) {
+        if failure.asJSON || Self.isJSONRoute(request.uri.path) {
             headers[.contentType] = "application/json"
             headers[.xContentTypeOptions] = "nosniff"
             let data =

@@ -10,13 +10,13 @@ struct Pages: Sendable {
 
     init() throws {
         var library = MustacheLibrary()
-        for (name, text) in Self.templates {
+        for (name, text) in Self.templates.merging(Self.adminTemplates, uniquingKeysWith: { first, _ in first }) {
             library.register(try MustacheTemplate(string: text), named: name)
         }
         self.library = library
     }
 
-    private func page(_ template: String, title: String, _ context: [String: Any]) -> String {
+    func page(_ template: String, title: String, _ context: [String: Any]) -> String {
         let content = library.render(context, withTemplate: template) ?? ""
         return library.render(["title": title, "content": content], withTemplate: "layout") ?? content
     }

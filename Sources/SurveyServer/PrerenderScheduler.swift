@@ -89,7 +89,7 @@ public final class PrerenderScheduler: Sendable {
                 if !isLeader { try await tryToLead() }
                 guard isLeader else {
                     try await clock.sleep(
-                        until: clock.now().addingTimeInterval(Self.seconds(configuration.leaderRetry)))
+                        until: clock.now().addingTimeInterval(configuration.leaderRetry.seconds))
                     continue
                 }
                 let today = CalendarDay(date: clock.now(), timeZone: configuration.timeZone)
@@ -102,7 +102,7 @@ public final class PrerenderScheduler: Sendable {
                 return
             } catch {
                 logger.error("prerender scheduler: \(error); retrying")
-                try? await clock.sleep(until: clock.now().addingTimeInterval(Self.seconds(configuration.leaderRetry)))
+                try? await clock.sleep(until: clock.now().addingTimeInterval(configuration.leaderRetry.seconds))
             }
         }
     }
@@ -144,9 +144,5 @@ public final class PrerenderScheduler: Sendable {
             if descriptor >= 0 { close(descriptor) }
             descriptor = -1
         }
-    }
-
-    static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 }

@@ -87,7 +87,7 @@ public struct Prerenderer: Sendable {
             }
         }
         let elapsed = ContinuousClock.now - start
-        report.seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        report.seconds = elapsed.seconds
         return report
     }
 }

@@ -57,6 +57,13 @@ public struct ServerConfiguration: Sendable {
     public var durableBallots = true
     /// How many ballots one browser may cast in a survey.
     public var ballotsPerBrowser = BallotsPerBrowser.one
+    /// How long an operator's session lasts without use.
+    public var adminSessionIdle: Duration = .seconds(12 * 3600)
+    /// Addresses of reverse proxies whose `X-Forwarded-Proto` is believed (for `Secure` cookies).
+    public var trustedProxies: Set<String> = []
+    /// With the demo surveys loaded into a new database that has no operator, create `demo` with
+    /// a random password (`SurveyServer.demoOperatorPassword`), so a fresh `make run` can sign in.
+    public var createDemoOperator = true
     /// Called once listening, with the bound host and port.
     public var onListening: (@Sendable (String, Int) -> Void)?
 
@@ -100,6 +107,9 @@ public struct SurveyServer: Sendable {
     let apiRateLimiter: ClientRateLimiter
     let apiRenders: AdmissionLimiter
     let apiChartBudget: APIChartBudget
+    let adminAuthentication: AdminAuthentication
+    /// The demo operator's password when this start created it (printed once), else nil.
+    public let demoOperatorPassword: String?
 
     /// Runs the start-up checks: the chart directory can be created and written, the static
     /// directory exists, the database opens and migrates.
@@ -135,10 +145,17 @@ public struct SurveyServer: Sendable {
         do {
             let sqlite = try SQLiteSurveyStore(configuration: storeConfiguration)
             store = sqlite
+            var demoPassword: String?
             if configuration.loadDemo, try await sqlite.isEmpty() {
                 try await sqlite.importDocument(DemoSurveys.document(today: configuration.today))
                 logger.info("loaded the demo surveys into \(configuration.databasePath)")
+                if configuration.createDemoOperator, try await sqlite.users().isEmpty {
+                    let password = OperatorPasswords.random()
+                    try await sqlite.addUser(name: "demo", passwordHash: OperatorPasswords.hash(password), at: Date())
+                    demoPassword = password
+                }
             }
+            demoOperatorPassword = demoPassword
             let secret = try await sqlite.secret(
                 named: BallotIntegrity.secretName, candidate: BallotIntegrity.newSecret())
             ballotIntegrity = BallotIntegrity(secret: secret, policy: configuration.ballotsPerBrowser)
@@ -154,6 +171,9 @@ public struct SurveyServer: Sendable {
         let today: @Sendable () -> CalendarDay = { [configuration] in configuration.today }
         chartService = ChartService(store: store, cache: cache, renderer: PieChartRenderer(), today: today)
         pages = try Pages()
+        adminAuthentication = AdminAuthentication(
+            store: store, pool: cache.pool, logger: logger, idleLimit: configuration.adminSessionIdle,
+            trustedProxies: configuration.trustedProxies, throttle: LoginThrottle())
         var schedule = PrerenderScheduler.Configuration(
             chartsDirectory: configuration.chartsDirectory, timeZone: configuration.timeZone)
         schedule.leaderRetry = configuration.prerenderLeaderRetry
@@ -231,7 +251,7 @@ public struct SurveyServer: Sendable {
     // MARK: Routes
 
     /// Adds a route and records its method, so that other methods on its path get 405.
-    private func route(
+    func route(
         _ router: Router<SurveyRequestContext>, _ method: HTTPRequest.Method, _ path: String,
         _ handler: @escaping @Sendable (Request, SurveyRequestContext) async throws -> Response
     ) {
@@ -240,6 +260,7 @@ public struct SurveyServer: Sendable {
     }
 
     func addRoutes(to router: Router<SurveyRequestContext>) {
+        addAdminRoutes(to: router)
         route(router, .get, "/") { _, _ in
             let home = try await store.homeSurveys(on: configuration.today, recentDays: 14)
             return html(pages.home(active: home.active, completed: home.completed))
@@ -331,7 +352,7 @@ public struct SurveyServer: Sendable {
             body: .init(byteBuffer: page))
     }
 
-    private func openSurvey(_ context: SurveyRequestContext) async throws -> Survey {
+    func openSurvey(_ context: SurveyRequestContext) async throws -> Survey {
         guard let id = context.parameters.get("id", as: Int64.self), let survey = try await store.survey(id: id) else {
             throw ServiceError.noSuchSurvey()
         }
@@ -503,7 +524,7 @@ public struct SurveyServer: Sendable {
         logger.debug("removed \(evicted.count) least recently used API charts")
     }
 
-    private func html(_ page: String) -> Response {
+    func html(_ page: String) -> Response {
         Response(
             status: .ok, headers: [.contentType: "text/html; charset=utf-8", .xContentTypeOptions: "nosniff"],
             body: .init(byteBuffer: ByteBuffer(string: page)))

@@ -108,6 +108,25 @@ public final class SQLiteSurveyStore: SurveyStore {
         migrator.registerMigration("v2: secrets") { db in
             try db.execute(sql: "CREATE TABLE secret (name TEXT PRIMARY KEY, value BLOB NOT NULL)")
         }
+        migrator.registerMigration("v3: operators, sessions, close now") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE admin_user (
+                        name TEXT PRIMARY KEY,
+                        password_hash TEXT NOT NULL,
+                        created REAL NOT NULL);
+                    CREATE TABLE admin_session (
+                        id_hash TEXT PRIMARY KEY,
+                        user_name TEXT NOT NULL REFERENCES admin_user(name) ON DELETE CASCADE,
+                        csrf_token TEXT NOT NULL,
+                        created REAL NOT NULL,
+                        last_seen REAL NOT NULL);
+                    CREATE INDEX admin_session_user ON admin_session(user_name);
+                    ALTER TABLE survey ADD COLUMN closed_early_on TEXT;
+                    ALTER TABLE survey ADD COLUMN opens_before_close TEXT;
+                    ALTER TABLE survey ADD COLUMN closes_before_close TEXT;
+                    """)
+        }
         return migrator
     }
 
@@ -258,7 +277,7 @@ public final class SQLiteSurveyStore: SurveyStore {
 
     // MARK: Helpers
 
-    private func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+    func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         do {
             return try await pool.read(body)
         } catch let error as SurveyStoreError {
@@ -270,7 +289,7 @@ public final class SQLiteSurveyStore: SurveyStore {
 
     /// Runs `body` in one IMMEDIATE transaction. With a `deadline`, the write is given up, with
     /// nothing written, when it is still queued, waiting for a lock, or not ready to commit by then.
-    private func write<T: Sendable>(
+    func write<T: Sendable>(
         deadline: ContinuousClock.Instant? = nil, _ body: @escaping @Sendable (Database) throws -> T
     ) async throws -> T {
         let writeDeadline = self.writeDeadline
@@ -306,7 +325,7 @@ public final class SQLiteSurveyStore: SurveyStore {
         }
     }
 
-    private static func summaries(_ db: Database, _ clause: String, _ arguments: StatementArguments) throws
+    static func summaries(_ db: Database, _ clause: String, _ arguments: StatementArguments) throws
         -> [SurveySummary]
     {
         try Row.fetchAll(db, sql: "SELECT id, title, opens, closes FROM survey \(clause)", arguments: arguments).map {
@@ -315,14 +334,14 @@ public final class SQLiteSurveyStore: SurveyStore {
         }
     }
 
-    private static func day(_ text: String) throws -> CalendarDay {
+    static func day(_ text: String) throws -> CalendarDay {
         guard let day = CalendarDay(text) else {
             throw SurveyStoreError(.database, "the database holds an invalid date \"\(text)\"")
         }
         return day
     }
 
-    private static func loadSurvey(_ db: Database, id: Int64, withVotes: Bool = true) throws -> Survey? {
+    static func loadSurvey(_ db: Database, id: Int64, withVotes: Bool = true) throws -> Survey? {
         guard
             let row = try Row.fetchOne(
                 db, sql: "SELECT id, title, opens, closes FROM survey WHERE id = ?", arguments: [id])

@@ -101,25 +101,38 @@ public struct SurveyDocument: Sendable, Hashable, Codable {
             guard !survey.questions.isEmpty else {
                 throw invalid("\(path).questions", "must hold at least one question")
             }
+            var questionTexts: [String: Int] = [:]
             for (q, question) in survey.questions.enumerated() {
                 let questionPath = "\(path).questions[\(q)]"
                 try checkID(question.id, &questionIDs, questionPath, "question")
                 try checkText(question.text, "\(questionPath).text")
+                if let first = questionTexts.updateValue(q, forKey: Self.comparable(question.text)) {
+                    throw invalid("\(questionPath).text", "repeats question \(first + 1) (“\(question.text)”)")
+                }
                 guard (2...Self.maximumAnswers).contains(question.answers.count) else {
                     throw invalid(
                         "\(questionPath).answers",
                         "must hold 2 to \(Self.maximumAnswers) answers, got \(question.answers.count)")
                 }
+                var answerTexts: [String: Int] = [:]
                 for (a, answer) in question.answers.enumerated() {
                     let answerPath = "\(questionPath).answers[\(a)]"
                     try checkID(answer.id, &answerIDs, answerPath, "answer")
                     try checkText(answer.text, "\(answerPath).text")
+                    if let first = answerTexts.updateValue(a, forKey: Self.comparable(answer.text)) {
+                        throw invalid("\(answerPath).text", "repeats answer \(first + 1) (“\(answer.text)”)")
+                    }
                     if let votes = answer.votes, votes < 0 {
                         throw invalid("\(answerPath).votes", "must be a non-negative whole number, got \(votes)")
                     }
                 }
             }
         }
+    }
+
+    /// Texts that voters could not tell apart: case and surrounding spaces ignored.
+    static func comparable(_ text: String) -> String {
+        text.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
     }
 
     /// Turns a decoding error into a one-line message with the JSON path.
@@ -171,5 +184,21 @@ public struct SurveyDocument: Sendable, Hashable, Codable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         return try encoder.encode(self)
+    }
+}
+
+extension SurveyDocument.SurveyEntry {
+    /// Checks the entry as an operator's edit: the import rules, with the field named relative to
+    /// the survey (`questions[1].answers[0].text`).
+    /// - Throws: `SurveyStoreError` (`invalidEdit`).
+    public func validateAsEdit() throws {
+        do {
+            try SurveyDocument(surveys: [self]).validate()
+        } catch let error as SurveyStoreError {
+            var field = error.field ?? ""
+            if field.hasPrefix("surveys[0].") { field.removeFirst("surveys[0].".count) }
+            if field == "surveys[0]" { field = "" }
+            throw SurveyStoreError(.invalidEdit, field: field.isEmpty ? nil : field, error.message)
+        }
     }
 }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// One ballot: for each question of a survey, the chosen answer.
 public struct Ballot: Sendable, Hashable {
     /// Question id → answer id.
@@ -51,4 +53,59 @@ public protocol SurveyStore: Sendable {
 
     /// Survey summaries whose `closes` day lies in `range` (for the pre-render scheduler).
     func surveys(closingIn range: ClosedRange<CalendarDay>) async throws -> [SurveySummary]
+
+    // MARK: Operators
+
+    /// Adds an operator with a bcrypt `passwordHash`.
+    /// - Throws: `SurveyStoreError` (`invalidEdit`, field `name`) when the name is taken or malformed.
+    func addUser(name: String, passwordHash: String, at now: Date) async throws
+
+    /// Removes an operator and ends their sessions; false when there was none.
+    func removeUser(name: String) async throws -> Bool
+
+    /// Every operator, by name.
+    func users() async throws -> [AdminUser]
+
+    /// The bcrypt hash of `name`'s password, or nil when there is no such user.
+    func passwordHash(user name: String) async throws -> String?
+
+    /// Stores a new session.
+    func createSession(_ session: AdminSession) async throws
+
+    /// The session whose id hashes to `idHash`, if it was used within `idleLimit` of `now`;
+    /// an older one is deleted. Using a session moves its idle clock.
+    func session(idHash: String, at now: Date, idleLimit: TimeInterval) async throws -> AdminSession?
+
+    /// Ends a session (logout).
+    func endSession(idHash: String) async throws
+
+    // MARK: Editing surveys
+
+    /// Every survey with its ballots so far, newest first.
+    func surveyOverviews() async throws -> [SurveyOverview]
+
+    /// The overview of one survey, or nil.
+    func surveyOverview(id: Int64) async throws -> SurveyOverview?
+
+    /// Creates a survey from `entry` (ids and votes in it are ignored) in one transaction.
+    /// - Returns: the new survey's id.
+    /// - Throws: `SurveyStoreError` (`invalidEdit`) naming the field at fault; nothing is stored.
+    func createSurvey(_ entry: SurveyDocument.SurveyEntry) async throws -> Int64
+
+    /// Replaces survey `id`'s title, days, questions and answers with `entry`, in one transaction.
+    /// Entries with ids keep their rows (and votes); entries without get new ones. An answer that
+    /// holds votes cannot be removed or moved to another question. Votes in `entry` are ignored.
+    /// - Throws: `SurveyStoreError` (`notFound`, or `invalidEdit` naming the field); nothing changes.
+    func updateSurvey(id: Int64, with entry: SurveyDocument.SurveyEntry) async throws
+
+    /// Closes an open survey now: its last day becomes yesterday, so it is completed `today`.
+    /// - Throws: `SurveyStoreError` (`notFound`, or `invalidEdit` when it is not open).
+    func closeSurveyNow(id: Int64, today: CalendarDay) async throws
+
+    /// Undoes `closeSurveyNow`, on the day it was used only (later, voters may have read results).
+    /// - Throws: `SurveyStoreError` (`notFound`, or `invalidEdit` when it cannot be undone).
+    func reopenSurvey(id: Int64, today: CalendarDay) async throws
+
+    /// Deletes a survey with its questions, answers and votes; false when there was none.
+    func deleteSurvey(id: Int64) async throws -> Bool
 }

@@ -10,6 +10,9 @@ public struct SurveyStoreError: Error, CustomStringConvertible, Sendable, Equata
         case notOpen = "not_open"
         /// An import document is invalid; nothing was imported.
         case invalidImport = "invalid_import"
+        /// An operator's edit breaks a rule (HTTP 400); nothing was changed. `field` names the form
+        /// field or path at fault.
+        case invalidEdit = "invalid_edit"
         /// The database stayed locked by another writer past the deadline (HTTP 503); nothing was
         /// written, and trying again shortly may succeed.
         case busy

@@ -121,6 +121,18 @@ struct ServeCommand: AsyncParsableCommand {
             """)
     var maxBufferedBytes: Int = Environment.int("MAX_BUFFERED_BYTES", 64 << 20)
 
+    @Option(
+        help: """
+            Address of a reverse proxy whose X-Forwarded-Proto is believed, so that operators' cookies are \
+            marked Secure behind HTTPS; repeat it or separate addresses with commas (SURVEYCHARTS_TRUSTED_PROXY).
+            """)
+    var trustedProxy: [String] =
+        Environment.string("TRUSTED_PROXY", "").isEmpty
+        ? [] : [Environment.string("TRUSTED_PROXY", "")]
+
+    @Option(help: "Hours an operator's session lasts without use (SURVEYCHARTS_ADMIN_SESSION_HOURS).")
+    var adminSessionHours: Double = Double(Environment.string("ADMIN_SESSION_HOURS", "12")) ?? 12
+
     @Flag(
         help: ArgumentHelp(
             "Commit ballots with synchronous=NORMAL: faster, not power-loss safe (for make bench-http only).",
@@ -140,6 +152,10 @@ struct ServeCommand: AsyncParsableCommand {
             ("--keep-alive-timeout", keepAliveTimeout), ("--write-timeout", writeTimeout),
         ] where !(value > 0 && value <= 3600) {
             throw ValidationError("\(name) must be more than 0 and at most 3600 seconds, got \(value)")
+        }
+        guard adminSessionHours > 0, adminSessionHours <= 24 * 90 else {
+            throw ValidationError(
+                "--admin-session-hours must be more than 0 and at most 2160, got \(adminSessionHours)")
         }
         guard maxBufferedBytes >= 1 << 20 else {
             throw ValidationError("--max-buffered-bytes must be at least 1048576 (1 MiB), got \(maxBufferedBytes)")
@@ -203,6 +219,9 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.timeouts.keepAliveIdle = .milliseconds(Int64(keepAliveTimeout * 1000))
         configuration.timeouts.writeStall = .milliseconds(Int64(writeTimeout * 1000))
         configuration.maximumBufferedBytes = maxBufferedBytes
+        configuration.adminSessionIdle = .milliseconds(Int64(adminSessionHours * 3_600_000))
+        configuration.trustedProxies = Set(
+            trustedProxy.flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces) })
         configuration.prerenderLeaderRetry = .milliseconds(prerenderRetryMs)
         configuration.timeZone = days.zone
         if let day = days.pretendedDay {
@@ -219,6 +238,15 @@ struct ServeCommand: AsyncParsableCommand {
             server = try await SurveyServer(configuration: configuration)
         } catch let error as StartupError {
             CommandFailure(error.message, exitCode: .cantCreate).exit()
+        }
+        if let password = server.demoOperatorPassword {
+            FileHandle.standardOutput.write(
+                Data(
+                    """
+                    surveycharts: created the demo operator: sign in at /admin/login as demo with the password \
+                    \(password) (shown only now; add your own with: surveycharts user add NAME)
+
+                    """.utf8))
         }
         try await server.run()
     }

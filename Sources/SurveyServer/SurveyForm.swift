@@ -1,0 +1,252 @@
+import Foundation
+import Surveys
+
+/// The operators' survey form: its fields as typed, read from a post or made from a survey, and
+/// turned into the store's `SurveyEntry`.
+///
+/// Field names: `title`, `opens`, `closes`; per question block `q<i>.id` (hidden), `q<i>.text`,
+/// `q<i>.order`; per answer `q<i>.a<j>.id` (hidden), `q<i>.a<j>.text`, `q<i>.a<j>.order`. Blank
+/// blocks are ignored, an answer whose text is cleared is removed, and the order fields sort.
+struct SurveyForm: Sendable {
+    struct AnswerRow: Sendable {
+        var id: Int64?
+        var text = ""
+        var order = ""
+        /// Votes it holds (shown beside it; such an answer cannot be removed).
+        var votes = 0
+    }
+
+    struct QuestionRow: Sendable {
+        var id: Int64?
+        var text = ""
+        var order = ""
+        var answers: [AnswerRow] = []
+    }
+
+    var title = ""
+    var opens = ""
+    var closes = ""
+    var questions: [QuestionRow] = []
+
+    /// Most question blocks and answers per block a post may hold.
+    static let maximumQuestions = 100
+    static let maximumAnswersPerBlock = SurveyDocument.maximumAnswers + 8
+
+    /// A problem found in the form, named by its field.
+    struct FieldError: Error, Sendable {
+        /// The form field (`q2.a1.text`), or nil for the form as a whole.
+        var field: String?
+        /// What is wrong, in words that name the place (“Question 3, answer 2: …”).
+        var message: String
+    }
+
+    /// A blank form for a new survey: open from today for a week, three questions of four answers.
+    static func blank(today: CalendarDay) -> SurveyForm {
+        var form = SurveyForm(opens: "\(today)", closes: "\(today.adding(days: 7))")
+        form.addBlankRows(questions: 3, answersPerQuestion: 4)
+        return form
+    }
+
+    /// The form of an existing survey, with room for more.
+    init(_ survey: Survey) {
+        title = survey.title
+        opens = "\(survey.opens)"
+        closes = "\(survey.closes)"
+        questions = survey.questions.enumerated().map { q, question in
+            QuestionRow(
+                id: question.id, text: question.text, order: "\(q + 1)",
+                answers: question.answers.enumerated().map { a, answer in
+                    AnswerRow(id: answer.id, text: answer.text, order: "\(a + 1)", votes: answer.votes)
+                })
+        }
+        addBlankRows(questions: 1, answersPerQuestion: 4)
+    }
+
+    init(title: String = "", opens: String = "", closes: String = "") {
+        self.title = title
+        self.opens = opens
+        self.closes = closes
+    }
+
+    /// Adds blank answers to every block (two, at least up to `answersPerQuestion`) and `questions`
+    /// blank blocks, so that a form without scripts can grow.
+    mutating func addBlankRows(questions extra: Int, answersPerQuestion: Int) {
+        for q in questions.indices {
+            let wanted = max(questions[q].answers.count + 2, answersPerQuestion)
+            while questions[q].answers.count < min(wanted, Self.maximumAnswersPerBlock) {
+                questions[q].answers.append(AnswerRow(order: "\(questions[q].answers.count + 1)"))
+            }
+        }
+        for _ in 0..<extra where questions.count < Self.maximumQuestions {
+            questions.append(
+                QuestionRow(
+                    order: "\(questions.count + 1)",
+                    answers: (0..<answersPerQuestion).map { AnswerRow(order: "\($0 + 1)") }))
+        }
+    }
+
+    /// Reads a posted form. Unknown or repeated fields are refused: they mean a forged post.
+    init(fields: [(name: String, value: String)], votes: [Int64: Int] = [:]) throws {
+        var seen = Set<String>()
+        var blocks: [Int: QuestionRow] = [:]
+        var answers: [Int: [Int: AnswerRow]] = [:]
+        for (name, value) in fields {
+            guard seen.insert(name).inserted else {
+                throw FieldError(
+                    field: nil, message: "The form sent the field “\(name)” twice; reload it and try again.")
+            }
+            switch name {
+            case "title": title = value
+            case "opens": opens = value.trimmingCharacters(in: .whitespaces)
+            case "closes": closes = value.trimmingCharacters(in: .whitespaces)
+            case "csrf", "action": break
+            default:
+                guard let (q, a, part) = Self.parseName(name) else {
+                    throw FieldError(field: nil, message: "The form sent an unexpected field “\(name)”.")
+                }
+                if let a {
+                    var row = answers[q, default: [:]][a] ?? AnswerRow()
+                    switch part {
+                    case "id": row.id = try Self.id(value, name)
+                    case "text": row.text = value
+                    default: row.order = value
+                    }
+                    answers[q, default: [:]][a] = row
+                } else {
+                    var block = blocks[q] ?? QuestionRow()
+                    switch part {
+                    case "id": block.id = try Self.id(value, name)
+                    case "text": block.text = value
+                    default: block.order = value
+                    }
+                    blocks[q] = block
+                }
+            }
+        }
+        for q in Set(blocks.keys).union(answers.keys).sorted() {
+            var block = blocks[q] ?? QuestionRow()
+            block.answers = (answers[q] ?? [:]).sorted { $0.key < $1.key }.map { _, row in
+                var row = row
+                if let id = row.id { row.votes = votes[id] ?? 0 }
+                return row
+            }
+            questions.append(block)
+        }
+    }
+
+    /// `q3.a2.text` → (3, 2, "text"); `q3.order` → (3, nil, "order").
+    private static func parseName(_ name: String) -> (Int, Int?, String)? {
+        let parts = name.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 2 || parts.count == 3, parts[0].first == "q",
+            let q = Int(parts[0].dropFirst()), (0..<maximumQuestions).contains(q),
+            let part = parts.last, ["id", "text", "order"].contains(part)
+        else { return nil }
+        if parts.count == 2 { return (q, nil, String(part)) }
+        guard parts[1].first == "a", let a = Int(parts[1].dropFirst()), (0..<maximumAnswersPerBlock).contains(a)
+        else { return nil }
+        return (q, a, String(part))
+    }
+
+    private static func id(_ value: String, _ name: String) throws -> Int64? {
+        if value.isEmpty { return nil }
+        guard let id = Int64(value), id > 0 else {
+            throw FieldError(field: nil, message: "The form's hidden field “\(name)” is not an id; reload it.")
+        }
+        return id
+    }
+
+    /// Where each entry of `entry()` came from in the form, to name fields in errors.
+    struct Origins {
+        var questions: [Int] = []
+        var answers: [[Int]] = []
+    }
+
+    /// The survey the form describes, in the order its order fields give, without blank rows.
+    func entry() throws -> (SurveyDocument.SurveyEntry, Origins) {
+        guard let opensDay = CalendarDay(opens) else {
+            throw FieldError(field: "opens", message: "Opens: must be a date like 2026-12-01, got “\(opens)”.")
+        }
+        guard let closesDay = CalendarDay(closes) else {
+            throw FieldError(field: "closes", message: "Closes: must be a date like 2026-12-01, got “\(closes)”.")
+        }
+        var origins = Origins()
+        var entries: [SurveyDocument.QuestionEntry] = []
+        func isBlank(_ text: String) -> Bool { text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty }
+        // A blank block is ignored; one that had an id is a question being removed (the store
+        // refuses that when its answers hold votes).
+        let blocks = try questions.indices.filter { q in
+            !(isBlank(questions[q].text) && questions[q].answers.allSatisfy { isBlank($0.text) })
+        }.sorted {
+            (try Self.order(questions[$0].order, "q\($0).order"), $0)
+                < (try Self.order(questions[$1].order, "q\($1).order"), $1)
+        }
+        for q in blocks {
+            let block = questions[q]
+            let kept = try block.answers.indices.filter { !isBlank(block.answers[$0].text) }.sorted {
+                (try Self.order(block.answers[$0].order, "q\(q).a\($0).order"), $0)
+                    < (try Self.order(block.answers[$1].order, "q\(q).a\($1).order"), $1)
+            }
+            origins.questions.append(q)
+            origins.answers.append(kept)
+            entries.append(
+                SurveyDocument.QuestionEntry(
+                    id: block.id, text: block.text.trimmingCharacters(in: .whitespacesAndNewlines),
+                    answers: kept.map {
+                        .init(
+                            id: block.answers[$0].id,
+                            text: block.answers[$0].text.trimmingCharacters(in: .whitespacesAndNewlines))
+                    }))
+        }
+        return (
+            SurveyDocument.SurveyEntry(
+                title: title.trimmingCharacters(in: .whitespacesAndNewlines), opens: opensDay, closes: closesDay,
+                questions: entries),
+            origins
+        )
+    }
+
+    private static func order(_ text: String, _ field: String) throws -> Int {
+        if text.trimmingCharacters(in: .whitespaces).isEmpty { return Int.max / 2 }
+        guard let value = Int(text.trimmingCharacters(in: .whitespaces)), (0...10_000).contains(value) else {
+            throw FieldError(field: field, message: "Order: must be a whole number from 0 to 10000, got “\(text)”.")
+        }
+        return value
+    }
+
+    /// The store's complaint about `entry`, with its path (`questions[1].answers[0].text`) turned
+    /// back into the form field and a place a person can find.
+    func fieldError(_ error: SurveyStoreError, origins: Origins) -> FieldError {
+        guard let path = error.field else { return FieldError(field: nil, message: error.message) }
+        func capture(_ pattern: String) -> [Int]? {
+            guard let regex = try? NSRegularExpression(pattern: pattern),
+                let match = regex.firstMatch(in: path, range: NSRange(path.startIndex..., in: path))
+            else { return nil }
+            return (1..<match.numberOfRanges).compactMap {
+                Range(match.range(at: $0), in: path).flatMap { Int(path[$0]) }
+            }
+        }
+        let sentence = error.message
+        if let indices = capture(#"^questions\[(\d+)\]\.answers\[(\d+)\]"#), indices.count == 2,
+            indices[0] < origins.questions.count, indices[1] < origins.answers[indices[0]].count
+        {
+            let q = origins.questions[indices[0]]
+            let a = origins.answers[indices[0]][indices[1]]
+            return FieldError(
+                field: "q\(q).a\(a).text", message: "Question \(indices[0] + 1), answer \(indices[1] + 1): \(sentence)."
+            )
+        }
+        if let indices = capture(#"^questions\[(\d+)\]"#), let first = indices.first, first < origins.questions.count {
+            let q = origins.questions[first]
+            let field = path.hasSuffix(".text") ? "q\(q).text" : "q\(q)"
+            let place = path.hasSuffix(".answers") ? "Question \(first + 1), answers" : "Question \(first + 1)"
+            return FieldError(field: field, message: "\(place): \(sentence).")
+        }
+        switch path {
+        case "title": return FieldError(field: "title", message: "Title: \(sentence).")
+        case "opens": return FieldError(field: "opens", message: "Opens: \(sentence).")
+        case "closes": return FieldError(field: "closes", message: "Closes: \(sentence).")
+        case "questions": return FieldError(field: nil, message: "Questions: \(sentence).")
+        default: return FieldError(field: nil, message: "\(path): \(sentence).")
+        }
+    }
+}

@@ -1,0 +1,302 @@
+import Foundation
+import GRDB
+
+/// Operators, sessions and survey edits on SQLite: each call is one transaction.
+extension SQLiteSurveyStore {
+    public func addUser(name: String, passwordHash: String, at now: Date) async throws {
+        try AdminUser.checkName(name)
+        try await write { db in
+            if try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM admin_user WHERE name = ?)", arguments: [name])
+                == true
+            {
+                throw SurveyStoreError(.invalidEdit, field: "name", "a user called \(name) already exists")
+            }
+            try db.execute(
+                sql: "INSERT INTO admin_user (name, password_hash, created) VALUES (?, ?, ?)",
+                arguments: [name, passwordHash, now.timeIntervalSince1970])
+        }
+    }
+
+    public func removeUser(name: String) async throws -> Bool {
+        try await write { db in
+            try db.execute(sql: "DELETE FROM admin_user WHERE name = ?", arguments: [name])
+            return db.changesCount > 0
+        }
+    }
+
+    public func users() async throws -> [AdminUser] {
+        try await read { db in
+            try Row.fetchAll(db, sql: "SELECT name, created FROM admin_user ORDER BY name").map {
+                AdminUser(name: $0["name"], created: Date(timeIntervalSince1970: $0["created"]))
+            }
+        }
+    }
+
+    public func passwordHash(user name: String) async throws -> String? {
+        try await read { db in
+            try String.fetchOne(db, sql: "SELECT password_hash FROM admin_user WHERE name = ?", arguments: [name])
+        }
+    }
+
+    public func createSession(_ session: AdminSession) async throws {
+        try await write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO admin_session (id_hash, user_name, csrf_token, created, last_seen)
+                    VALUES (?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    session.idHash, session.user, session.csrfToken, session.created.timeIntervalSince1970,
+                    session.lastSeen.timeIntervalSince1970,
+                ])
+        }
+    }
+
+    public func session(idHash: String, at now: Date, idleLimit: TimeInterval) async throws -> AdminSession? {
+        let found = try await read { db in
+            try Row.fetchOne(
+                db, sql: "SELECT user_name, csrf_token, created, last_seen FROM admin_session WHERE id_hash = ?",
+                arguments: [idHash]
+            ).map {
+                AdminSession(
+                    idHash: idHash, user: $0["user_name"], csrfToken: $0["csrf_token"],
+                    created: Date(timeIntervalSince1970: $0["created"]),
+                    lastSeen: Date(timeIntervalSince1970: $0["last_seen"]))
+            }
+        }
+        guard var session = found else { return nil }
+        if now.timeIntervalSince(session.lastSeen) > idleLimit {
+            try await endSession(idHash: idHash)
+            return nil
+        }
+        // Moving the idle clock is a write; once a minute is precise enough for a 12-hour limit.
+        if now.timeIntervalSince(session.lastSeen) > 60 {
+            try await write { db in
+                try db.execute(
+                    sql: "UPDATE admin_session SET last_seen = ? WHERE id_hash = ?",
+                    arguments: [now.timeIntervalSince1970, idHash])
+            }
+            session.lastSeen = now
+        }
+        return session
+    }
+
+    public func endSession(idHash: String) async throws {
+        try await write { db in
+            try db.execute(sql: "DELETE FROM admin_session WHERE id_hash = ?", arguments: [idHash])
+        }
+    }
+
+    public func surveyOverviews() async throws -> [SurveyOverview] {
+        try await read { db in try Self.overviews(db, "ORDER BY survey.opens DESC, survey.id DESC", []) }
+    }
+
+    public func surveyOverview(id: Int64) async throws -> SurveyOverview? {
+        try await read { db in try Self.overviews(db, "WHERE survey.id = ?", [id]).first }
+    }
+
+    public func createSurvey(_ entry: SurveyDocument.SurveyEntry) async throws -> Int64 {
+        var entry = entry
+        entry.id = nil
+        for q in entry.questions.indices {
+            entry.questions[q].id = nil
+            for a in entry.questions[q].answers.indices {
+                entry.questions[q].answers[a].id = nil
+                entry.questions[q].answers[a].votes = nil
+            }
+        }
+        try entry.validateAsEdit()
+        return try await write { [entry] db in
+            try db.execute(
+                sql: "INSERT INTO survey (title, opens, closes) VALUES (?, ?, ?)",
+                arguments: [entry.title, entry.opens.description, entry.closes.description])
+            let surveyID = db.lastInsertedRowID
+            for (q, question) in entry.questions.enumerated() {
+                try db.execute(
+                    sql: "INSERT INTO question (survey_id, position, text) VALUES (?, ?, ?)",
+                    arguments: [surveyID, q, question.text])
+                let questionID = db.lastInsertedRowID
+                for (a, answer) in question.answers.enumerated() {
+                    try db.execute(
+                        sql: "INSERT INTO answer (question_id, position, text) VALUES (?, ?, ?)",
+                        arguments: [questionID, a, answer.text])
+                }
+            }
+            return surveyID
+        }
+    }
+
+    public func updateSurvey(id: Int64, with entry: SurveyDocument.SurveyEntry) async throws {
+        try entry.validateAsEdit()
+        try await write { db in
+            guard let current = try Self.loadSurvey(db, id: id) else {
+                throw SurveyStoreError(.notFound, "survey \(id) does not exist")
+            }
+            try Self.checkEdit(of: current, to: entry)
+            let keptQuestions = Set(entry.questions.compactMap(\.id))
+            let keptAnswers = Set(entry.questions.flatMap { $0.answers.compactMap(\.id) })
+            // Removals first: checkEdit has made sure none of them holds a vote.
+            for question in current.questions {
+                for answer in question.answers where !keptAnswers.contains(answer.id) {
+                    try db.execute(sql: "DELETE FROM answer WHERE id = ?", arguments: [answer.id])
+                }
+            }
+            for question in current.questions where !keptQuestions.contains(question.id) {
+                try db.execute(sql: "DELETE FROM question WHERE id = ?", arguments: [question.id])
+            }
+            let datesChanged = entry.opens != current.opens || entry.closes != current.closes
+            try db.execute(
+                sql: """
+                    UPDATE survey SET title = ?, opens = ?, closes = ?,
+                        closed_early_on = CASE WHEN ? THEN NULL ELSE closed_early_on END
+                    WHERE id = ?
+                    """,
+                arguments: [entry.title, entry.opens.description, entry.closes.description, datesChanged, id])
+            for (q, question) in entry.questions.enumerated() {
+                let questionID: Int64
+                if let existing = question.id {
+                    try db.execute(
+                        sql: "UPDATE question SET position = ?, text = ? WHERE id = ?",
+                        arguments: [q, question.text, existing])
+                    questionID = existing
+                } else {
+                    try db.execute(
+                        sql: "INSERT INTO question (survey_id, position, text) VALUES (?, ?, ?)",
+                        arguments: [id, q, question.text])
+                    questionID = db.lastInsertedRowID
+                }
+                for (a, answer) in question.answers.enumerated() {
+                    if let existing = answer.id {
+                        try db.execute(
+                            sql: "UPDATE answer SET question_id = ?, position = ?, text = ? WHERE id = ?",
+                            arguments: [questionID, a, answer.text, existing])
+                    } else {
+                        try db.execute(
+                            sql: "INSERT INTO answer (question_id, position, text) VALUES (?, ?, ?)",
+                            arguments: [questionID, a, answer.text])
+                    }
+                }
+            }
+        }
+    }
+
+    public func closeSurveyNow(id: Int64, today: CalendarDay) async throws {
+        try await write { db in
+            guard let survey = try Self.loadSurvey(db, id: id, withVotes: false) else {
+                throw SurveyStoreError(.notFound, "survey \(id) does not exist")
+            }
+            guard survey.state(on: today) == .open else {
+                throw SurveyStoreError(
+                    .invalidEdit, field: "closes",
+                    "only an open survey can be closed now; “\(survey.title)” is \(survey.state(on: today).rawValue)")
+            }
+            let yesterday = today.adding(days: -1)
+            try db.execute(
+                sql: """
+                    UPDATE survey SET opens_before_close = opens, closes_before_close = closes, closed_early_on = ?,
+                        opens = MIN(opens, ?), closes = ?
+                    WHERE id = ?
+                    """,
+                arguments: [today.description, yesterday.description, yesterday.description, id])
+        }
+    }
+
+    public func reopenSurvey(id: Int64, today: CalendarDay) async throws {
+        try await write { db in
+            guard
+                let row = try Row.fetchOne(
+                    db,
+                    sql:
+                        "SELECT title, closed_early_on, opens_before_close, closes_before_close FROM survey WHERE id = ?",
+                    arguments: [id])
+            else { throw SurveyStoreError(.notFound, "survey \(id) does not exist") }
+            let title: String = row["title"]
+            guard let closedOn: String = row["closed_early_on"] else {
+                throw SurveyStoreError(
+                    .invalidEdit, field: "closes", "“\(title)” was not closed early, so there is nothing to undo")
+            }
+            guard closedOn == today.description else {
+                throw SurveyStoreError(
+                    .invalidEdit, field: "closes",
+                    "“\(title)” was closed on \(closedOn); it can be reopened only that same day, before anyone could "
+                        + "rely on its results. Edit its dates instead")
+            }
+            try db.execute(
+                sql: """
+                    UPDATE survey SET opens = opens_before_close, closes = closes_before_close,
+                        closed_early_on = NULL, opens_before_close = NULL, closes_before_close = NULL
+                    WHERE id = ?
+                    """, arguments: [id])
+        }
+    }
+
+    public func deleteSurvey(id: Int64) async throws -> Bool {
+        try await write { db in
+            try db.execute(sql: "DELETE FROM survey WHERE id = ?", arguments: [id])
+            return db.changesCount > 0
+        }
+    }
+
+    // MARK: Helpers
+
+    /// The rules of an edit that the entry alone cannot tell: ids must belong to this survey, and
+    /// no answer holding votes may be removed or moved to another question.
+    static func checkEdit(of current: Survey, to entry: SurveyDocument.SurveyEntry) throws {
+        var answerHome: [Int64: (question: Int64, answer: Answer)] = [:]
+        for question in current.questions {
+            for answer in question.answers { answerHome[answer.id] = (question.id, answer) }
+        }
+        let currentQuestions = Set(current.questions.map(\.id))
+        for (q, question) in entry.questions.enumerated() {
+            if let id = question.id, !currentQuestions.contains(id) {
+                throw SurveyStoreError(
+                    .invalidEdit, field: "questions[\(q)].id", "question \(id) is not part of this survey")
+            }
+            for (a, answer) in question.answers.enumerated() {
+                guard let id = answer.id else { continue }
+                guard let home = answerHome[id] else {
+                    throw SurveyStoreError(
+                        .invalidEdit, field: "questions[\(q)].answers[\(a)].id",
+                        "answer \(id) is not part of this survey")
+                }
+                if home.question != question.id, home.answer.votes > 0 {
+                    throw SurveyStoreError(
+                        .invalidEdit, field: "questions[\(q)].answers[\(a)].text",
+                        "“\(home.answer.text)” holds \(home.answer.votes) votes, so it cannot move to another question")
+                }
+            }
+        }
+        let kept = Set(entry.questions.flatMap { $0.answers.compactMap(\.id) })
+        for (q, question) in current.questions.enumerated() {
+            for answer in question.answers where !kept.contains(answer.id) && answer.votes > 0 {
+                let position = entry.questions.firstIndex { $0.id == question.id }
+                throw SurveyStoreError(
+                    .invalidEdit, field: position.map { "questions[\($0)].answers" } ?? "questions[\(q)]",
+                    "“\(answer.text)” holds \(answer.votes) votes, so it cannot be deleted")
+            }
+        }
+    }
+
+    static func overviews(_ db: Database, _ clause: String, _ arguments: StatementArguments) throws
+        -> [SurveyOverview]
+    {
+        // Every ballot answers every question once, so each question's votes count the ballots; a
+        // question added by an edit counts only later ones, hence the largest.
+        try Row.fetchAll(
+            db,
+            sql: """
+                SELECT survey.id, survey.title, survey.opens, survey.closes, survey.closed_early_on,
+                    COALESCE((SELECT SUM(answer.votes) FROM question JOIN answer ON answer.question_id = question.id
+                        WHERE question.survey_id = survey.id GROUP BY question.id
+                        ORDER BY SUM(answer.votes) DESC LIMIT 1), 0) AS ballots
+                FROM survey \(clause)
+                """, arguments: arguments
+        ).map { row in
+            let closedEarly: String? = row["closed_early_on"]
+            return SurveyOverview(
+                summary: SurveySummary(
+                    id: row["id"], title: row["title"], opens: try day(row["opens"]), closes: try day(row["closes"])),
+                ballots: row["ballots"], closedEarlyOn: closedEarly.flatMap(CalendarDay.init))
+        }
+    }
+}
