@@ -10,8 +10,8 @@ import Surveys
 /// Every route but the sign-in page needs a session: a browser without one is sent to sign in,
 /// a program gets 401. Every POST needs the session's CSRF token and a same-origin request.
 extension SurveyServer {
-    /// The admin routes, for the auth tests' table: method, path with `:id`, and whether it is a
-    /// form post (CSRF checked).
+    /// Every admin route that needs a session (all but the sign-in page): the auth tests run
+    /// through this table, and `adminRoute` refuses to add a route missing from it.
     static let adminRoutes: [(method: HTTPRequest.Method, path: String)] = [
         (.get, "/admin"), (.get, "/admin/surveys/new"), (.post, "/admin/surveys"), (.get, "/admin/surveys/:id"),
         (.post, "/admin/surveys/:id"), (.post, "/admin/surveys/:id/close"), (.post, "/admin/surveys/:id/reopen"),
@@ -20,22 +20,32 @@ extension SurveyServer {
         (.post, "/admin/logout"),
     ]
 
+    private func adminRoute(
+        _ router: Router<SurveyRequestContext>, _ method: HTTPRequest.Method, _ path: String,
+        _ handler: @escaping @Sendable (Request, SurveyRequestContext) async throws -> Response
+    ) {
+        precondition(
+            path == "/admin/login" || Self.adminRoutes.contains { $0.method == method && $0.path == path },
+            "\(method) \(path) is missing from SurveyServer.adminRoutes, which the auth tests cover")
+        route(router, method, path, handler)
+    }
+
     func addAdminRoutes(to router: Router<SurveyRequestContext>) {
-        route(router, .get, "/admin/login") { request, _ in
+        adminRoute(router, .get, "/admin/login") { request, _ in
             if try await adminAuthentication.session(request) != nil { return redirect(to: "/admin") }
             return adminHTML(pages.adminLogin(next: Self.safeNext(request.uri.queryParameters.get("next"))))
         }
-        route(router, .post, "/admin/login") { request, context in
+        adminRoute(router, .post, "/admin/login") { request, context in
             try await signIn(request, context: context)
         }
-        route(router, .post, "/admin/logout") { request, context in
+        adminRoute(router, .post, "/admin/logout") { request, context in
             let (session, _) = try await operatorForm(request, context: context)
             var response = redirect(to: "/admin/login")
             response.headers[.setCookie] = try await adminAuthentication.signOut(
                 session, request: request, client: client(context))
             return response
         }
-        route(router, .get, "/admin") { request, _ in
+        adminRoute(router, .get, "/admin") { request, _ in
             let session = try await operatorSession(request)
             let surveys = try await store.surveyOverviews()
             return adminHTML(
@@ -43,11 +53,11 @@ extension SurveyServer {
                     surveys, today: configuration.today, session: session,
                     notice: Self.notice(request.uri.queryParameters.get("done"))))
         }
-        route(router, .get, "/admin/surveys/new") { request, _ in
+        adminRoute(router, .get, "/admin/surveys/new") { request, _ in
             let session = try await operatorSession(request)
             return adminHTML(pages.adminNew(SurveyForm.blank(today: configuration.today), session: session))
         }
-        route(router, .post, "/admin/surveys") { request, context in
+        adminRoute(router, .post, "/admin/surveys") { request, context in
             let (session, fields) = try await operatorForm(request, context: context)
             var form: SurveyForm
             do {
@@ -74,7 +84,7 @@ extension SurveyServer {
                 return adminHTML(pages.adminNew(form, session: session, error: error), status: .badRequest)
             }
         }
-        route(router, .get, "/admin/surveys/:id") { request, context in
+        adminRoute(router, .get, "/admin/surveys/:id") { request, context in
             let session = try await operatorSession(request)
             let (survey, overview) = try await adminSurvey(context)
             return adminHTML(
@@ -82,10 +92,10 @@ extension SurveyServer {
                     survey, overview: overview, form: SurveyForm(survey), today: configuration.today, session: session,
                     notice: Self.notice(request.uri.queryParameters.get("done"))))
         }
-        route(router, .post, "/admin/surveys/:id") { request, context in
+        adminRoute(router, .post, "/admin/surveys/:id") { request, context in
             try await saveSurvey(request, context: context)
         }
-        route(router, .post, "/admin/surveys/:id/close") { request, context in
+        adminRoute(router, .post, "/admin/surveys/:id/close") { request, context in
             let (session, _) = try await operatorForm(request, context: context)
             let (survey, _) = try await adminSurvey(context)
             do {
@@ -101,7 +111,7 @@ extension SurveyServer {
             }
             return redirect(to: "/admin/surveys/\(survey.id)?done=closed")
         }
-        route(router, .post, "/admin/surveys/:id/reopen") { request, context in
+        adminRoute(router, .post, "/admin/surveys/:id/reopen") { request, context in
             let (session, _) = try await operatorForm(request, context: context)
             let (survey, _) = try await adminSurvey(context)
             do {
@@ -112,12 +122,12 @@ extension SurveyServer {
             logger.notice("admin: \(session.user) reopened survey \(survey.id)")
             return redirect(to: "/admin/surveys/\(survey.id)?done=reopened")
         }
-        route(router, .get, "/admin/surveys/:id/delete") { request, context in
+        adminRoute(router, .get, "/admin/surveys/:id/delete") { request, context in
             let session = try await operatorSession(request)
             let (survey, overview) = try await adminSurvey(context)
             return adminHTML(pages.adminDelete(survey, ballots: overview.ballots, session: session))
         }
-        route(router, .post, "/admin/surveys/:id/delete") { request, context in
+        adminRoute(router, .post, "/admin/surveys/:id/delete") { request, context in
             let (session, fields) = try await operatorForm(request, context: context)
             let (survey, overview) = try await adminSurvey(context)
             let typed = fields.first { $0.name == "confirm" }?.value ?? ""
@@ -134,7 +144,7 @@ extension SurveyServer {
             logger.notice("admin: \(session.user) deleted survey \(survey.id) “\(survey.title)”")
             return redirect(to: "/admin?done=deleted")
         }
-        route(router, .get, "/admin/surveys/:id/export.csv") { request, context in
+        adminRoute(router, .get, "/admin/surveys/:id/export.csv") { request, context in
             _ = try await operatorSession(request)
             let (survey, _) = try await adminSurvey(context)
             return Response(
@@ -145,7 +155,7 @@ extension SurveyServer {
                 ],
                 body: .init(byteBuffer: ByteBuffer(string: SurveyCSV.document(survey))))
         }
-        route(router, .get, "/admin/surveys/:id/export.json") { request, context in
+        adminRoute(router, .get, "/admin/surveys/:id/export.json") { request, context in
             _ = try await operatorSession(request)
             let (survey, _) = try await adminSurvey(context)
             let encoder = JSONEncoder()
@@ -386,7 +396,10 @@ enum SurveyCSV {
     static func field(_ value: String) -> String {
         var value = value
         if let first = value.unicodeScalars.first, "=+-@\t\r".unicodeScalars.contains(first) { value = "'" + value }
-        guard value.contains(where: { $0 == "," || $0 == "\"" || $0 == "\r" || $0 == "\n" }) else { return value }
+        // Scalars, not Characters: "\r\n" is one Character, equal to neither "\r" nor "\n".
+        guard value.unicodeScalars.contains(where: { $0 == "," || $0 == "\"" || $0 == "\r" || $0 == "\n" }) else {
+            return value
+        }
         return "\"" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
 }

@@ -47,13 +47,22 @@ public enum Executable {
         public let process: Process
         public let output = Pipe()
         public let error = Pipe()
+        /// Its standard input; closed by `input(_:)` or `finish()`, so nothing waits for more.
+        public let standardInput = Pipe()
         init(_ process: Process) { self.process = process }
+
+        /// Writes `text` to the process's standard input and closes it.
+        public func input(_ text: String) {
+            standardInput.fileHandleForWriting.write(Data(text.utf8))
+            try? standardInput.fileHandleForWriting.close()
+        }
 
         /// The process id.
         public var pid: Int32 { process.processIdentifier }
 
         /// Waits for the process to end and collects its output.
         public func finish() -> Result {
+            try? standardInput.fileHandleForWriting.close()
             let out = output.fileHandleForReading.readDataToEndOfFile()
             let err = error.fileHandleForReading.readDataToEndOfFile()
             process.waitUntilExit()
@@ -84,6 +93,7 @@ public enum Executable {
         let running = Running(process)
         process.standardOutput = running.output
         process.standardError = running.error
+        process.standardInput = running.standardInput
         try process.run()
         return running
     }
@@ -121,9 +131,10 @@ public enum RawHTTP {
     }
 
     /// Sends one request on a new connection to 127.0.0.1:`port` and reads the response to EOF.
+    /// A `source` address (another loopback address, such as 127.0.0.2) plays a second client.
     public static func send(
         port: Int, method: String = "GET", target: String, headers: [String: String] = [:], body: [UInt8] = [],
-        timeoutSeconds: Int = 60, stopAfterOneResponse: Bool = false
+        timeoutSeconds: Int = 60, stopAfterOneResponse: Bool = false, source: String? = nil
     ) throws -> RawHTTPResponse {
         var head = "\(method) \(target) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n"
         for (name, value) in headers.sorted(by: { $0.key < $1.key }) { head += "\(name): \(value)\r\n" }
@@ -131,7 +142,7 @@ public enum RawHTTP {
         head += "\r\n"
         let raw = try exchange(
             port: port, Array(head.utf8) + body, timeoutSeconds: timeoutSeconds,
-            stopAfterOneResponse: stopAfterOneResponse)
+            stopAfterOneResponse: stopAfterOneResponse, source: source)
         return try parse(raw, isHead: method == "HEAD")
     }
 
@@ -139,9 +150,10 @@ public enum RawHTTP {
     /// or, with `stopAfterOneResponse`, until one response with a `Content-Length` is complete (for
     /// servers that keep the connection open, such as chromedriver).
     public static func exchange(
-        port: Int, _ bytes: [UInt8], timeoutSeconds: Int = 60, stopAfterOneResponse: Bool = false
+        port: Int, _ bytes: [UInt8], timeoutSeconds: Int = 60, stopAfterOneResponse: Bool = false,
+        source: String? = nil
     ) throws -> [UInt8] {
-        let descriptor = try connect(port: port, readTimeoutSeconds: timeoutSeconds)
+        let descriptor = try connect(port: port, readTimeoutSeconds: timeoutSeconds, source: source)
         defer { close(descriptor) }
         var offset = 0
         while offset < bytes.count {
@@ -167,9 +179,23 @@ public enum RawHTTP {
 
     /// A TCP connection to 127.0.0.1:`port` whose reads give up after `readTimeoutSeconds`; the
     /// caller closes the descriptor.
-    public static func connect(port: Int, readTimeoutSeconds: Int) throws -> Int32 {
+    public static func connect(port: Int, readTimeoutSeconds: Int, source: String? = nil) throws -> Int32 {
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard descriptor >= 0 else { throw Failure(description: "socket failed: errno \(errno)") }
+        if let source {
+            var local = sockaddr_in()
+            local.sin_family = sa_family_t(AF_INET)
+            local.sin_addr.s_addr = inet_addr(source)
+            let bound = withUnsafePointer(to: &local) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
+            }
+            guard bound == 0 else {
+                close(descriptor)
+                throw Failure(description: "bind to \(source) failed: errno \(errno)")
+            }
+        }
         var timeout = timeval(tv_sec: readTimeoutSeconds, tv_usec: 0)
         setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var address = sockaddr_in()
@@ -238,6 +264,8 @@ public final class ServerProcess: @unchecked Sendable {
     public let port: Int
     /// The server's standard error (its request log).
     public let logPath: String
+    /// What the server printed on standard output before it listened.
+    public private(set) var startupOutput = ""
 
     /// Starts `surveycharts serve --port 0` with `arguments` and waits until it listens. A
     /// `wrapper` (such as `prlimit --nofile=256`) runs the server through another command.
@@ -268,6 +296,7 @@ public final class ServerProcess: @unchecked Sendable {
             }
             seen += String(decoding: chunk, as: UTF8.self)
         }
+        startupOutput = seen
         let line = seen.split(separator: "\n").first { $0.contains("listening on http://") }!
         port = Int(line.split(separator: ":").last!.trimmingCharacters(in: .whitespaces))!
     }
@@ -306,11 +335,14 @@ public final class ServerProcess: @unchecked Sendable {
         try RawHTTP.send(port: port, target: target, headers: headers)
     }
 
-    public func post(_ target: String, body: String, contentType: String = "application/x-www-form-urlencoded")
-        throws -> RawHTTPResponse
-    {
+    public func post(
+        _ target: String, body: String, contentType: String = "application/x-www-form-urlencoded",
+        headers: [String: String] = [:], source: String? = nil
+    ) throws -> RawHTTPResponse {
         try RawHTTP.send(
-            port: port, method: "POST", target: target, headers: ["Content-Type": contentType], body: Array(body.utf8))
+            port: port, method: "POST", target: target,
+            headers: headers.merging(["Content-Type": contentType]) { given, _ in given }, body: Array(body.utf8),
+            source: source)
     }
 }
 

@@ -1,0 +1,237 @@
+import Foundation
+import TestSupport
+import Testing
+
+@testable import SurveyServer
+
+/// A server with the demo surveys and its demo operator, and a signed-in session.
+final class AdminSite {
+    let site: ServerTests.Site
+    let server: ServerProcess
+    let password: String
+
+    init(_ extra: [String] = []) throws {
+        site = try ServerTests.Site()
+        server = try site.serve(extra)
+        let line = try #require(server.startupOutput.split(separator: "\n").first { $0.contains("demo operator") })
+        let words = line.split(separator: " ")
+        password = String(words[words.firstIndex(of: "password")! + 1])
+    }
+
+    deinit { server.stop() }
+
+    /// Signs in and returns the session cookie (`name=value`) and the CSRF token.
+    func signIn(name: String = "demo", password: String? = nil) throws -> (cookie: String, csrf: String) {
+        let response = try server.post(
+            "/admin/login", body: "name=\(name)&password=\(password ?? self.password)")
+        #expect(response.status == 303, "\(response.status) \(response.text.prefix(300))")
+        let setCookie = try #require(response.header("Set-Cookie"))
+        let cookie = String(setCookie.split(separator: ";")[0])
+        return (cookie, try csrf(cookie))
+    }
+
+    func csrf(_ cookie: String) throws -> String {
+        let page = try server.get("/admin", headers: ["Cookie": cookie]).text
+        return try #require(AdminSite.field("csrf", in: page))
+    }
+
+    func get(_ path: String, cookie: String?, accept: String? = nil) throws -> RawHTTPResponse {
+        var headers: [String: String] = [:]
+        if let cookie { headers["Cookie"] = cookie }
+        if let accept { headers["Accept"] = accept }
+        return try server.get(path, headers: headers)
+    }
+
+    func post(_ path: String, _ body: String, cookie: String?, origin: String? = nil, accept: String? = nil) throws
+        -> RawHTTPResponse
+    {
+        var headers: [String: String] = [:]
+        if let cookie { headers["Cookie"] = cookie }
+        if let origin { headers["Origin"] = origin }
+        if let accept { headers["Accept"] = accept }
+        return try server.post(path, body: body, headers: headers)
+    }
+
+    /// Every survey with its votes, to prove that a refused request changed nothing.
+    func snapshot() throws -> String {
+        try get("/surveys/1/results.json", cookie: nil).text + (try site.exportText())
+    }
+
+    /// The value of the hidden or text field `name` in `page`.
+    static func field(_ name: String, in page: String) -> String? {
+        guard let range = page.range(of: "name=\"\(name)\" value=\"") else { return nil }
+        return String(page[range.upperBound...].prefix { $0 != "\"" })
+    }
+
+    /// `value` encoded for a form body.
+    static func encode(_ value: String) -> String {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        return value.addingPercentEncoding(withAllowedCharacters: allowed)!
+    }
+}
+
+@Suite("Admin: sign-in, sessions and the auth table", .serialized, .timeLimit(.minutes(3)))
+struct AdminAuthTests {
+    /// Every admin route × (no session, expired session, wrong CSRF token, another origin): a
+    /// browser is sent to sign in, a program gets 401, a forged form gets 403, and nothing changes.
+    @Test func everyAdminRouteNeedsASessionAndEveryPostItsToken() throws {
+        let admin = try AdminSite()
+        let (cookie, csrf) = try admin.signIn()
+        let (expiring, _) = try admin.signIn()
+        try admin.site.sql(
+            "UPDATE admin_session SET last_seen = last_seen - 13 * 3600 WHERE id_hash = '\(AdminAuthentication.hash(String(expiring.split(separator: "=")[1])))'"
+        )
+        let before = try admin.snapshot()
+        #expect(SurveyServer.adminRoutes.count == 12)
+        for (method, pattern) in SurveyServer.adminRoutes {
+            let path = pattern.replacingOccurrences(of: ":id", with: "2")
+            let body = "csrf=\(csrf)&confirm=Weekend+Viewing&title=Changed&opens=2026-11-01&closes=2026-11-02"
+            for (label, session) in [("no session", nil), ("expired session", expiring)] as [(String, String?)] {
+                let program =
+                    method == .get ? try admin.get(path, cookie: session) : try admin.post(path, body, cookie: session)
+                #expect(program.status == 401, "\(label): \(method) \(path)")
+                #expect(program.header("Content-Type") == "application/json", "\(label): \(method) \(path)")
+                #expect(program.text.contains("\"login_required\""), "\(label): \(method) \(path)")
+                let browser =
+                    method == .get
+                    ? try admin.get(path, cookie: session, accept: "text/html")
+                    : try admin.post(path, body, cookie: session, accept: "text/html")
+                #expect(browser.status == 303, "\(label): \(method) \(path)")
+                #expect(browser.header("Location")?.hasPrefix("/admin/login?next=") == true, "\(label): \(path)")
+            }
+            if method == .post {
+                let forged = body.replacingOccurrences(of: "csrf=\(csrf)", with: "csrf=\(String(csrf.reversed()))")
+                let wrongToken = try admin.post(path, forged, cookie: cookie)
+                #expect(wrongToken.status == 403, "wrong CSRF: \(path)")
+                let noToken = try admin.post(path, "title=x", cookie: cookie)
+                #expect(noToken.status == 403, "no CSRF: \(path)")
+                let otherSite = try admin.post(path, body, cookie: cookie, origin: "https://evil.example")
+                #expect(otherSite.status == 403, "another origin: \(path)")
+            } else {
+                #expect(try admin.get(path, cookie: cookie).status == 200, "signed in: GET \(path)")
+            }
+        }
+        #expect(try admin.snapshot() == before)
+        // The expired session is gone for good, even if its clock were put back.
+        #expect(try admin.site.sqlCount("SELECT COUNT(*) FROM admin_session") == 1)
+    }
+
+    @Test func signInSetsAStrictHttpOnlyCookieAndSignOutEndsTheSession() throws {
+        let admin = try AdminSite(["--trusted-proxy", "127.0.0.1"])
+        let login = try admin.server.post(
+            "/admin/login", body: "name=demo&password=\(admin.password)&next=%2Fadmin%2Fsurveys%2F2")
+        #expect(login.status == 303)
+        #expect(login.header("Location") == "/admin/surveys/2")
+        let setCookie = try #require(login.header("Set-Cookie"))
+        #expect(setCookie.contains("; Path=/admin; HttpOnly; SameSite=Strict"))
+        #expect(!setCookie.contains("Secure"))
+        let value = String(setCookie.split(separator: ";")[0].split(separator: "=")[1])
+        #expect(
+            Data(
+                base64Encoded: value.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+                    + "=")?.count == 32)
+        // Behind a trusted proxy that says HTTPS, the cookie is Secure.
+        let https = try admin.server.post(
+            "/admin/login", body: "name=demo&password=\(admin.password)", headers: ["X-Forwarded-Proto": "https"])
+        #expect(https.header("Set-Cookie")?.contains("; Secure") == true)
+        // The store keeps a hash of the session id, never the id.
+        #expect(try admin.site.sqlCount("SELECT COUNT(*) FROM admin_session WHERE id_hash = '\(value)'") == 0)
+        #expect(
+            try admin.site.sqlCount(
+                "SELECT COUNT(*) FROM admin_session WHERE id_hash = '\(AdminAuthentication.hash(value))'") == 1)
+        // Only local admin paths may follow a sign-in.
+        for next in ["https%3A%2F%2Fevil.example", "%2F%2Fevil.example", "%2Fsurveys%2F1"] {
+            let away = try admin.server.post("/admin/login", body: "name=demo&password=\(admin.password)&next=\(next)")
+            #expect(away.header("Location") == "/admin", "\(next)")
+        }
+        let cookie = "surveycharts_session=\(value)"
+        let csrf = try admin.csrf(cookie)
+        let out = try admin.post("/admin/logout", "csrf=\(csrf)", cookie: cookie)
+        #expect(out.status == 303 && out.header("Location") == "/admin/login")
+        #expect(out.header("Set-Cookie")?.contains("Max-Age=0") == true)
+        #expect(try admin.get("/admin", cookie: cookie).status == 401)
+        #expect(admin.server.logContains("admin sign-in: demo from 127.0.0.1"))
+        #expect(admin.server.logContains("admin sign-out: demo from 127.0.0.1"))
+    }
+
+    @Test func failedSignInsAreThrottledPerAccountAndPerAddress() throws {
+        let admin = try AdminSite()
+        // Five wrong passwords for one account, from 127.0.0.2: the sixth try, even with the right
+        // password and from another address, waits.
+        for attempt in 1...5 {
+            let wrong = try admin.server.post(
+                "/admin/login", body: "name=demo&password=wrong-password-\(attempt)", source: "127.0.0.2")
+            #expect(wrong.status == 401, "attempt \(attempt)")
+            #expect(wrong.text.contains("do not match"))
+        }
+        let account = try admin.server.post("/admin/login", body: "name=demo&password=\(admin.password)")
+        #expect(account.status == 429)
+        let wait = try #require(account.header("Retry-After").flatMap(Int.init))
+        #expect(wait > 500 && wait <= 600)
+        #expect(account.header("Set-Cookie") == nil)
+        #expect(account.text.contains("Too many failed sign-ins"))
+        // Five different names from one address: that address waits, for every name.
+        for attempt in 1...5 {
+            let wrong = try admin.server.post(
+                "/admin/login", body: "name=guess\(attempt)&password=whatever-it-is", source: "127.0.0.3")
+            #expect(wrong.status == 401)
+        }
+        let address = try admin.server.post(
+            "/admin/login", body: "name=someone&password=whatever-it-is", source: "127.0.0.3")
+        #expect(address.status == 429)
+        // Another address and another account are not affected.
+        try admin.site.addOperator("ops", password: "another long password")
+        let other = try admin.server.post(
+            "/admin/login", body: "name=ops&password=another+long+password", source: "127.0.0.4")
+        #expect(other.status == 303)
+        #expect(admin.server.logContains("admin sign-in failed for demo from 127.0.0.2"))
+        #expect(admin.server.logContains("admin sign-in throttled for demo from 127.0.0.1"))
+    }
+}
+
+extension ServerTests.Site {
+    /// Runs SQL on the site's database (with Python's sqlite3, as an outside process would).
+    func sql(_ statement: String) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [
+            "python3", "-c",
+            "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute(sys.argv[2]); c.commit()",
+            database, statement,
+        ]
+        try process.run()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "\(statement)")
+    }
+
+    /// The single number `query` returns.
+    func sqlCount(_ query: String) throws -> Int {
+        let process = Process()
+        let output = Pipe()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [
+            "python3", "-c",
+            "import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone()[0])",
+            database, query,
+        ]
+        process.standardOutput = output
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+    }
+
+    /// `surveycharts export` of the site's database.
+    func exportText() throws -> String {
+        try Executable.run(["export", "--database", database]).standardOutput
+    }
+
+    /// Adds an operator through the command line, as a person would.
+    func addOperator(_ name: String, password: String) throws {
+        let running = try Executable.start(["user", "add", name, "--password-stdin", "--database", database])
+        running.input(password + "\n")
+        let result = running.finish()
+        #expect(result.status == 0, "\(result.standardError)")
+    }
+}
