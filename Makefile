@@ -12,7 +12,9 @@ build: deps
 	$(SWIFT) build --product surveycharts
 
 run: build
-	@echo "run: serving the demo surveys on http://127.0.0.1:8080 (Ctrl-C stops)"
+	@echo "run: serving the demo surveys on http://127.0.0.1:8080 (Ctrl-C stops); operators sign in at /admin"
+	@echo "run: a new database gets the operator demo (password printed below, once); add your own with"
+	@echo "run:   .build/debug/surveycharts user add NAME --database surveys.sqlite3"
 	.build/debug/surveycharts serve --charts-dir $(SURVEYCHARTS_CHARTS_DIR)
 
 # The browser tests drive headless Chromium (Debian's chromium and chromium-driver) and run axe-core

@@ -62,7 +62,7 @@ extension Pages {
                 [
                     "id": survey.id, "title": survey.title, "opens": "\(survey.opens)", "closes": "\(survey.closes)",
                     "status": Self.status(survey.opens, survey.closes, today),
-                    "ballots": ChartText.grouped(overview.ballots), "notice": notice ?? false,
+                    "ballots": Self.count(overview.ballots, "ballot"), "notice": notice ?? false,
                     "actionError": actionError ?? false, "countsHeading": countsHeading, "counts": counts,
                     "canClose": state == .open, "canReopen": overview.closedEarlyOn == today,
                     "isCompleted": state == .completed,
@@ -76,9 +76,14 @@ extension Pages {
             "adminDelete", title: "Admin · Delete \(survey.title)",
             Self.navigation(session).merging(
                 [
-                    "id": survey.id, "title": survey.title, "questionCount": survey.questions.count,
-                    "ballots": ChartText.grouped(ballots), "error": error ?? false,
+                    "id": survey.id, "title": survey.title,
+                    "ballots": Self.count(ballots, "ballot"), "error": error ?? false,
                 ], uniquingKeysWith: { first, _ in first }))
+    }
+
+    /// “1 ballot”, “1,204 ballots”.
+    static func count(_ number: Int, _ noun: String) -> String {
+        "\(ChartText.grouped(number)) \(noun)\(number == 1 ? "" : "s")"
     }
 
     private static func navigation(_ session: AdminSession) -> [String: Any] {
@@ -106,7 +111,7 @@ extension Pages {
                         [
                             "q": q, "index": a, "number": a + 1, "id": answer.id.map(String.init) ?? "",
                             "text": answer.text, "order": answer.order, "hasVotes": answer.votes > 0,
-                            "votes": ChartText.grouped(answer.votes),
+                            "votes": Self.count(answer.votes, "vote"),
                             "textInvalid": invalid == "q\(q).a\(a).text",
                             "orderInvalid": invalid == "q\(q).a\(a).order",
                         ]
@@ -164,7 +169,7 @@ extension Pages {
         "adminSurvey": """
         {{> adminNavigation}}
         <h1>{{title}}</h1>
-        <p class="dates"><span class="status status-{{status}}">{{status}}</span> · opens {{opens}} · closes {{closes}} · {{ballots}} ballots · <a href="/surveys/{{id}}">public page</a></p>
+        <p class="dates"><span class="status status-{{status}}">{{status}}</span> · opens {{opens}} · closes {{closes}} · {{ballots}} · <a href="/surveys/{{id}}">public page</a></p>
         {{#notice}}<p class="notice" role="status">{{notice}}</p>{{/notice}}
         {{#actionError}}<div class="error" role="alert"><p>{{actionError}}</p></div>{{/actionError}}
         <section aria-labelledby="counts-heading">
@@ -222,7 +227,7 @@ extension Pages {
         </div>
         <ol class="answers">
         {{#answers}}<li class="row"><input type="hidden" name="q{{q}}.a{{index}}.id" value="{{id}}">
-        <div class="grow"><label for="q{{q}}-a{{index}}-text">Answer {{number}}{{#hasVotes}} <span class="votes">({{votes}} votes)</span>{{/hasVotes}}</label>
+        <div class="grow"><label for="q{{q}}-a{{index}}-text">Answer {{number}}{{#hasVotes}} <span class="votes">({{votes}})</span>{{/hasVotes}}</label>
         <input id="q{{q}}-a{{index}}-text" name="q{{q}}.a{{index}}.text" value="{{text}}" maxlength="300"{{#textInvalid}} aria-invalid="true" aria-describedby="form-error"{{/textInvalid}}></div>
         <div class="order"><label for="q{{q}}-a{{index}}-order">Order</label>
         <input id="q{{q}}-a{{index}}-order" name="q{{q}}.a{{index}}.order" value="{{order}}" inputmode="numeric" maxlength="5"{{#orderInvalid}} aria-invalid="true" aria-describedby="form-error"{{/orderInvalid}}></div>
@@ -238,7 +243,7 @@ extension Pages {
         "adminDelete": """
         {{> adminNavigation}}
         <h1>Delete “{{title}}”</h1>
-        <p>This deletes the survey with its {{questionCount}} questions and {{ballots}} ballots. It cannot be undone: export it first if it may be needed.</p>
+        <p>This deletes the survey with its questions and its {{ballots}}. It cannot be undone: export it first if it may be needed.</p>
         {{#error}}<div class="error" role="alert" id="delete-error"><p>{{error}}</p></div>{{/error}}
         <form method="post" action="/admin/surveys/{{id}}/delete" class="admin-form narrow">
         <input type="hidden" name="csrf" value="{{csrf}}">

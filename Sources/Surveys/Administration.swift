@@ -62,3 +62,74 @@ public struct SurveyOverview: Sendable, Hashable {
         self.closedEarlyOn = closedEarlyOn
     }
 }
+
+/// What an edit may do to a survey that the entry alone cannot tell; every store checks it inside
+/// the edit's transaction.
+public enum SurveyEditRules {
+    /// The rules of an edit that the entry alone cannot tell: ids must belong to this survey, and
+    /// no answer holding votes may be removed or moved to another question.
+    public static func check(_ current: Survey, becoming entry: SurveyDocument.SurveyEntry) throws {
+        var answerHome: [Int64: (question: Int64, answer: Answer)] = [:]
+        for question in current.questions {
+            for answer in question.answers { answerHome[answer.id] = (question.id, answer) }
+        }
+        let currentQuestions = Set(current.questions.map(\.id))
+        for (q, question) in entry.questions.enumerated() {
+            if let id = question.id, !currentQuestions.contains(id) {
+                throw SurveyStoreError(
+                    .invalidEdit, field: "questions[\(q)].id", "question \(id) is not part of this survey")
+            }
+            for (a, answer) in question.answers.enumerated() {
+                guard let id = answer.id else { continue }
+                guard let home = answerHome[id] else {
+                    throw SurveyStoreError(
+                        .invalidEdit, field: "questions[\(q)].answers[\(a)].id",
+                        "answer \(id) is not part of this survey")
+                }
+                if home.question != question.id, home.answer.votes > 0 {
+                    throw SurveyStoreError(
+                        .invalidEdit, field: "questions[\(q)].answers[\(a)].text",
+                        "“\(home.answer.text)” holds \(home.answer.votes) votes, so it cannot move to another question")
+                }
+            }
+        }
+        let kept = Set(entry.questions.flatMap { $0.answers.compactMap(\.id) })
+        for (q, question) in current.questions.enumerated() {
+            for answer in question.answers where !kept.contains(answer.id) && answer.votes > 0 {
+                let position = entry.questions.firstIndex { $0.id == question.id }
+                throw SurveyStoreError(
+                    .invalidEdit, field: position.map { "questions[\($0)].answers" } ?? "questions[\(q)]",
+                    "“\(answer.text)” holds \(answer.votes) votes, so it cannot be deleted")
+            }
+        }
+    }
+
+}
+
+/// Everything a site keeps but its sessions, for `migrate-store`: surveys with ids and votes,
+/// operators with their password hashes, and the shared secrets (so cookies stay valid).
+public struct SiteSnapshot: Sendable, Hashable {
+    /// An operator as stored.
+    public struct StoredUser: Sendable, Hashable {
+        public var name: String
+        public var passwordHash: String
+        public var created: Date
+
+        public init(name: String, passwordHash: String, created: Date) {
+            self.name = name
+            self.passwordHash = passwordHash
+            self.created = created
+        }
+    }
+
+    public var document: SurveyDocument
+    public var users: [StoredUser]
+    /// Secret name → value.
+    public var secrets: [String: [UInt8]]
+
+    public init(document: SurveyDocument, users: [StoredUser], secrets: [String: [UInt8]]) {
+        self.document = document
+        self.users = users
+        self.secrets = secrets
+    }
+}

@@ -132,7 +132,7 @@ extension SQLiteSurveyStore {
             guard let current = try Self.loadSurvey(db, id: id) else {
                 throw SurveyStoreError(.notFound, "survey \(id) does not exist")
             }
-            try Self.checkEdit(of: current, to: entry)
+            try SurveyEditRules.check(current, becoming: entry)
             let keptQuestions = Set(entry.questions.compactMap(\.id))
             let keptAnswers = Set(entry.questions.flatMap { $0.answers.compactMap(\.id) })
             // Removals first: checkEdit has made sure none of them holds a vote.
@@ -239,44 +239,6 @@ extension SQLiteSurveyStore {
 
     // MARK: Helpers
 
-    /// The rules of an edit that the entry alone cannot tell: ids must belong to this survey, and
-    /// no answer holding votes may be removed or moved to another question.
-    static func checkEdit(of current: Survey, to entry: SurveyDocument.SurveyEntry) throws {
-        var answerHome: [Int64: (question: Int64, answer: Answer)] = [:]
-        for question in current.questions {
-            for answer in question.answers { answerHome[answer.id] = (question.id, answer) }
-        }
-        let currentQuestions = Set(current.questions.map(\.id))
-        for (q, question) in entry.questions.enumerated() {
-            if let id = question.id, !currentQuestions.contains(id) {
-                throw SurveyStoreError(
-                    .invalidEdit, field: "questions[\(q)].id", "question \(id) is not part of this survey")
-            }
-            for (a, answer) in question.answers.enumerated() {
-                guard let id = answer.id else { continue }
-                guard let home = answerHome[id] else {
-                    throw SurveyStoreError(
-                        .invalidEdit, field: "questions[\(q)].answers[\(a)].id",
-                        "answer \(id) is not part of this survey")
-                }
-                if home.question != question.id, home.answer.votes > 0 {
-                    throw SurveyStoreError(
-                        .invalidEdit, field: "questions[\(q)].answers[\(a)].text",
-                        "“\(home.answer.text)” holds \(home.answer.votes) votes, so it cannot move to another question")
-                }
-            }
-        }
-        let kept = Set(entry.questions.flatMap { $0.answers.compactMap(\.id) })
-        for (q, question) in current.questions.enumerated() {
-            for answer in question.answers where !kept.contains(answer.id) && answer.votes > 0 {
-                let position = entry.questions.firstIndex { $0.id == question.id }
-                throw SurveyStoreError(
-                    .invalidEdit, field: position.map { "questions[\($0)].answers" } ?? "questions[\(q)]",
-                    "“\(answer.text)” holds \(answer.votes) votes, so it cannot be deleted")
-            }
-        }
-    }
-
     static func overviews(_ db: Database, _ clause: String, _ arguments: StatementArguments) throws
         -> [SurveyOverview]
     {
@@ -297,6 +259,50 @@ extension SQLiteSurveyStore {
                 summary: SurveySummary(
                     id: row["id"], title: row["title"], opens: try day(row["opens"]), closes: try day(row["closes"])),
                 ballots: row["ballots"], closedEarlyOn: closedEarly.flatMap(CalendarDay.init))
+        }
+    }
+}
+
+extension SQLiteSurveyStore {
+    public func exportSite() async throws -> SiteSnapshot {
+        let document = try await exportDocument()
+        return try await read { db in
+            let users = try Row.fetchAll(db, sql: "SELECT name, password_hash, created FROM admin_user ORDER BY name")
+                .map {
+                    SiteSnapshot.StoredUser(
+                        name: $0["name"], passwordHash: $0["password_hash"],
+                        created: Date(timeIntervalSince1970: $0["created"]))
+                }
+            var secrets: [String: [UInt8]] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT name, value FROM secret") {
+                secrets[row["name"]] = Array(row["value"] as Data)
+            }
+            return SiteSnapshot(document: document, users: users, secrets: secrets)
+        }
+    }
+
+    public func importSite(_ snapshot: SiteSnapshot) async throws {
+        try snapshot.document.validate()
+        try await write { db in
+            let surveys = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM survey") ?? 0
+            let users = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM admin_user") ?? 0
+            guard surveys == 0, users == 0 else {
+                throw SurveyStoreError(
+                    .invalidImport,
+                    "the target already holds \(surveys) surveys and \(users) operators; migrate into an empty store")
+            }
+            _ = try Self.insert(snapshot.document, db)
+            for user in snapshot.users {
+                try db.execute(
+                    sql: "INSERT INTO admin_user (name, password_hash, created) VALUES (?, ?, ?)",
+                    arguments: [user.name, user.passwordHash, user.created.timeIntervalSince1970])
+            }
+            for (name, value) in snapshot.secrets {
+                try db.execute(
+                    sql:
+                        "INSERT INTO secret (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                    arguments: [name, Data(value)])
+            }
         }
     }
 }

@@ -228,35 +228,38 @@ public final class SQLiteSurveyStore: SurveyStore {
     @discardableResult
     public func importDocument(_ document: SurveyDocument) async throws -> ImportSummary {
         try document.validate()
-        return try await write { db in
-            var summary = ImportSummary(surveys: 0, questions: 0, answers: 0)
-            for (s, survey) in document.surveys.enumerated() {
-                let path = "surveys[\(s)]"
-                try Self.checkFree(db, table: "survey", id: survey.id, path: path)
+        return try await write { db in try Self.insert(document, db) }
+    }
+
+    /// Inserts a validated document (ids kept where given) inside the caller's transaction.
+    static func insert(_ document: SurveyDocument, _ db: Database) throws -> ImportSummary {
+        var summary = ImportSummary(surveys: 0, questions: 0, answers: 0)
+        for (s, survey) in document.surveys.enumerated() {
+            let path = "surveys[\(s)]"
+            try Self.checkFree(db, table: "survey", id: survey.id, path: path)
+            try db.execute(
+                sql: "INSERT INTO survey (id, title, opens, closes) VALUES (?, ?, ?, ?)",
+                arguments: [survey.id, survey.title, survey.opens.description, survey.closes.description])
+            let surveyID = db.lastInsertedRowID
+            summary.surveys += 1
+            for (q, question) in survey.questions.enumerated() {
+                let questionPath = "\(path).questions[\(q)]"
+                try Self.checkFree(db, table: "question", id: question.id, path: questionPath)
                 try db.execute(
-                    sql: "INSERT INTO survey (id, title, opens, closes) VALUES (?, ?, ?, ?)",
-                    arguments: [survey.id, survey.title, survey.opens.description, survey.closes.description])
-                let surveyID = db.lastInsertedRowID
-                summary.surveys += 1
-                for (q, question) in survey.questions.enumerated() {
-                    let questionPath = "\(path).questions[\(q)]"
-                    try Self.checkFree(db, table: "question", id: question.id, path: questionPath)
+                    sql: "INSERT INTO question (id, survey_id, position, text) VALUES (?, ?, ?, ?)",
+                    arguments: [question.id, surveyID, q, question.text])
+                let questionID = db.lastInsertedRowID
+                summary.questions += 1
+                for (a, answer) in question.answers.enumerated() {
+                    try Self.checkFree(db, table: "answer", id: answer.id, path: "\(questionPath).answers[\(a)]")
                     try db.execute(
-                        sql: "INSERT INTO question (id, survey_id, position, text) VALUES (?, ?, ?, ?)",
-                        arguments: [question.id, surveyID, q, question.text])
-                    let questionID = db.lastInsertedRowID
-                    summary.questions += 1
-                    for (a, answer) in question.answers.enumerated() {
-                        try Self.checkFree(db, table: "answer", id: answer.id, path: "\(questionPath).answers[\(a)]")
-                        try db.execute(
-                            sql: "INSERT INTO answer (id, question_id, position, text, votes) VALUES (?, ?, ?, ?, ?)",
-                            arguments: [answer.id, questionID, a, answer.text, answer.votes ?? 0])
-                        summary.answers += 1
-                    }
+                        sql: "INSERT INTO answer (id, question_id, position, text, votes) VALUES (?, ?, ?, ?, ?)",
+                        arguments: [answer.id, questionID, a, answer.text, answer.votes ?? 0])
+                    summary.answers += 1
                 }
             }
-            return summary
         }
+        return summary
     }
 
     public func exportDocument() async throws -> SurveyDocument {

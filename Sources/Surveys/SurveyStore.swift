@@ -108,4 +108,14 @@ public protocol SurveyStore: Sendable {
 
     /// Deletes a survey with its questions, answers and votes; false when there was none.
     func deleteSurvey(id: Int64) async throws -> Bool
+
+    // MARK: Moving a site
+
+    /// Everything the store holds but sessions.
+    func exportSite() async throws -> SiteSnapshot
+
+    /// Loads `snapshot`, ids and all, into this store in one transaction. The store must hold no
+    /// survey and no operator.
+    /// - Throws: `SurveyStoreError` (`invalidImport` when the store is not empty); nothing is written.
+    func importSite(_ snapshot: SiteSnapshot) async throws
 }

@@ -103,7 +103,15 @@ struct ChartCacheTests {
         let cache = try ChartCache.forTesting(directory)
         defer { cache.shutdown() }
         let waiting = Task { try await cache.chart(named: name, render: CountingRenderer().render(name.fileName)) }
-        while cache.statistics.waits == 0 { try await Task.sleep(for: .milliseconds(5)) }
+        let noWaiterBy = ContinuousClock.now + .seconds(30)
+        while cache.statistics.waits == 0 {
+            guard ContinuousClock.now < noWaiterBy else {
+                kill(writer.pid, SIGKILL)
+                Issue.record("no request waited within 30 s: \(cache.statistics)")
+                return
+            }
+            try await Task.sleep(for: .milliseconds(5))
+        }
         // While the writer holds its lock, our pool thread sits in the flock system call (73 on
         // x86-64), put to sleep by the kernel until the unlock; never in a sleep-and-poll loop.
         var samples: [String] = []

@@ -120,3 +120,63 @@ struct CommandLineTests {
         return (width, height)
     }
 }
+
+/// `surveycharts user add|list|remove`, as an operator types them.
+@Suite("surveycharts user", .timeLimit(.minutes(2)))
+struct UserCommandTests {
+    static func add(_ name: String, password: String, database: String) throws -> Executable.Result {
+        let running = try Executable.start(["user", "add", name, "--password-stdin", "--database", database])
+        running.input(password + "\n")
+        return running.finish()
+    }
+
+    @Test func addListAndRemoveOperators() throws {
+        let directory = try TemporaryDirectory()
+        let database = directory.path + "/surveys.sqlite3"
+        let added = try Self.add("ann", password: "correct horse battery", database: database)
+        #expect(added.status == 0, "\(added.standardError)")
+        #expect(added.standardOutput.contains("added operator ann"))
+        #expect(try Self.add("bob.smith-2", password: "another good one", database: database).status == 0)
+        let listed = try Executable.run(["user", "list", "--database", database])
+        #expect(listed.status == 0)
+        #expect(
+            listed.standardOutput.split(separator: "\n").map { $0.split(separator: "\t")[0] } == ["ann", "bob.smith-2"])
+        // The password is stored as a bcrypt hash of cost 12, never as given.
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: database))
+        #expect(bytes.range(of: Data("correct horse battery".utf8)) == nil)
+        let removed = try Executable.run(["user", "remove", "ann", "--database", database])
+        #expect(removed.status == 0 && removed.standardOutput.contains("removed operator ann"))
+        let again = try Executable.run(["user", "remove", "ann", "--database", database])
+        #expect(again.status == 65)
+        #expect(again.standardError == "surveycharts: there is no operator called ann\n")
+    }
+
+    @Test func badNamesAndPasswordsAreOneLineErrorsAndChangeNothing() throws {
+        let directory = try TemporaryDirectory()
+        let database = directory.path + "/surveys.sqlite3"
+        #expect(try Self.add("ann", password: "correct horse battery", database: database).status == 0)
+        let cases: [(String, String, String)] = [
+            ("ann", "another good password", "a user called ann already exists"),
+            ("two words", "another good password", "name must be 1 to 64 letters, digits"),
+            ("<b>", "another good password", "name must be 1 to 64 letters, digits"),
+            ("carol", "short", "the password must be at least 10 characters long"),
+            ("carol", String(repeating: "é", count: 40), "the password must be at most 72 bytes"),
+            ("carol", "", "the password must be at least 10 characters long"),
+        ]
+        for (name, password, message) in cases {
+            let result = try Self.add(name, password: password, database: database)
+            #expect(result.status == 65, "\(name)")
+            #expect(result.standardError.hasPrefix("surveycharts: "), "\(name)")
+            #expect(result.standardError.contains(message), "\(name): \(result.standardError)")
+            #expect(result.standardError.split(separator: "\n").count == 1, "\(name)")
+        }
+        // Without --password-stdin and without a terminal, it says what to do instead of hanging.
+        let noTerminal = try Executable.start(["user", "add", "dave", "--database", database]).finish()
+        #expect(noTerminal.status == 65)
+        #expect(noTerminal.standardError.contains("pass --password-stdin"))
+        let listed = try Executable.run(["user", "list", "--database", database])
+        #expect(listed.standardOutput.split(separator: "\n").count == 1)
+        let help = try Executable.run(["user", "add", "--help"]).standardOutput
+        #expect(help.contains("--password-stdin") && help.contains("--database"))
+    }
+}

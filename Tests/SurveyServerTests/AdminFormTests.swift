@@ -130,7 +130,7 @@ struct AdminFormTests {
         for _ in 0..<3 { #expect(try admin.server.post("/surveys/2", body: "q3=7&q4=11").status == 303) }
         let page = try admin.get("/admin/surveys/2", cookie: cookie).text
         #expect(page.contains("Live counts (only operators see them until the survey closes)"))
-        #expect(page.contains("(3 votes)"))
+        #expect(page.contains("(3 votes)") && page.contains("· 3 ballots ·"))
         let form = try Self.formFields(page)
         let before = try admin.site.exportText()
         // Clearing an answer that holds votes.

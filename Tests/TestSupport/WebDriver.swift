@@ -193,6 +193,12 @@ public final class BrowserSession: @unchecked Sendable {
     /// Clicks `element` as a mouse would.
     public func click(_ element: Element) throws { _ = try session("POST", "/element/\(element.id)/click", [:]) }
 
+    /// Empties a text field, then types `text` into it key by key, as a person would.
+    public func type(_ text: String, into element: Element) throws {
+        _ = try session("POST", "/element/\(element.id)/clear", [:])
+        _ = try session("POST", "/element/\(element.id)/value", ["text": text])
+    }
+
     /// The value of `property` (DOM property, such as `checked` or `name`) of `element`.
     public func property(_ element: Element, _ property: String) throws -> Any? {
         try session("GET", "/element/\(element.id)/property/\(property)")
