@@ -2,7 +2,7 @@
 SWIFT ?= swift
 SURVEYCHARTS_CHARTS_DIR ?= piecharts
 
-.PHONY: deps test-deps build run test update-reference lint format bench-render bench-cache bench-http bench-prerender
+.PHONY: deps test-deps build run test test-passes update-reference lint format bench-render bench-cache bench-http bench-prerender
 
 deps:
 	@scripts/install-deps.sh
@@ -22,14 +22,25 @@ run: build
 # the two cooperative threads of a 2-core machine with the timing-sensitive cache tests.
 BROWSER_TESTS = SurveyServerTests.BrowserTests
 
+# The HTTP suites that run a second time against a server on PostgreSQL.
+POSTGRES_HTTP_TESTS = SurveyServerTests.ServerTests|SurveyServerTests.AdminAuthTests|SurveyServerTests.AdminFormTests
+
 test-deps:
-	@scripts/install-deps.sh chromium chromium-driver
+	@scripts/install-deps.sh chromium chromium-driver postgresql
 	@scripts/fetch-axe.sh
 
+# Every pass runs beside one throwaway PostgreSQL cluster (scripts/with-postgres.sh), removed at the end.
 test: test-deps
-	@echo "test: swift build --build-tests, then swift test (everything but the browser), then the browser tests"
+	@echo "test: swift build --build-tests, then the tests beside a throwaway PostgreSQL cluster"
 	$(SWIFT) build --build-tests
+	scripts/with-postgres.sh $(MAKE) --no-print-directory test-passes
+
+test-passes:
+	@echo "test: everything but the browser (the store conformance suite on SQLite and PostgreSQL)"
 	$(SWIFT) test --skip-build --skip $(BROWSER_TESTS)
+	@echo "test: the HTTP suites again, against servers on PostgreSQL"
+	SURVEYCHARTS_TEST_STORE=postgres $(SWIFT) test --skip-build --filter '$(POSTGRES_HTTP_TESTS)'
+	@echo "test: the browser tests"
 	$(SWIFT) test --skip-build --filter $(BROWSER_TESTS)
 
 # After a deliberate change to how charts look: re-render docs/reference/ (commit them with the change).

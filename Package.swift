@@ -16,6 +16,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
@@ -52,11 +53,20 @@ let package = Package(
             name: "Surveys",
             dependencies: [.product(name: "GRDB", package: "GRDB.swift")]
         ),
+        // The PostgreSQL store (postgres-nio), and `SurveyStores.open`, which picks a store by its URL.
+        .target(
+            name: "SurveysPostgres",
+            dependencies: [
+                "Surveys",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // HTTP: routes, pages, our static file handler, votes, charts, metrics.
         .target(
             name: "SurveyServer",
             dependencies: [
-                "Surveys", "PieChart", "ChartCache",
+                "Surveys", "SurveysPostgres", "PieChart", "ChartCache",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "Mustache", package: "swift-mustache"),
@@ -77,6 +87,7 @@ let package = Package(
                 "PieChart",
                 "ChartCache",
                 "Surveys",
+                "SurveysPostgres",
                 "SurveyServer",
                 "CSystemShims",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -97,7 +108,7 @@ let package = Package(
         .testTarget(name: "PieChartTests", dependencies: ["PieChart", "CCairo"]),
         .testTarget(name: "ChartCacheTests", dependencies: ["ChartCache", "ChartCacheTestHelper", "TestSupport"]),
         .testTarget(name: "SurveyChartsCLITests", dependencies: ["surveycharts", "TestSupport"]),
-        .testTarget(name: "SurveysTests", dependencies: ["Surveys", "TestSupport"]),
+        .testTarget(name: "SurveysTests", dependencies: ["Surveys", "SurveysPostgres", "TestSupport"]),
         .testTarget(name: "SurveyServerTests", dependencies: ["SurveyServer", "surveycharts", "TestSupport"]),
     ]
 )

@@ -7,14 +7,17 @@ import Logging
 import NIOCore
 import PieChart
 import Surveys
+import SurveysPostgres
 import Synchronization
 
 /// Settings of `surveycharts serve`; new ones get defaults, so callers keep compiling.
 public struct ServerConfiguration: Sendable {
     /// Where to listen. Port 0 picks a free port (reported through `onListening`).
     public var host = "127.0.0.1", port = 8080
-    /// The SQLite database file.
+    /// The store: a SQLite database file, or a `postgres://` URL.
     public var databasePath = "surveys.sqlite3"
+    /// Most PostgreSQL connections this process opens.
+    public var databasePoolSize = 8
     /// The chart directory (shared with other processes and `prerender`).
     public var chartsDirectory = "piecharts"
     /// Files under `/static`.
@@ -139,24 +142,35 @@ public struct SurveyServer: Sendable {
         charts = try StaticFileStore(
             root: configuration.chartsDirectory, pool: cache.pool, contentAddressed: true,
             cacheControl: StaticFileMiddleware<SurveyRequestContext>.immutable)
-        var storeConfiguration = SQLiteSurveyStore.Configuration(
-            path: configuration.databasePath, ballotDeadline: configuration.ballotDeadline)
-        storeConfiguration.synchronousFull = configuration.durableBallots
+        var storeOptions = SurveyStores.Options()
+        storeOptions.ballotDeadline = configuration.ballotDeadline
+        storeOptions.durableBallots = configuration.durableBallots
+        storeOptions.poolSize = configuration.databasePoolSize
         do {
-            let sqlite = try SQLiteSurveyStore(configuration: storeConfiguration)
-            store = sqlite
+            let opened = try await SurveyStores.open(configuration.databasePath, options: storeOptions, logger: logger)
+            store = opened
             var demoPassword: String?
-            if configuration.loadDemo, try await sqlite.isEmpty() {
-                try await sqlite.importDocument(DemoSurveys.document(today: configuration.today))
-                logger.info("loaded the demo surveys into \(configuration.databasePath)")
-                if configuration.createDemoOperator, try await sqlite.users().isEmpty {
+            if configuration.loadDemo, try await opened.isEmpty() {
+                do {
+                    try await opened.importDocument(DemoSurveys.document(today: configuration.today))
+                    logger.info("loaded the demo surveys into \(Self.displayName(configuration.databasePath))")
+                } catch let error as SurveyStoreError where error.code == .invalidImport {
+                    // Another process sharing the database loaded them first.
+                    guard try await !opened.isEmpty() else { throw error }
+                }
+                if configuration.createDemoOperator, try await opened.users().isEmpty {
                     let password = OperatorPasswords.random()
-                    try await sqlite.addUser(name: "demo", passwordHash: OperatorPasswords.hash(password), at: Date())
-                    demoPassword = password
+                    do {
+                        try await opened.addUser(
+                            name: "demo", passwordHash: OperatorPasswords.hash(password), at: Date())
+                        demoPassword = password
+                    } catch let error as SurveyStoreError where error.code == .invalidEdit {
+                        logger.info("another process created the demo operator first")
+                    }
                 }
             }
             demoOperatorPassword = demoPassword
-            let secret = try await sqlite.secret(
+            let secret = try await opened.secret(
                 named: BallotIntegrity.secretName, candidate: BallotIntegrity.newSecret())
             ballotIntegrity = BallotIntegrity(secret: secret, policy: configuration.ballotsPerBrowser)
         } catch let error as SurveyStoreError {
@@ -363,6 +377,11 @@ public struct SurveyServer: Sendable {
         var response = html(pages.message(title: "Not open yet", "“\(survey.title)” opens on \(survey.opens)."))
         response.status = .notFound
         return response
+    }
+
+    /// The store's name for logs: a PostgreSQL URL without its password.
+    static func displayName(_ database: String) -> String {
+        SurveyStores.isPostgres(database) ? PostgresSurveyStore.redacted(database) : database
     }
 
     /// The site's icon: a small pie in the chart colours.

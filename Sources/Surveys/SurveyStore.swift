@@ -13,6 +13,13 @@ public struct Ballot: Sendable, Hashable {
 public struct ImportSummary: Sendable, Hashable {
     /// Rows written.
     public var surveys: Int, questions: Int, answers: Int
+
+    /// Creates a summary.
+    public init(surveys: Int, questions: Int, answers: Int) {
+        self.surveys = surveys
+        self.questions = questions
+        self.answers = answers
+    }
 }
 
 /// Where surveys live. SQLite now (`SQLiteSurveyStore`); a PostgreSQL store comes next, so the

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Surveys
+import SurveysPostgres
 
 /// `surveycharts import FILE.json`
 struct ImportCommand: AsyncParsableCommand {
@@ -30,7 +31,7 @@ struct ImportCommand: AsyncParsableCommand {
         }
         do {
             let document = try SurveyDocument(json: data)
-            let store = try SQLiteSurveyStore(configuration: .init(path: storage.database))
+            let store = try await storage.open()
             let summary = try await store.importDocument(document)
             print(
                 "imported \(summary.surveys) surveys, \(summary.questions) questions, \(summary.answers) answers "
@@ -53,12 +54,12 @@ struct ExportCommand: AsyncParsableCommand {
     @OptionGroup var storage: DatabaseOption
 
     func run() async throws {
-        guard FileManager.default.fileExists(atPath: storage.database) else {
+        guard !storage.isMissingFile else {
             CommandFailure("the database \(storage.database) does not exist; pass --database", exitCode: .noInput)
                 .exit()
         }
         do {
-            let store = try SQLiteSurveyStore(configuration: .init(path: storage.database))
+            let store = try await storage.open()
             let data = try await store.exportDocument().encoded()
             FileHandle.standardOutput.write(data)
             FileHandle.standardOutput.write(Data("\n".utf8))

@@ -4,6 +4,7 @@ import Foundation
 import PieChart
 import SurveyServer
 import Surveys
+import SurveysPostgres
 
 /// `surveycharts prerender [--survey ID | --all] [--jobs N]`
 struct PrerenderCommand: AsyncParsableCommand {
@@ -38,14 +39,14 @@ struct PrerenderCommand: AsyncParsableCommand {
 
     func run() async throws {
         let day = days.currentDay
-        guard FileManager.default.fileExists(atPath: storage.database) else {
+        guard !storage.isMissingFile else {
             CommandFailure("the database \(storage.database) does not exist; pass --database", exitCode: .noInput)
                 .exit()
         }
         let surveys: [Survey]
         let cache: ChartCache
         do {
-            let store = try SQLiteSurveyStore(configuration: .init(path: storage.database))
+            let store = try await storage.open()
             surveys = try await selectSurveys(store, today: day)
             cache = try ChartCache(
                 configuration: .init(
@@ -68,7 +69,7 @@ struct PrerenderCommand: AsyncParsableCommand {
         if !report.failures.isEmpty { throw ExitCode(1) }
     }
 
-    private func selectSurveys(_ store: SQLiteSurveyStore, today: CalendarDay) async throws -> [Survey] {
+    private func selectSurveys(_ store: any SurveyStore, today: CalendarDay) async throws -> [Survey] {
         if let id = survey {
             guard let found = try await store.survey(id: id) else {
                 CommandFailure("survey \(id) does not exist", exitCode: .dataError).exit()

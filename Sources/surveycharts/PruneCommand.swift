@@ -4,6 +4,7 @@ import Foundation
 import PieChart
 import SurveyServer
 import Surveys
+import SurveysPostgres
 
 /// `surveycharts prune [--dry-run]`
 struct PruneCommand: AsyncParsableCommand {
@@ -33,13 +34,13 @@ struct PruneCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        guard FileManager.default.fileExists(atPath: storage.database) else {
+        guard !storage.isMissingFile else {
             CommandFailure("the database \(storage.database) does not exist; pass --database", exitCode: .noInput)
                 .exit()
         }
         var current = Set<String>()
         do {
-            let store = try SQLiteSurveyStore(configuration: .init(path: storage.database))
+            let store = try await storage.open()
             for survey in try await store.exportDocument().surveys {
                 for question in survey.questions {
                     let model = Question(

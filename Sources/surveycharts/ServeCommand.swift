@@ -185,6 +185,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.host = host
         configuration.port = port
         configuration.databasePath = storage.database
+        configuration.databasePoolSize = storage.databasePoolSize
         configuration.chartsDirectory = charts.chartsDir
         configuration.staticDirectory = staticDir
         configuration.loadDemo = !noDemo

@@ -1,11 +1,35 @@
 import ArgumentParser
 import Foundation
 import Surveys
+import SurveysPostgres
 
 /// `--database`, shared by every command that reads or writes surveys.
 struct DatabaseOption: ParsableArguments {
-    @Option(help: "SQLite database file (SURVEYCHARTS_DATABASE).")
+    @Option(
+        help: "A SQLite database file, or postgres://user:password@host:port/database (SURVEYCHARTS_DATABASE).")
     var database: String = Environment.string("DATABASE", "surveys.sqlite3")
+
+    @Option(help: "Most PostgreSQL connections this process opens (SURVEYCHARTS_DATABASE_POOL_SIZE).")
+    var databasePoolSize: Int = Environment.int("DATABASE_POOL_SIZE", 8)
+
+    /// Whether the option names something that should already exist: a SQLite file that is
+    /// missing (PostgreSQL databases are checked by connecting).
+    var isMissingFile: Bool {
+        !SurveyStores.isPostgres(database) && !FileManager.default.fileExists(atPath: database)
+    }
+
+    /// Opens the store the option names.
+    func open(_ options: SurveyStores.Options = SurveyStores.Options()) async throws -> any SurveyStore {
+        var options = options
+        options.poolSize = databasePoolSize
+        return try await SurveyStores.open(database, options: options)
+    }
+
+    func validate() throws {
+        guard (1...1000).contains(databasePoolSize) else {
+            throw ValidationError("--database-pool-size must be 1 to 1000, got \(databasePoolSize)")
+        }
+    }
 }
 
 /// `--charts-dir`, shared by every command that reads or writes charts.

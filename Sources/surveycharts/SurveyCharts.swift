@@ -12,7 +12,7 @@ struct SurveyCharts: AsyncParsableCommand {
             """,
         subcommands: [
             ServeCommand.self, ImportCommand.self, ExportCommand.self, PrerenderCommand.self, PruneCommand.self,
-            RenderCommand.self, DemoCommand.self, UserCommand.self,
+            RenderCommand.self, DemoCommand.self, UserCommand.self, MigrateStoreCommand.self,
         ]
     )
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import SurveyServer
 import Surveys
+import SurveysPostgres
 
 /// `surveycharts user add|list|remove`: the operators who may sign in to /admin.
 struct UserCommand: AsyncParsableCommand {
@@ -39,7 +40,7 @@ struct UserCommand: AsyncParsableCommand {
                 CommandFailure("the password \(problem)", exitCode: .dataError).exit()
             }
             do {
-                let store = try SQLiteSurveyStore(configuration: .init(path: storage.database))
+                let store = try await storage.open()
                 try await store.addUser(name: name, passwordHash: OperatorPasswords.hash(password), at: Date())
                 print("added operator \(name) to \(storage.database); sign in at /admin/login")
             } catch let error as SurveyStoreError {
@@ -90,12 +91,12 @@ struct UserCommand: AsyncParsableCommand {
         @OptionGroup var storage: DatabaseOption
 
         func run() async throws {
-            guard FileManager.default.fileExists(atPath: storage.database) else {
+            guard !storage.isMissingFile else {
                 CommandFailure("the database \(storage.database) does not exist; pass --database", exitCode: .noInput)
                     .exit()
             }
             do {
-                let store = try SQLiteSurveyStore(configuration: .init(path: storage.database))
+                let store = try await storage.open()
                 let users = try await store.users()
                 if users.isEmpty {
                     FileHandle.standardError.write(
@@ -120,7 +121,7 @@ struct UserCommand: AsyncParsableCommand {
 
         func run() async throws {
             do {
-                let store = try SQLiteSurveyStore(configuration: .init(path: storage.database))
+                let store = try await storage.open()
                 guard try await store.removeUser(name: name) else {
                     CommandFailure("there is no operator called \(name)", exitCode: .dataError).exit()
                 }

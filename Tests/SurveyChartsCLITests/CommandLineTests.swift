@@ -180,3 +180,46 @@ struct UserCommandTests {
         #expect(help.contains("--password-stdin") && help.contains("--database"))
     }
 }
+
+/// `surveycharts migrate-store`: a SQLite site copied whole into PostgreSQL, ids and all.
+@Suite("surveycharts migrate-store", .timeLimit(.minutes(2)))
+struct MigrateStoreTests {
+    @Test func aSQLiteSiteMovesToPostgreSQLWhole() throws {
+        let cluster = try #require(TestPostgres.clusterURL, Comment(rawValue: TestPostgres.missing))
+        let directory = try TemporaryDirectory()
+        let sqlite = directory.path + "/site.sqlite3"
+        let surveys = try directory.write(
+            "surveys.json",
+            #"{"surveys": [{"id": 7, "title": "Lunch, \"really\"", "opens": "2026-11-01", "closes": "2026-11-30", "#
+                + #""questions": [{"id": 70, "text": "Pizza?", "answers": [{"id": 700, "text": "Yes", "votes": 5}, "#
+                + #"{"id": 701, "text": "No", "votes": 2}]}]}]}"#)
+        #expect(try Executable.run(["import", surveys, "--database", sqlite]).status == 0)
+        let added = try Executable.start(["user", "add", "ann", "--password-stdin", "--database", sqlite])
+        added.input("correct horse battery\n")
+        #expect(added.finish().status == 0)
+        let postgres = try TestPostgres.freshDatabase(cluster)
+        let moved = try Executable.run(["migrate-store", "--from", sqlite, "--to", postgres])
+        #expect(moved.status == 0, "\(moved.standardError)")
+        #expect(moved.standardOutput.contains("copied 1 surveys (2 answers with their votes), 1 operators"))
+        let before = try Executable.run(["export", "--database", sqlite]).standardOutput
+        let after = try Executable.run(["export", "--database", postgres]).standardOutput
+        #expect(!before.isEmpty && before == after)
+        #expect(try Executable.run(["user", "list", "--database", postgres]).standardOutput.hasPrefix("ann\t"))
+        // The hash moved, not a new one.
+        let hash = try TestPostgres.psql(postgres, "SELECT password_hash FROM admin_user")
+        #expect(hash.hasPrefix("$2b$12$"))
+        // A second copy into a store that holds a site is refused, and changes nothing.
+        let again = try Executable.run(["migrate-store", "--from", sqlite, "--to", postgres])
+        #expect(again.status == 65)
+        #expect(again.standardError.contains("migrate into an empty store"))
+        #expect(try Executable.run(["export", "--database", postgres]).standardOutput == before)
+        let missing = try Executable.run([
+            "migrate-store", "--from", directory.path + "/nope.sqlite3", "--to", postgres,
+        ])
+        #expect(missing.status == 66 && missing.standardError.contains("does not exist"))
+        let wrong = try Executable.run(["migrate-store", "--from", sqlite, "--to", "postgres://nobody@127.0.0.1:1/x"])
+        #expect(
+            wrong.status == 73
+                && wrong.standardError.contains("cannot open the database postgres://nobody@127.0.0.1:1/x"))
+    }
+}

@@ -191,8 +191,12 @@ struct AdminAuthTests {
 }
 
 extension ServerTests.Site {
-    /// Runs SQL on the site's database (with Python's sqlite3, as an outside process would).
+    /// Runs SQL on the site's database, as an outside process would (Python's sqlite3, or psql).
     func sql(_ statement: String) throws {
+        if onPostgres {
+            try TestPostgres.psql(database, statement)
+            return
+        }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = [
@@ -207,6 +211,9 @@ extension ServerTests.Site {
 
     /// The single number `query` returns.
     func sqlCount(_ query: String) throws -> Int {
+        if onPostgres {
+            return Int(try TestPostgres.psql(database, query).trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+        }
         let process = Process()
         let output = Pipe()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")

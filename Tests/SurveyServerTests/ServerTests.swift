@@ -13,14 +13,26 @@ struct ServerTests {
 
     /// A chart directory, database and static directory in a temporary folder, with a secret
     /// file beside (outside) the static root and a symlink to it inside.
+    ///
+    /// With `SURVEYCHARTS_TEST_STORE=postgres` (as `make test` sets for its PostgreSQL pass), the
+    /// database is a fresh PostgreSQL database instead of a SQLite file, so the same HTTP tests
+    /// run against a server on PostgreSQL.
     final class Site {
         let directory: TemporaryDirectory
-        var database: String { directory.path + "/surveys.sqlite3" }
+        let database: String
+        /// Whether the database is PostgreSQL.
+        var onPostgres: Bool { database.hasPrefix("postgres://") }
         var charts: String { directory.path + "/piecharts" }
         var statics: String { directory.path + "/static" }
 
         init() throws {
             directory = try TemporaryDirectory()
+            if ProcessInfo.processInfo.environment["SURVEYCHARTS_TEST_STORE"] == "postgres" {
+                let cluster = try #require(TestPostgres.clusterURL, Comment(rawValue: TestPostgres.missing))
+                database = try TestPostgres.freshDatabase(cluster)
+            } else {
+                database = directory.path + "/surveys.sqlite3"
+            }
             try FileManager.default.createDirectory(atPath: statics + "/css", withIntermediateDirectories: true)
             try directory.write("secret.txt", "TOP-SECRET")
             try directory.write("static/hello.txt", String(repeating: "0123456789", count: 100))

@@ -5,13 +5,9 @@ import Testing
 @testable import Surveys
 
 /// Operators, sessions and survey edits: every rule, each refused whole with the field named.
-@Suite("SQLite store: operators and edits", .timeLimit(.minutes(2)))
+@Suite("Survey stores: operators and edits", .timeLimit(.minutes(2)))
 struct AdministrationStoreTests {
     let today = CalendarDay("2026-11-22")!
-
-    func makeStore(_ directory: TemporaryDirectory) throws -> SQLiteSurveyStore {
-        try SQLiteSurveyStore(configuration: .init(path: directory.path + "/surveys.sqlite3"))
-    }
 
     /// An open survey with two questions; the first answers of each hold votes after `vote`.
     func entry(title: String = "Lunch") -> SurveyDocument.SurveyEntry {
@@ -23,7 +19,7 @@ struct AdministrationStoreTests {
             ])
     }
 
-    func vote(_ store: SQLiteSurveyStore, _ survey: Survey, times: Int) async throws {
+    func vote(_ store: any SurveyStore, _ survey: Survey, times: Int) async throws {
         for _ in 0..<times {
             try await store.record(
                 Ballot(choices: [
@@ -60,9 +56,10 @@ struct AdministrationStoreTests {
         }
     }
 
-    @Test func usersAreUniqueAndRemovingOneEndsItsSessions() async throws {
+    @Test(arguments: StoreKind.allCases) func usersAreUniqueAndRemovingOneEndsItsSessions(kind: StoreKind) async throws
+    {
         let directory = try TemporaryDirectory()
-        let store = try makeStore(directory)
+        let store = try await kind.makeStore(directory)
         #expect(try await store.users().isEmpty)
         try await store.addUser(name: "ann", passwordHash: "$2b$12$x", at: Date())
         await expectRefused("name", "already exists") {
@@ -85,9 +82,9 @@ struct AdministrationStoreTests {
         #expect(try await store.session(idHash: "h1", at: now, idleLimit: 3600) == nil)
     }
 
-    @Test func sessionsExpireWhenIdleAndUseMovesTheClock() async throws {
+    @Test(arguments: StoreKind.allCases) func sessionsExpireWhenIdleAndUseMovesTheClock(kind: StoreKind) async throws {
         let directory = try TemporaryDirectory()
-        let store = try makeStore(directory)
+        let store = try await kind.makeStore(directory)
         try await store.addUser(name: "ann", passwordHash: "x", at: Date())
         let start = Date(timeIntervalSince1970: 1_800_000_000)
         try await store.createSession(
@@ -104,9 +101,11 @@ struct AdministrationStoreTests {
         #expect(try await store.session(idHash: "g", at: start, idleLimit: 12 * 3600) == nil)
     }
 
-    @Test func createIgnoresIdsAndVotesAndRefusesBadSurveysWhole() async throws {
+    @Test(arguments: StoreKind.allCases) func createIgnoresIdsAndVotesAndRefusesBadSurveysWhole(kind: StoreKind)
+        async throws
+    {
         let directory = try TemporaryDirectory()
-        let store = try makeStore(directory)
+        let store = try await kind.makeStore(directory)
         var forged = entry()
         forged.id = 99
         forged.questions[0].answers[0].votes = 1000
@@ -141,9 +140,11 @@ struct AdministrationStoreTests {
         #expect(try await store.exportDocument() == before)
     }
 
-    @Test func editsKeepVotesAndRefuseToDeleteOrMoveVotedAnswers() async throws {
+    @Test(arguments: StoreKind.allCases) func editsKeepVotesAndRefuseToDeleteOrMoveVotedAnswers(kind: StoreKind)
+        async throws
+    {
         let directory = try TemporaryDirectory()
-        let store = try makeStore(directory)
+        let store = try await kind.makeStore(directory)
         let id = try await store.createSurvey(entry())
         let survey = try #require(try await store.survey(id: id))
         try await vote(store, survey, times: 3)
@@ -218,9 +219,9 @@ struct AdministrationStoreTests {
         #expect(try await store.surveyOverview(id: id)?.ballots == 3)
     }
 
-    @Test func closeNowAndReopenOnlyTheSameDay() async throws {
+    @Test(arguments: StoreKind.allCases) func closeNowAndReopenOnlyTheSameDay(kind: StoreKind) async throws {
         let directory = try TemporaryDirectory()
-        let store = try makeStore(directory)
+        let store = try await kind.makeStore(directory)
         var openedToday = entry()
         openedToday.opens = today
         let id = try await store.createSurvey(openedToday)
@@ -251,9 +252,9 @@ struct AdministrationStoreTests {
         }
     }
 
-    @Test func deleteTakesQuestionsAnswersAndVotes() async throws {
+    @Test(arguments: StoreKind.allCases) func deleteTakesQuestionsAnswersAndVotes(kind: StoreKind) async throws {
         let directory = try TemporaryDirectory()
-        let store = try makeStore(directory)
+        let store = try await kind.makeStore(directory)
         let id = try await store.createSurvey(entry())
         let survey = try #require(try await store.survey(id: id))
         try await vote(store, survey, times: 2)
@@ -262,5 +263,32 @@ struct AdministrationStoreTests {
         #expect(try await store.survey(holdingQuestion: survey.questions[0].id) == nil)
         #expect(try await store.deleteSurvey(id: id) == false)
         #expect(try await store.surveyOverviews().isEmpty)
+    }
+
+    @Test(arguments: StoreKind.allCases) func aSiteMovesWholeIntoAnEmptyStoreOnly(kind: StoreKind) async throws {
+        let directory = try TemporaryDirectory()
+        let store = try await kind.makeStore(directory)
+        try await store.importDocument(DemoSurveys.document(today: today))
+        try await store.addUser(
+            name: "ann", passwordHash: "$2b$12$hash", at: Date(timeIntervalSince1970: 1_800_000_000))
+        let secret = try await store.secret(named: "cookie", candidate: [1, 2, 3])
+        let snapshot = try await store.exportSite()
+        #expect(snapshot.users.map(\.name) == ["ann"] && snapshot.secrets["cookie"] == secret)
+        for target in StoreKind.allCases {
+            let copy = try await target.makeStore(directory, name: "copy-\(target)")
+            try await copy.importSite(snapshot)
+            #expect(try await copy.exportSite() == snapshot, "\(kind) → \(target)")
+            #expect(try await copy.secret(named: "cookie", candidate: [9]) == secret)
+            // New rows continue after the copied ids.
+            let id = try await copy.createSurvey(entry())
+            #expect(id > snapshot.document.surveys.compactMap(\.id).max()!)
+            // A second copy into the same store is refused whole.
+            do {
+                try await copy.importSite(snapshot)
+                Issue.record("a site was imported into a store that holds one")
+            } catch let error as SurveyStoreError {
+                #expect(error.code == .invalidImport && error.message.contains("migrate into an empty store"))
+            }
+        }
     }
 }

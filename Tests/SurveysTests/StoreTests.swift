@@ -44,13 +44,10 @@ struct CalendarDayTests {
     }
 }
 
-@Suite("SQLite store", .timeLimit(.minutes(2)))
+/// The store conformance suite: every test runs on SQLite and on PostgreSQL.
+@Suite("Survey stores", .timeLimit(.minutes(2)))
 struct StoreTests {
     let today = CalendarDay("2026-11-22")!
-
-    func makeStore(_ directory: TemporaryDirectory) throws -> SQLiteSurveyStore {
-        try SQLiteSurveyStore(configuration: .init(path: directory.path + "/surveys.sqlite3"))
-    }
 
     func openSurvey() -> SurveyDocument {
         SurveyDocument(surveys: [
@@ -63,21 +60,21 @@ struct StoreTests {
         ])
     }
 
-    @Test func exportThenImportRoundTrips() async throws {
+    @Test(arguments: StoreKind.allCases) func exportThenImportRoundTrips(kind: StoreKind) async throws {
         let directory = try TemporaryDirectory()
-        let store = try makeStore(directory)
+        let store = try await kind.makeStore(directory)
         try await store.importDocument(DemoSurveys.document(today: today))
         let exported = try await store.exportDocument()
         #expect(exported.surveys.count == 4)
         #expect(exported.surveys.allSatisfy { $0.id != nil && $0.questions.allSatisfy { $0.id != nil } })
-        let other = try SQLiteSurveyStore(configuration: .init(path: directory.path + "/copy.sqlite3"))
+        let other = try await kind.makeStore(directory, name: "copy")
         try await other.importDocument(SurveyDocument(json: try exported.encoded()))
         #expect(try await other.exportDocument() == exported)
     }
 
-    @Test func invalidImportsNameThePathAndWriteNothing() async throws {
+    @Test(arguments: StoreKind.allCases) func invalidImportsNameThePathAndWriteNothing(kind: StoreKind) async throws {
         let directory = try TemporaryDirectory()
-        let store = try makeStore(directory)
+        let store = try await kind.makeStore(directory)
         let cases: [(String, String)] = [
             (
                 #"{"surveys": [{"title": "T", "opens": "2026-11-01", "closes": "2026-10-01", "questions": []}]}"#,
@@ -145,9 +142,9 @@ struct StoreTests {
         return survey
     }
 
-    @Test func concurrentBallotsAreNeverLost() async throws {
+    @Test(arguments: StoreKind.allCases) func concurrentBallotsAreNeverLost(kind: StoreKind) async throws {
         let directory = try TemporaryDirectory()
-        let store = try makeStore(directory)
+        let store = try await kind.makeStore(directory)
         try await store.importDocument(openSurvey())
         // The seed's load test: 15 clients × 5 ballots, all for the same answers.
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -164,9 +161,9 @@ struct StoreTests {
         #expect(survey.questions.map { $0.answers.map(\.votes) } == [[75, 0], [0, 75]])
     }
 
-    @Test func badBallotsRecordNothing() async throws {
+    @Test(arguments: StoreKind.allCases) func badBallotsRecordNothing(kind: StoreKind) async throws {
         let directory = try TemporaryDirectory()
-        let store = try makeStore(directory)
+        let store = try await kind.makeStore(directory)
         try await store.importDocument(openSurvey())
         let bad: [([Int64: Int64], SurveyStoreError.Code, String?)] = [
             ([100: 1000], .invalidBallot, "q101"),
@@ -193,9 +190,9 @@ struct StoreTests {
         #expect(survey.questions.allSatisfy { $0.totalVotes == 0 })
     }
 
-    @Test func homeListsOpenAndRecentlyCompletedSurveys() async throws {
+    @Test(arguments: StoreKind.allCases) func homeListsOpenAndRecentlyCompletedSurveys(kind: StoreKind) async throws {
         let directory = try TemporaryDirectory()
-        let store = try makeStore(directory)
+        let store = try await kind.makeStore(directory)
         func survey(_ title: String, _ opens: Int, _ closes: Int) -> SurveyDocument.SurveyEntry {
             .init(
                 title: title, opens: today.adding(days: opens), closes: today.adding(days: closes),

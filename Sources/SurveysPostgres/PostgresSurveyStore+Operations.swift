@@ -1,0 +1,481 @@
+import Foundation
+import PostgresNIO
+import Surveys
+
+/// The `SurveyStore` operations, each as the SQLite store does it (the same rules, in one
+/// transaction each), in PostgreSQL's dialect.
+extension PostgresSurveyStore {
+    public func homeSurveys(on day: CalendarDay, recentDays: Int) async throws -> (
+        active: [SurveySummary], completed: [SurveySummary]
+    ) {
+        let today = day.description
+        let since = day.adding(days: -recentDays).description
+        return try await read { [self] connection in
+            let active = try await summaries(
+                connection,
+                "SELECT id, title, opens, closes FROM survey WHERE opens <= \(today) AND closes >= \(today) ORDER BY closes, id"
+            )
+            let completed = try await summaries(
+                connection,
+                "SELECT id, title, opens, closes FROM survey WHERE closes < \(today) AND closes >= \(since) ORDER BY closes DESC, id"
+            )
+            return (active, completed)
+        }
+    }
+
+    public func surveys(closingIn range: ClosedRange<CalendarDay>) async throws -> [SurveySummary] {
+        let (low, high) = (range.lowerBound.description, range.upperBound.description)
+        return try await read { [self] connection in
+            try await summaries(
+                connection,
+                "SELECT id, title, opens, closes FROM survey WHERE closes >= \(low) AND closes <= \(high) ORDER BY closes, id"
+            )
+        }
+    }
+
+    public func survey(id: Int64) async throws -> Survey? {
+        try await read { [self] connection in try await loadSurvey(connection, id: id) }
+    }
+
+    public func survey(holdingQuestion questionID: Int64) async throws -> Survey? {
+        try await read { [self] connection in
+            var surveyID: Int64?
+            for try await id in try await connection.query(
+                "SELECT survey_id FROM question WHERE id = \(questionID)", logger: logger
+            ).decode(Int64.self) {
+                surveyID = id
+            }
+            guard let surveyID else { return nil }
+            return try await loadSurvey(connection, id: surveyID)
+        }
+    }
+
+    public func record(_ ballot: Ballot, surveyID: Int64, on day: CalendarDay) async throws {
+        let deadline = ContinuousClock.now + configuration.ballotDeadline
+        try await transaction(deadline: deadline) { [self] connection in
+            guard let survey = try await loadSurvey(connection, id: surveyID, withVotes: false) else {
+                throw SurveyStoreError(.notFound, "survey \(surveyID) does not exist")
+            }
+            switch survey.state(on: day) {
+            case .upcoming:
+                throw SurveyStoreError(
+                    .notOpen, "\"\(survey.title)\" opens on \(survey.opens); it does not take votes yet")
+            case .completed:
+                throw SurveyStoreError(
+                    .notOpen, "\"\(survey.title)\" closed on \(survey.closes); it takes no more votes")
+            case .open: break
+            }
+            let questions = Dictionary(uniqueKeysWithValues: survey.questions.map { ($0.id, $0) })
+            if let stray = ballot.choices.keys.sorted().first(where: { questions[$0] == nil }) {
+                throw SurveyStoreError(.invalidBallot, field: "q\(stray)", "is not a question of this survey")
+            }
+            for question in survey.questions {
+                guard let answerID = ballot.choices[question.id] else {
+                    throw SurveyStoreError(
+                        .invalidBallot, field: "q\(question.id)", "needs an answer: \(question.text)")
+                }
+                guard question.answers.contains(where: { $0.id == answerID }) else {
+                    throw SurveyStoreError(
+                        .invalidBallot, field: "q\(question.id)", "answer \(answerID) is not an answer to this question"
+                    )
+                }
+            }
+            for (questionID, answerID) in ballot.choices.sorted(by: { $0.key < $1.key }) {
+                // One atomic increment per answer, in a fixed order (no deadlock between ballots).
+                let rows = try await connection.query(
+                    "UPDATE answer SET votes = votes + 1 WHERE id = \(answerID) AND question_id = \(questionID) RETURNING id",
+                    logger: logger)
+                var updated = 0
+                for try await _ in rows { updated += 1 }
+                guard updated == 1 else {
+                    throw SurveyStoreError(.invalidBallot, field: "q\(questionID)", "answer \(answerID) vanished")
+                }
+            }
+        }
+    }
+
+    @discardableResult
+    public func importDocument(_ document: SurveyDocument) async throws -> ImportSummary {
+        try document.validate()
+        return try await transaction { [self] connection in try await insert(document, connection) }
+    }
+
+    public func exportDocument() async throws -> SurveyDocument {
+        try await read { [self] connection in
+            var ids: [Int64] = []
+            for try await id in try await connection.query("SELECT id FROM survey ORDER BY id", logger: logger).decode(
+                Int64.self)
+            {
+                ids.append(id)
+            }
+            var surveys: [SurveyDocument.SurveyEntry] = []
+            for id in ids {
+                guard let survey = try await loadSurvey(connection, id: id) else { continue }
+                surveys.append(
+                    .init(
+                        id: survey.id, title: survey.title, opens: survey.opens, closes: survey.closes,
+                        questions: survey.questions.map { question in
+                            .init(
+                                id: question.id, text: question.text,
+                                answers: question.answers.map { .init(id: $0.id, text: $0.text, votes: $0.votes) })
+                        }))
+            }
+            return SurveyDocument(surveys: surveys)
+        }
+    }
+
+    public func isEmpty() async throws -> Bool {
+        try await read { [self] connection in
+            for try await count in try await connection.query("SELECT COUNT(*) FROM survey", logger: logger).decode(
+                Int64.self)
+            {
+                return count == 0
+            }
+            return true
+        }
+    }
+
+    public func secret(named name: String, candidate: [UInt8]) async throws -> [UInt8] {
+        try await transaction { [self] connection in
+            try await connection.query(
+                "INSERT INTO secret (name, value) VALUES (\(name), \(Data(candidate))) ON CONFLICT (name) DO NOTHING",
+                logger: logger)
+            for try await value in try await connection.query(
+                "SELECT value FROM secret WHERE name = \(name)", logger: logger
+            ).decode(Data.self) {
+                return Array(value)
+            }
+            throw SurveyStoreError(.database, "the secret \(name) vanished while it was being created")
+        }
+    }
+
+    // MARK: Operators
+
+    public func addUser(name: String, passwordHash: String, at now: Date) async throws {
+        try AdminUser.checkName(name)
+        try await transaction { [self] connection in
+            let rows = try await connection.query(
+                "INSERT INTO admin_user (name, password_hash, created) VALUES (\(name), \(passwordHash), \(now.timeIntervalSince1970)) ON CONFLICT (name) DO NOTHING RETURNING name",
+                logger: logger)
+            var inserted = false
+            for try await _ in rows { inserted = true }
+            guard inserted else {
+                throw SurveyStoreError(.invalidEdit, field: "name", "a user called \(name) already exists")
+            }
+        }
+    }
+
+    public func removeUser(name: String) async throws -> Bool {
+        try await transaction { [self] connection in
+            var removed = false
+            for try await _ in try await connection.query(
+                "DELETE FROM admin_user WHERE name = \(name) RETURNING name", logger: logger)
+            {
+                removed = true
+            }
+            return removed
+        }
+    }
+
+    public func users() async throws -> [AdminUser] {
+        try await read { [self] connection in
+            var users: [AdminUser] = []
+            for try await (name, created) in try await connection.query(
+                "SELECT name, created FROM admin_user ORDER BY name", logger: logger
+            ).decode((String, Double).self) {
+                users.append(AdminUser(name: name, created: Date(timeIntervalSince1970: created)))
+            }
+            return users
+        }
+    }
+
+    public func passwordHash(user name: String) async throws -> String? {
+        try await read { [self] connection in
+            for try await hash in try await connection.query(
+                "SELECT password_hash FROM admin_user WHERE name = \(name)", logger: logger
+            ).decode(String.self) {
+                return hash
+            }
+            return nil
+        }
+    }
+
+    public func createSession(_ session: AdminSession) async throws {
+        try await transaction { [self] connection in
+            try await connection.query(
+                """
+                INSERT INTO admin_session (id_hash, user_name, csrf_token, created, last_seen)
+                VALUES (\(session.idHash), \(session.user), \(session.csrfToken), \(session.created.timeIntervalSince1970), \(session.lastSeen.timeIntervalSince1970))
+                """, logger: logger)
+        }
+    }
+
+    public func session(idHash: String, at now: Date, idleLimit: TimeInterval) async throws -> AdminSession? {
+        let found = try await read { [self] connection -> AdminSession? in
+            for try await (user, token, created, lastSeen) in try await connection.query(
+                "SELECT user_name, csrf_token, created, last_seen FROM admin_session WHERE id_hash = \(idHash)",
+                logger: logger
+            ).decode((String, String, Double, Double).self) {
+                return AdminSession(
+                    idHash: idHash, user: user, csrfToken: token, created: Date(timeIntervalSince1970: created),
+                    lastSeen: Date(timeIntervalSince1970: lastSeen))
+            }
+            return nil
+        }
+        guard var session = found else { return nil }
+        if now.timeIntervalSince(session.lastSeen) > idleLimit {
+            try await endSession(idHash: idHash)
+            return nil
+        }
+        if now.timeIntervalSince(session.lastSeen) > 60 {
+            let seen = now.timeIntervalSince1970
+            try await transaction { [self] connection in
+                try await connection.query(
+                    "UPDATE admin_session SET last_seen = \(seen) WHERE id_hash = \(idHash)", logger: logger)
+            }
+            session.lastSeen = now
+        }
+        return session
+    }
+
+    public func endSession(idHash: String) async throws {
+        try await transaction { [self] connection in
+            try await connection.query("DELETE FROM admin_session WHERE id_hash = \(idHash)", logger: logger)
+        }
+    }
+
+    // MARK: Editing surveys
+
+    public func surveyOverviews() async throws -> [SurveyOverview] {
+        try await read { [self] connection in
+            try await overviews(connection, "ORDER BY survey.opens DESC, survey.id DESC", id: nil)
+        }
+    }
+
+    public func surveyOverview(id: Int64) async throws -> SurveyOverview? {
+        try await read { [self] connection in try await overviews(connection, "", id: id).first }
+    }
+
+    public func createSurvey(_ entry: SurveyDocument.SurveyEntry) async throws -> Int64 {
+        var entry = entry
+        entry.id = nil
+        for q in entry.questions.indices {
+            entry.questions[q].id = nil
+            for a in entry.questions[q].answers.indices {
+                entry.questions[q].answers[a].id = nil
+                entry.questions[q].answers[a].votes = nil
+            }
+        }
+        try entry.validateAsEdit()
+        return try await transaction { [self, entry] connection in
+            let surveyID = try await insertReturningID(
+                connection,
+                "INSERT INTO survey (title, opens, closes) VALUES (\(entry.title), \(entry.opens.description), \(entry.closes.description)) RETURNING id"
+            )
+            for (q, question) in entry.questions.enumerated() {
+                let questionID = try await insertReturningID(
+                    connection,
+                    "INSERT INTO question (survey_id, position, text) VALUES (\(surveyID), \(q), \(question.text)) RETURNING id"
+                )
+                for (a, answer) in question.answers.enumerated() {
+                    try await connection.query(
+                        "INSERT INTO answer (question_id, position, text) VALUES (\(questionID), \(a), \(answer.text))",
+                        logger: logger)
+                }
+            }
+            return surveyID
+        }
+    }
+
+    public func updateSurvey(id: Int64, with entry: SurveyDocument.SurveyEntry) async throws {
+        try entry.validateAsEdit()
+        try await transaction { [self] connection in
+            // Lock the survey's row: two operators saving at once apply one after the other.
+            for try await _ in try await connection.query(
+                "SELECT id FROM survey WHERE id = \(id) FOR UPDATE", logger: logger)
+            {}
+            guard let current = try await loadSurvey(connection, id: id) else {
+                throw SurveyStoreError(.notFound, "survey \(id) does not exist")
+            }
+            try SurveyEditRules.check(current, becoming: entry)
+            let keptQuestions = Set(entry.questions.compactMap(\.id))
+            let keptAnswers = Set(entry.questions.flatMap { $0.answers.compactMap(\.id) })
+            for question in current.questions {
+                for answer in question.answers where !keptAnswers.contains(answer.id) {
+                    try await connection.query("DELETE FROM answer WHERE id = \(answer.id)", logger: logger)
+                }
+            }
+            for question in current.questions where !keptQuestions.contains(question.id) {
+                try await connection.query("DELETE FROM question WHERE id = \(question.id)", logger: logger)
+            }
+            let datesChanged = entry.opens != current.opens || entry.closes != current.closes
+            try await connection.query(
+                """
+                UPDATE survey SET title = \(entry.title), opens = \(entry.opens.description), closes = \(entry.closes.description),
+                    closed_early_on = CASE WHEN \(datesChanged) THEN NULL ELSE closed_early_on END
+                WHERE id = \(id)
+                """, logger: logger)
+            for (q, question) in entry.questions.enumerated() {
+                let questionID: Int64
+                if let existing = question.id {
+                    try await connection.query(
+                        "UPDATE question SET position = \(q), text = \(question.text) WHERE id = \(existing)",
+                        logger: logger)
+                    questionID = existing
+                } else {
+                    questionID = try await insertReturningID(
+                        connection,
+                        "INSERT INTO question (survey_id, position, text) VALUES (\(id), \(q), \(question.text)) RETURNING id"
+                    )
+                }
+                for (a, answer) in question.answers.enumerated() {
+                    if let existing = answer.id {
+                        try await connection.query(
+                            "UPDATE answer SET question_id = \(questionID), position = \(a), text = \(answer.text) WHERE id = \(existing)",
+                            logger: logger)
+                    } else {
+                        try await connection.query(
+                            "INSERT INTO answer (question_id, position, text) VALUES (\(questionID), \(a), \(answer.text))",
+                            logger: logger)
+                    }
+                }
+            }
+        }
+    }
+
+    public func closeSurveyNow(id: Int64, today: CalendarDay) async throws {
+        try await transaction { [self] connection in
+            guard let survey = try await loadSurvey(connection, id: id, withVotes: false) else {
+                throw SurveyStoreError(.notFound, "survey \(id) does not exist")
+            }
+            guard survey.state(on: today) == .open else {
+                throw SurveyStoreError(
+                    .invalidEdit, field: "closes",
+                    "only an open survey can be closed now; “\(survey.title)” is \(survey.state(on: today).rawValue)")
+            }
+            let yesterday = today.adding(days: -1).description
+            try await connection.query(
+                """
+                UPDATE survey SET opens_before_close = opens, closes_before_close = closes, closed_early_on = \(today.description),
+                    opens = LEAST(opens, \(yesterday)), closes = \(yesterday)
+                WHERE id = \(id)
+                """, logger: logger)
+        }
+    }
+
+    public func reopenSurvey(id: Int64, today: CalendarDay) async throws {
+        try await transaction { [self] connection in
+            var found: (String, String?)?
+            for try await row in try await connection.query(
+                "SELECT title, closed_early_on FROM survey WHERE id = \(id) FOR UPDATE", logger: logger
+            ).decode((String, String?).self) {
+                found = row
+            }
+            guard let (title, closedOn) = found else {
+                throw SurveyStoreError(.notFound, "survey \(id) does not exist")
+            }
+            guard let closedOn else {
+                throw SurveyStoreError(
+                    .invalidEdit, field: "closes", "“\(title)” was not closed early, so there is nothing to undo")
+            }
+            guard closedOn == today.description else {
+                throw SurveyStoreError(
+                    .invalidEdit, field: "closes",
+                    "“\(title)” was closed on \(closedOn); it can be reopened only that same day, before anyone could "
+                        + "rely on its results. Edit its dates instead")
+            }
+            try await connection.query(
+                """
+                UPDATE survey SET opens = opens_before_close, closes = closes_before_close,
+                    closed_early_on = NULL, opens_before_close = NULL, closes_before_close = NULL
+                WHERE id = \(id)
+                """, logger: logger)
+        }
+    }
+
+    public func deleteSurvey(id: Int64) async throws -> Bool {
+        try await transaction { [self] connection in
+            var deleted = false
+            for try await _ in try await connection.query(
+                "DELETE FROM survey WHERE id = \(id) RETURNING id", logger: logger)
+            {
+                deleted = true
+            }
+            return deleted
+        }
+    }
+
+    func overviews(_ connection: PostgresConnection, _ order: String, id: Int64?) async throws -> [SurveyOverview] {
+        // As in SQLite: each question's votes count the ballots; the largest, for questions added later.
+        let select = """
+            SELECT survey.id, survey.title, survey.opens, survey.closes, survey.closed_early_on,
+                COALESCE((SELECT SUM(answer.votes) FROM question JOIN answer ON answer.question_id = question.id
+                    WHERE question.survey_id = survey.id GROUP BY question.id
+                    ORDER BY SUM(answer.votes) DESC LIMIT 1), 0)::BIGINT AS ballots
+            FROM survey
+            """
+        let query: PostgresQuery =
+            id.map { "\(unescaped: select) WHERE survey.id = \($0)" } ?? PostgresQuery(unsafeSQL: select + " " + order)
+        var result: [SurveyOverview] = []
+        for try await (surveyID, title, opens, closes, closedEarly, ballots) in try await connection.query(
+            query, logger: logger
+        ).decode((Int64, String, String, String, String?, Int64).self) {
+            result.append(
+                SurveyOverview(
+                    summary: SurveySummary(
+                        id: surveyID, title: title, opens: try Self.day(opens), closes: try Self.day(closes)),
+                    ballots: Int(ballots), closedEarlyOn: closedEarly.flatMap(CalendarDay.init)))
+        }
+        return result
+    }
+
+    // MARK: Moving a site
+
+    public func exportSite() async throws -> SiteSnapshot {
+        let document = try await exportDocument()
+        return try await read { [self] connection in
+            var users: [SiteSnapshot.StoredUser] = []
+            for try await (name, hash, created) in try await connection.query(
+                "SELECT name, password_hash, created FROM admin_user ORDER BY name", logger: logger
+            ).decode((String, String, Double).self) {
+                users.append(.init(name: name, passwordHash: hash, created: Date(timeIntervalSince1970: created)))
+            }
+            var secrets: [String: [UInt8]] = [:]
+            for try await (name, value) in try await connection.query("SELECT name, value FROM secret", logger: logger)
+                .decode((String, Data).self)
+            {
+                secrets[name] = Array(value)
+            }
+            return SiteSnapshot(document: document, users: users, secrets: secrets)
+        }
+    }
+
+    public func importSite(_ snapshot: SiteSnapshot) async throws {
+        try snapshot.document.validate()
+        try await transaction { [self] connection in
+            var counts: (Int64, Int64) = (0, 0)
+            for try await row in try await connection.query(
+                "SELECT (SELECT COUNT(*) FROM survey), (SELECT COUNT(*) FROM admin_user)", logger: logger
+            ).decode((Int64, Int64).self) {
+                counts = row
+            }
+            guard counts == (0, 0) else {
+                throw SurveyStoreError(
+                    .invalidImport,
+                    "the target already holds \(counts.0) surveys and \(counts.1) operators; migrate into an empty store"
+                )
+            }
+            _ = try await insert(snapshot.document, connection)
+            for user in snapshot.users {
+                try await connection.query(
+                    "INSERT INTO admin_user (name, password_hash, created) VALUES (\(user.name), \(user.passwordHash), \(user.created.timeIntervalSince1970))",
+                    logger: logger)
+            }
+            for (name, value) in snapshot.secrets {
+                try await connection.query(
+                    "INSERT INTO secret (name, value) VALUES (\(name), \(Data(value))) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                    logger: logger)
+            }
+        }
+    }
+}

@@ -1,0 +1,388 @@
+import Foundation
+import Logging
+import PostgresNIO
+import Surveys
+
+/// The PostgreSQL store, on postgres-nio: for sites that run `serve` on several machines.
+///
+/// It keeps the SQLite store's rules and transactions: a ballot is one transaction that checks
+/// the survey and its answers and then runs `UPDATE answer SET votes = votes + 1`, an edit is one
+/// transaction, and an import is all or nothing. postgres-nio is non-blocking, so no thread waits
+/// on the database; the connection pool is sized by `Configuration.poolSize`.
+public final class PostgresSurveyStore: SurveyStore {
+    /// Where the database is and how to use it.
+    public struct Configuration: Sendable {
+        /// `postgres://user:password@host:port/database` (`?sslmode=disable|prefer|require`).
+        public var url: String
+        /// Most connections open at once.
+        public var poolSize = 8
+        /// How long a ballot may take, waiting for locks included, before it is given up (503).
+        public var ballotDeadline: Duration = .seconds(5)
+
+        /// A configuration with the defaults.
+        public init(url: String) { self.url = url }
+    }
+
+    public let configuration: Configuration
+    let client: PostgresClient
+    let logger: Logger
+    private let running: Task<Void, Never>
+
+    /// Connects, and migrates the schema (one process at a time, under an advisory lock).
+    /// - Throws: `SurveyStoreError` (`database`) with a message that says what to fix.
+    public init(configuration: Configuration, logger: Logger = Logger(label: "surveycharts.postgres")) async throws {
+        self.configuration = configuration
+        self.logger = logger
+        let clientConfiguration = try Self.clientConfiguration(configuration)
+        // The pool retries a failing connection with back-off for about a minute before it gives
+        // up; one direct connection first fails at once, with the server's own reason.
+        if case let (host, port, user, password, database, "disable") = Self.parts(configuration) {
+            do {
+                let probe = try await PostgresConnection.connect(
+                    configuration: .init(
+                        host: host, port: port, username: user, password: password, database: database, tls: .disable),
+                    id: 0, logger: logger)
+                try await probe.close()
+            } catch {
+                throw SurveyStoreError(
+                    .database,
+                    "cannot open the database \(Self.redacted(configuration.url)): \(Self.describe(error)); check the "
+                        + "address, the user and password, and that the database exists")
+            }
+        }
+        var quiet = logger
+        quiet.logLevel = max(logger.logLevel, .warning)  // the pool reports every retry at info
+        let client = PostgresClient(configuration: clientConfiguration, backgroundLogger: quiet)
+        self.client = client
+        running = Task { await client.run() }
+        do {
+            try await migrate()
+        } catch {
+            running.cancel()
+            throw SurveyStoreError(
+                .database,
+                "cannot open the database \(Self.redacted(configuration.url)): \(Self.describe(error)); check the "
+                    + "address, the user and password, and that the database exists")
+        }
+    }
+
+    deinit { running.cancel() }
+
+    /// The URL with its password hidden, for messages and logs.
+    public static func redacted(_ url: String) -> String {
+        guard var components = URLComponents(string: url), components.password != nil else { return url }
+        components.password = "***"
+        return components.string ?? url
+    }
+
+    /// Host, port, user, password, database and sslmode of the URL (already validated).
+    static func parts(_ configuration: Configuration) -> (String, Int, String, String?, String?, String) {
+        let components = URLComponents(string: configuration.url)
+        let user = components?.user ?? ""
+        let path = components?.path ?? ""
+        let database = path.hasPrefix("/") ? String(path.dropFirst()) : path
+        return (
+            components?.host ?? "", components?.port ?? 5432, user.removingPercentEncoding ?? user,
+            components?.password?.removingPercentEncoding, database.isEmpty ? nil : database,
+            components?.queryItems?.first { $0.name == "sslmode" }?.value ?? "disable"
+        )
+    }
+
+    static func clientConfiguration(_ configuration: Configuration) throws -> PostgresClient.Configuration {
+        guard let components = URLComponents(string: configuration.url),
+            ["postgres", "postgresql"].contains(components.scheme ?? ""), let host = components.host, !host.isEmpty,
+            let user = components.user, !user.isEmpty
+        else {
+            throw SurveyStoreError(
+                .database,
+                "\(redacted(configuration.url)) is not a PostgreSQL URL; write postgres://user:password@host:port/database"
+            )
+        }
+        let database = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
+        let mode = components.queryItems?.first { $0.name == "sslmode" }?.value ?? "disable"
+        let tls: PostgresClient.Configuration.TLS
+        switch mode {
+        case "disable": tls = .disable
+        case "prefer": tls = .prefer(.makeClientConfiguration())
+        case "require": tls = .require(.makeClientConfiguration())
+        default:
+            throw SurveyStoreError(.database, "sslmode=\(mode) is not supported; use disable, prefer or require")
+        }
+        var result = PostgresClient.Configuration(
+            host: host, port: components.port ?? 5432, username: user.removingPercentEncoding ?? user,
+            password: components.password?.removingPercentEncoding, database: database.isEmpty ? nil : database,
+            tls: tls)
+        result.options.maximumConnections = max(1, configuration.poolSize)
+        result.options.connectTimeout = .seconds(5)
+        return result
+    }
+
+    // MARK: Schema
+
+    static let migrations: [(version: Int, name: String, statements: [String])] = [
+        (
+            1, "surveys, questions, answers, secrets, operators, sessions",
+            [
+                """
+                CREATE TABLE survey (
+                    id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+                    title TEXT NOT NULL,
+                    opens TEXT COLLATE "C" NOT NULL,
+                    closes TEXT COLLATE "C" NOT NULL,
+                    closed_early_on TEXT COLLATE "C",
+                    opens_before_close TEXT COLLATE "C",
+                    closes_before_close TEXT COLLATE "C",
+                    CHECK (closes >= opens))
+                """,
+                "CREATE INDEX survey_closes ON survey(closes)",
+                """
+                CREATE TABLE question (
+                    id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+                    survey_id BIGINT NOT NULL REFERENCES survey(id) ON DELETE CASCADE,
+                    position INTEGER NOT NULL,
+                    text TEXT NOT NULL)
+                """,
+                "CREATE INDEX question_survey ON question(survey_id, position)",
+                """
+                CREATE TABLE answer (
+                    id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+                    question_id BIGINT NOT NULL REFERENCES question(id) ON DELETE CASCADE,
+                    position INTEGER NOT NULL,
+                    text TEXT NOT NULL,
+                    votes BIGINT NOT NULL DEFAULT 0 CHECK (votes >= 0))
+                """,
+                "CREATE INDEX answer_question ON answer(question_id, position)",
+                "CREATE TABLE secret (name TEXT PRIMARY KEY, value BYTEA NOT NULL)",
+                """
+                CREATE TABLE admin_user (
+                    name TEXT PRIMARY KEY,
+                    password_hash TEXT NOT NULL,
+                    created DOUBLE PRECISION NOT NULL)
+                """,
+                """
+                CREATE TABLE admin_session (
+                    id_hash TEXT PRIMARY KEY,
+                    user_name TEXT NOT NULL REFERENCES admin_user(name) ON DELETE CASCADE,
+                    csrf_token TEXT NOT NULL,
+                    created DOUBLE PRECISION NOT NULL,
+                    last_seen DOUBLE PRECISION NOT NULL)
+                """,
+                "CREATE INDEX admin_session_user ON admin_session(user_name)",
+            ]
+        )
+    ]
+
+    private func migrate() async throws {
+        try await client.withTransaction(logger: logger) { connection in
+            // Several processes may start at once: one migrates, the others wait and find it done.
+            try await connection.query("SELECT pg_advisory_xact_lock(7281501)", logger: logger)
+            try await connection.query(
+                """
+                CREATE TABLE IF NOT EXISTS surveycharts_migration (
+                    version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied TIMESTAMPTZ NOT NULL DEFAULT now())
+                """, logger: logger)
+            var applied = Set<Int>()
+            for try await version in try await connection.query(
+                "SELECT version FROM surveycharts_migration", logger: logger
+            ).decode(Int.self) {
+                applied.insert(version)
+            }
+            for migration in Self.migrations where !applied.contains(migration.version) {
+                for statement in migration.statements {
+                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                }
+                try await connection.query(
+                    "INSERT INTO surveycharts_migration (version, name) VALUES (\(migration.version), \(migration.name))",
+                    logger: logger)
+            }
+        }
+    }
+
+    // MARK: Helpers
+
+    /// Runs `body` in one transaction; failures become `SurveyStoreError`s.
+    func transaction<T: Sendable>(
+        deadline: ContinuousClock.Instant? = nil, _ body: @escaping (PostgresConnection) async throws -> T
+    ) async throws -> T {
+        let missed = SurveyStoreError(
+            .busy, "the database stayed locked by another writer until the deadline; nothing was recorded")
+        do {
+            return try await client.withTransaction(logger: logger) { connection in
+                if let deadline {
+                    let left = deadline - ContinuousClock.now
+                    guard left > .zero else { throw missed }
+                    let milliseconds = max(
+                        1, Int(left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000))
+                    try await connection.query(
+                        PostgresQuery(unsafeSQL: "SET LOCAL lock_timeout = \(milliseconds)"), logger: logger)
+                    try await connection.query(
+                        PostgresQuery(unsafeSQL: "SET LOCAL statement_timeout = \(milliseconds)"), logger: logger)
+                }
+                let result = try await body(connection)
+                if let deadline, ContinuousClock.now >= deadline { throw missed }
+                return result
+            }
+        } catch let error as SurveyStoreError {
+            throw error
+        } catch let error as PostgresTransactionError {
+            if let closure = error.closureError as? SurveyStoreError { throw closure }
+            throw Self.storeError(
+                error.closureError ?? error.commitError ?? error.beginError ?? error.rollbackError ?? error, missed)
+        } catch {
+            throw Self.storeError(error, missed)
+        }
+    }
+
+    func read<T: Sendable>(_ body: @escaping (PostgresConnection) async throws -> T) async throws -> T {
+        do {
+            return try await client.withConnection { connection in try await body(connection) }
+        } catch let error as SurveyStoreError {
+            throw error
+        } catch {
+            throw SurveyStoreError(.database, "reading the database failed: \(Self.describe(error))")
+        }
+    }
+
+    static func storeError(_ error: any Error, _ missed: SurveyStoreError) -> SurveyStoreError {
+        if let error = error as? SurveyStoreError { return error }
+        switch sqlState(error) {
+        case "55P03", "57014": return missed  // lock_not_available, query_canceled (the deadline)
+        case "40001", "40P01":
+            return SurveyStoreError(.busy, "the database aborted a conflicting write; nothing was recorded")
+        default: return SurveyStoreError(.database, "writing the database failed: \(describe(error))")
+        }
+    }
+
+    static func sqlState(_ error: any Error) -> String? {
+        (error as? PSQLError)?.serverInfo?[.sqlState]
+    }
+
+    /// A one-line description: the server's message when there is one (PSQLError hides it).
+    static func describe(_ error: any Error) -> String {
+        if let error = error as? PSQLError {
+            if let message = error.serverInfo?[.message] {
+                return "\(message) (SQLSTATE \(error.serverInfo?[.sqlState] ?? "?"))"
+            }
+            return error.underlying.map { "\(error.code) (\($0))" } ?? "\(error.code)"
+        }
+        return "\(error)"
+    }
+
+    static func day(_ text: String) throws -> CalendarDay {
+        guard let day = CalendarDay(text) else {
+            throw SurveyStoreError(.database, "the database holds an invalid date \"\(text)\"")
+        }
+        return day
+    }
+
+    func loadSurvey(_ connection: PostgresConnection, id: Int64, withVotes: Bool = true) async throws -> Survey? {
+        var found: (String, String, String)?
+        for try await row in try await connection.query(
+            "SELECT title, opens, closes FROM survey WHERE id = \(id)", logger: logger
+        ).decode((String, String, String).self) {
+            found = row
+        }
+        guard let (title, opens, closes) = found else { return nil }
+        var answers: [Int64: [Answer]] = [:]
+        for try await (answerID, questionID, text, votes) in try await connection.query(
+            """
+            SELECT answer.id, answer.question_id, answer.text, answer.votes FROM answer
+            JOIN question ON question.id = answer.question_id
+            WHERE question.survey_id = \(id) ORDER BY answer.question_id, answer.position
+            """, logger: logger
+        ).decode((Int64, Int64, String, Int64).self) {
+            answers[questionID, default: []].append(Answer(id: answerID, text: text, votes: withVotes ? Int(votes) : 0))
+        }
+        var questions: [Question] = []
+        for try await (questionID, text) in try await connection.query(
+            "SELECT id, text FROM question WHERE survey_id = \(id) ORDER BY position", logger: logger
+        ).decode((Int64, String).self) {
+            questions.append(Question(id: questionID, text: text, answers: answers[questionID] ?? []))
+        }
+        return Survey(
+            id: id, title: title, opens: try Self.day(opens), closes: try Self.day(closes), questions: questions)
+    }
+
+    func summaries(_ connection: PostgresConnection, _ query: PostgresQuery) async throws -> [SurveySummary] {
+        var result: [SurveySummary] = []
+        for try await (id, title, opens, closes) in try await connection.query(query, logger: logger).decode(
+            (Int64, String, String, String).self)
+        {
+            result.append(SurveySummary(id: id, title: title, opens: try Self.day(opens), closes: try Self.day(closes)))
+        }
+        return result
+    }
+
+    /// Inserts a validated document (ids kept where given) in the caller's transaction, then moves
+    /// the id sequences past every id in use.
+    func insert(_ document: SurveyDocument, _ connection: PostgresConnection) async throws -> ImportSummary {
+        var summary = ImportSummary(surveys: 0, questions: 0, answers: 0)
+        func checkFree(_ table: String, _ id: Int64?, _ path: String) async throws {
+            guard let id else { return }
+            let rows = try await connection.query(
+                PostgresQuery(unsafeSQL: "SELECT 1 FROM \(table) WHERE id = $1", binds: try Self.binds(id)),
+                logger: logger)
+            for try await _ in rows {
+                throw SurveyStoreError(
+                    .invalidImport, field: "\(path).id", "\(table) \(id) already exists; omit the id to get a new one")
+            }
+        }
+        for (s, survey) in document.surveys.enumerated() {
+            let path = "surveys[\(s)]"
+            try await checkFree("survey", survey.id, path)
+            let surveyID = try await insertReturningID(
+                connection,
+                survey.id.map {
+                    "INSERT INTO survey (id, title, opens, closes) VALUES (\($0), \(survey.title), \(survey.opens.description), \(survey.closes.description)) RETURNING id"
+                }
+                    ?? "INSERT INTO survey (title, opens, closes) VALUES (\(survey.title), \(survey.opens.description), \(survey.closes.description)) RETURNING id"
+            )
+            summary.surveys += 1
+            for (q, question) in survey.questions.enumerated() {
+                let questionPath = "\(path).questions[\(q)]"
+                try await checkFree("question", question.id, questionPath)
+                let questionID = try await insertReturningID(
+                    connection,
+                    question.id.map {
+                        "INSERT INTO question (id, survey_id, position, text) VALUES (\($0), \(surveyID), \(q), \(question.text)) RETURNING id"
+                    }
+                        ?? "INSERT INTO question (survey_id, position, text) VALUES (\(surveyID), \(q), \(question.text)) RETURNING id"
+                )
+                summary.questions += 1
+                for (a, answer) in question.answers.enumerated() {
+                    try await checkFree("answer", answer.id, "\(questionPath).answers[\(a)]")
+                    let votes = Int64(answer.votes ?? 0)
+                    if let id = answer.id {
+                        try await connection.query(
+                            "INSERT INTO answer (id, question_id, position, text, votes) VALUES (\(id), \(questionID), \(a), \(answer.text), \(votes))",
+                            logger: logger)
+                    } else {
+                        try await connection.query(
+                            "INSERT INTO answer (question_id, position, text, votes) VALUES (\(questionID), \(a), \(answer.text), \(votes))",
+                            logger: logger)
+                    }
+                    summary.answers += 1
+                }
+            }
+        }
+        for table in ["survey", "question", "answer"] {
+            try await connection.query(
+                PostgresQuery(
+                    unsafeSQL:
+                        "SELECT setval(pg_get_serial_sequence('\(table)', 'id'), GREATEST((SELECT MAX(id) FROM \(table)), 1))"
+                ), logger: logger)
+        }
+        return summary
+    }
+
+    func insertReturningID(_ connection: PostgresConnection, _ query: PostgresQuery) async throws -> Int64 {
+        for try await id in try await connection.query(query, logger: logger).decode(Int64.self) { return id }
+        throw SurveyStoreError(.database, "an insert returned no id")
+    }
+
+    static func binds(_ values: Int64...) throws -> PostgresBindings {
+        var bindings = PostgresBindings()
+        for value in values { bindings.append(value) }
+        return bindings
+    }
+}

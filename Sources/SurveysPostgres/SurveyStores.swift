@@ -1,0 +1,41 @@
+import Foundation
+import Logging
+import Surveys
+
+/// Opens the store a `--database` value names: a `postgres://` URL selects PostgreSQL, anything
+/// else is a SQLite file.
+public enum SurveyStores {
+    /// Settings both stores understand.
+    public struct Options: Sendable {
+        /// How long a ballot may take before it is given up with nothing recorded.
+        public var ballotDeadline: Duration = .seconds(5)
+        /// SQLite only: `synchronous=FULL` (durable ballots). PostgreSQL commits durably by default.
+        public var durableBallots = true
+        /// PostgreSQL only: most connections open at once.
+        public var poolSize = 8
+
+        /// The defaults.
+        public init() {}
+    }
+
+    /// Whether `database` names a PostgreSQL database rather than a SQLite file.
+    public static func isPostgres(_ database: String) -> Bool {
+        database.hasPrefix("postgres://") || database.hasPrefix("postgresql://")
+    }
+
+    /// Opens (and migrates) the store.
+    /// - Throws: `SurveyStoreError` (`database`) with a message that says what to fix.
+    public static func open(
+        _ database: String, options: Options = Options(), logger: Logger = Logger(label: "surveycharts.store")
+    ) async throws -> any SurveyStore {
+        if isPostgres(database) {
+            var configuration = PostgresSurveyStore.Configuration(url: database)
+            configuration.ballotDeadline = options.ballotDeadline
+            configuration.poolSize = options.poolSize
+            return try await PostgresSurveyStore(configuration: configuration, logger: logger)
+        }
+        var configuration = SQLiteSurveyStore.Configuration(path: database, ballotDeadline: options.ballotDeadline)
+        configuration.synchronousFull = options.durableBallots
+        return try SQLiteSurveyStore(configuration: configuration)
+    }
+}
