@@ -31,7 +31,6 @@ stop() {
     exit $status
 }
 trap stop EXIT
-trap 'exit 130' INT TERM
 
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 if ! "${run_as[@]}" "$bin/initdb" -D "$work/data" -U surveycharts --auth=trust -E UTF8 --no-locale \
@@ -49,4 +48,12 @@ if ! "${run_as[@]}" "$bin/pg_ctl" -D "$work/data" -l "$work/server.log" -w -t 30
 fi
 export SURVEYCHARTS_TEST_POSTGRES_URL="postgres://surveycharts@127.0.0.1:$port/postgres"
 echo "postgres: a throwaway cluster ($("$bin/postgres" --version)) listens on 127.0.0.1:$port"
-"$@"
+# The command runs in the background so that a signal reaches this script at once (bash runs traps
+# only between commands): it is passed on, and the cluster goes when the command has ended.
+"$@" &
+child=$!
+trap 'kill -TERM "$child" 2>/dev/null || true' INT TERM
+status=0
+wait "$child" || status=$?
+while kill -0 "$child" 2>/dev/null; do wait "$child" || status=$?; done
+exit "$status"

@@ -1,0 +1,281 @@
+import Foundation
+import Synchronization
+import TestSupport
+import Testing
+
+/// The multi-process deployment of `deploy/`, run for real: nginx (Debian's nginx-light) with
+/// `deploy/nginx.conf` in front of two `surveycharts serve` processes on one PostgreSQL database,
+/// sharing this node's chart directory.
+@Suite("Deployment: nginx in front of two servers on PostgreSQL", .serialized, .timeLimit(.minutes(4)))
+struct DeploymentTests {
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().path
+
+    /// nginx, two apps, one database.
+    final class Deployment: @unchecked Sendable {
+        let directory: TemporaryDirectory
+        let database: String
+        let apps: [ServerProcess]
+        let nginx = Process()
+        let port: Int
+        var charts: String { directory.path + "/piecharts" }
+
+        init() throws {
+            let cluster = try #require(TestPostgres.clusterURL, Comment(rawValue: TestPostgres.missing))
+            let nginxPath = try #require(
+                ["/usr/sbin/nginx", "/usr/bin/nginx"].first { FileManager.default.isExecutableFile(atPath: $0) },
+                "nginx is missing: `make test` installs nginx-light")
+            directory = try TemporaryDirectory()
+            // nginx's workers run as an unprivileged user: they must be able to reach the charts.
+            try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: directory.path)
+            database = try TestPostgres.freshDatabase(cluster)
+            let common = [
+                "--database", database, "--charts-dir", directory.path + "/piecharts", "--static-dir",
+                DeploymentTests.packageRoot + "/static", "--today", ServerTests.today, "--no-prerender",
+                "--trusted-proxy", "127.0.0.1", "--no-access-log",
+            ]
+            // The first loads the demo surveys into the empty database; the second finds them.
+            let first = try ServerProcess(common)
+            apps = [first, try ServerProcess(common + ["--no-demo"])]
+            port = try BrowserSession.freePort()
+            let configuration = try Self.configuration(
+                directory: directory.path, port: port, apps: apps.map(\.port), static: DeploymentTests.packageRoot)
+            let configurationPath = directory.path + "/nginx.conf"
+            try configuration.write(toFile: configurationPath, atomically: true, encoding: .utf8)
+            nginx.executableURL = URL(fileURLWithPath: nginxPath)
+            nginx.arguments = ["-c", configurationPath, "-p", directory.path, "-g", "daemon off;"]
+            nginx.standardOutput = FileHandle.nullDevice
+            nginx.standardError = FileHandle.nullDevice
+            try nginx.run()
+            let deadline = Date().addingTimeInterval(10)
+            while (try? RawHTTP.send(port: port, target: "/healthz", stopAfterOneResponse: true).status) != 200 {
+                guard Date() < deadline, nginx.isRunning else {
+                    let log = (try? String(contentsOfFile: directory.path + "/error.log", encoding: .utf8)) ?? ""
+                    throw RawHTTP.Failure(description: "nginx did not start: \(log)")
+                }
+                usleep(50_000)
+            }
+        }
+
+        deinit {
+            if nginx.isRunning {
+                // nginx unblocks the signals it handles: SIGTERM stops the master and its workers
+                // (SIGKILL would leave the workers behind).
+                kill(nginx.processIdentifier, SIGTERM)
+                let deadline = Date().addingTimeInterval(5)
+                while nginx.isRunning && Date() < deadline { usleep(20_000) }
+                if nginx.isRunning { kill(nginx.processIdentifier, SIGKILL) }
+                nginx.waitUntilExit()
+            }
+            for app in apps { app.stop() }
+        }
+
+        /// `deploy/nginx.conf` with the lines marked "deployment test:" pointed at this test's
+        /// directories and ports; everything else is the file as committed.
+        static func configuration(directory: String, port: Int, apps: [Int], static root: String) throws -> String {
+            let text = try String(contentsOfFile: root + "/deploy/nginx.conf", encoding: .utf8)
+            var appLines = apps.makeIterator()
+            var replaced = 0
+            let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { line -> String in
+                guard let marker = line.range(of: "# deployment test: ") else { return String(line) }
+                replaced += 1
+                let indent = String(line.prefix { $0 == " " })
+                switch line[marker.upperBound...] {
+                case "pid": return indent + "pid \(directory)/nginx.pid;"
+                case "error_log": return indent + "error_log \(directory)/error.log;"
+                case "access_log": return indent + "access_log \(directory)/access.log combined buffer=64k flush=1s;"
+                case "listen": return indent + "listen 127.0.0.1:\(port);"
+                case "charts root": return indent + "root \(directory);"
+                case "static": return indent + "alias \(root)/static/;"
+                default:
+                    guard let app = appLines.next() else { return "" }
+                    return indent + "server 127.0.0.1:\(app) max_fails=1 fail_timeout=5s;"
+                }
+            }
+            #expect(replaced == 8, "deploy/nginx.conf lost a line the deployment test replaces")
+            // nginx's temporary files go to the test's directory too.
+            return lines.joined(separator: "\n").replacingOccurrences(
+                of: "    server_tokens off;",
+                with: "    server_tokens off;\n    client_body_temp_path \(directory)/body;\n"
+                    + "    proxy_temp_path \(directory)/proxy;")
+        }
+
+        /// A request through nginx. The client does not half-close its side (nginx takes that for
+        /// a client that went away, 499), so it reads exactly one response.
+        func get(_ target: String, headers: [String: String] = [:]) throws -> RawHTTPResponse {
+            try RawHTTP.send(port: port, target: target, headers: headers, stopAfterOneResponse: true)
+        }
+
+        func vote() throws -> Int {
+            try RawHTTP.send(
+                port: port, method: "POST", target: "/surveys/2",
+                headers: ["Content-Type": "application/x-www-form-urlencoded"], body: Array("q3=7&q4=12".utf8),
+                stopAfterOneResponse: true
+            ).status
+        }
+
+        func votes() throws -> [[Int]] {
+            let result = try Executable.run(["export", "--database", database])
+            let document = try JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: Any]
+            let survey = (document?["surveys"] as? [[String: Any]])?.first { $0["id"] as? Int == 2 }
+            return (survey?["questions"] as? [[String: Any]] ?? []).map { question in
+                (question["answers"] as? [[String: Any]] ?? []).map { $0["votes"] as? Int ?? 0 }
+            }
+        }
+
+        /// A counter from one app's /metrics, summed over its label sets.
+        static func counter(_ app: ServerProcess, _ name: String, matching: String = "") throws -> Int {
+            try app.get("/metrics").text.split(separator: "\n")
+                // `contains("")` is false: an empty filter must match everything.
+                .filter { $0.hasPrefix(name) && (matching.isEmpty || $0.contains(matching)) }
+                .compactMap { Double($0.split(separator: " ").last ?? "") }.reduce(0) { $0 + Int($1) }
+        }
+    }
+
+    /// Runs `body` on `threads` threads at once and waits for all.
+    static func together(_ threads: Int, _ body: @escaping @Sendable (Int) -> Void) {
+        let done = DispatchGroup()
+        for thread in 0..<threads {
+            done.enter()
+            Thread.detachNewThread {
+                body(thread)
+                done.leave()
+            }
+        }
+        done.wait()
+    }
+
+    @Test func ballotsChartsAndAProcessKilledMidLoad() throws {
+        let site = try Deployment()
+
+        // The seed's load test through nginx: 15 clients × 5 ballots, every one counted.
+        let failures = FailureLog()
+        Self.together(15) { _ in
+            for _ in 0..<5 {
+                do {
+                    let status = try site.vote()
+                    if status != 303 { failures.add("status \(status)") }
+                } catch { failures.add("\(error)") }
+            }
+        }
+        #expect(failures.all.isEmpty, "\(failures.all.prefix(5))")
+        #expect(try site.votes() == [[75, 0, 0, 0], [0, 75, 0, 0]])
+        // Both processes took ballots.
+        for app in site.apps {
+            #expect(try Deployment.counter(app, "surveycharts_http_requests_total", matching: "method=\"POST\"") > 0)
+        }
+
+        // A cold chart, requested 200 times at once through nginx: drawn once, never partial.
+        let json = try site.get("/surveys/1/results.json")
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(json.body)) as? [String: Any])
+        let chart = try #require(
+            ((document["questions"] as? [[String: Any]])?.first?["chart"] as? [String: String])?["2x"])
+        #expect(!FileManager.default.fileExists(atPath: site.directory.path + chart))
+        let bodies = Mutex<[[UInt8]]>([])
+        let statuses = Mutex<[Int]>([])
+        Self.together(200) { _ in
+            let response = try? site.get(chart)
+            statuses.withLock { $0.append(response?.status ?? -1) }
+            bodies.withLock { $0.append(response?.body ?? []) }
+        }
+        #expect(statuses.withLock { $0 }.allSatisfy { $0 == 200 }, "\(statuses.withLock { Set($0) })")
+        let onDisk = try Array(Data(contentsOf: URL(fileURLWithPath: site.directory.path + chart)))
+        #expect(bodies.withLock { $0 }.allSatisfy { $0 == onDisk }, "a response differed from the published file")
+        #expect(Array(onDisk.suffix(8)) == [0x49, 0x45, 0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82], "the PNG is complete")
+        let renders = try site.apps.reduce(0) { $0 + (try Deployment.counter($1, "surveycharts_chart_renders_total")) }
+        let cacheLines = try site.apps.map {
+            try $0.get("/metrics").text.split(separator: "\n").filter { $0.contains("chart_") && !$0.hasPrefix("#") }
+        }
+        #expect(renders == 1, "the chart was drawn \(renders) times: \(cacheLines)")
+
+        // Afterwards nginx serves it from disk with our headers; the apps do not see it.
+        let chartRequests = try site.apps.reduce(0) {
+            $0 + (try Deployment.counter($1, "surveycharts_http_requests_total", matching: "route=\"chart\""))
+        }
+        let served = try site.get(chart)
+        #expect(served.status == 200 && served.body == onDisk)
+        #expect(served.header("Cache-Control") == "public, max-age=31536000, immutable")
+        #expect(served.header("X-Content-Type-Options") == "nosniff")
+        #expect(served.header("Content-Type") == "image/png")
+        let etag = try #require(served.header("ETag"))
+        #expect(!etag.hasPrefix("W/"), "a strong validator")
+        let revalidated = try site.get(chart, headers: ["If-None-Match": etag])
+        #expect(revalidated.status == 304)
+        let after = try site.apps.reduce(0) {
+            $0 + (try Deployment.counter($1, "surveycharts_http_requests_total", matching: "route=\"chart\""))
+        }
+        #expect(after == chartRequests, "nginx passed a chart it has on disk to the app")
+        #expect(try site.get("/piecharts/" + ".\(chart.split(separator: "/").last!).pending").status == 404)
+        let css = try site.get("/static/style.css")
+        #expect(css.status == 200 && css.header("Cache-Control") == "public, max-age=86400")
+
+        // One process killed in the middle of the load: no acknowledged ballot is lost, and
+        // nginx sends the rest to the process that is left.
+        let before = try site.votes()[0][0]
+        let acknowledged = Atomic<Int>(0)
+        let refused = Atomic<Int>(0)
+        let lateFailures = Atomic<Int>(0)
+        let killed = Atomic<Bool>(false)
+        let victim = site.apps[0].process.processIdentifier
+        Self.together(9) { thread in
+            if thread == 8 {
+                usleep(300_000)
+                kill(victim, SIGKILL)
+                killed.store(true, ordering: .sequentiallyConsistent)
+                return
+            }
+            for _ in 0..<60 {
+                let wasKilled = killed.load(ordering: .sequentiallyConsistent)
+                let status = (try? site.vote()) ?? -1
+                if status == 303 {
+                    acknowledged.add(1, ordering: .relaxed)
+                } else {
+                    refused.add(1, ordering: .relaxed)
+                    // After the kill is noticed, nginx must skip the dead process.
+                    if wasKilled { lateFailures.add(1, ordering: .relaxed) }
+                }
+            }
+        }
+        let counted = try site.votes()[0][0] - before
+        let acked = acknowledged.load(ordering: .relaxed)
+        let failed = refused.load(ordering: .relaxed)
+        print(
+            "deployment: \(acked) ballots acknowledged, \(failed) refused, \(counted) counted; process \(victim) killed"
+        )
+        #expect(acked + failed == 480)
+        #expect(counted >= acked, "acknowledged ballots were lost: \(acked) acknowledged, \(counted) counted")
+        #expect(counted <= acked + failed)
+        #expect(failed <= 8, "\(failed) ballots failed; at most those in flight at the kill may")
+        #expect(lateFailures.load(ordering: .relaxed) <= 8)
+        #expect(try site.vote() == 303)
+    }
+
+    @Test func theSystemdUnitsVerify() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/systemd-analyze") else {
+            print("systemd-analyze is not installed here; the units were not verified")
+            return
+        }
+        let directory = try TemporaryDirectory()
+        for unit in ["surveycharts.service", "surveycharts@.service"] {
+            let text = try String(contentsOfFile: Self.packageRoot + "/deploy/" + unit, encoding: .utf8)
+            // The unit names the installed binary; verify it against the one just built.
+            try text.replacingOccurrences(of: "/usr/local/bin/surveycharts", with: Executable.url("surveycharts").path)
+                .write(toFile: directory.path + "/" + unit, atomically: true, encoding: .utf8)
+        }
+        let verify = Process()
+        verify.executableURL = URL(fileURLWithPath: "/usr/bin/systemd-analyze")
+        verify.arguments = [
+            "verify", directory.path + "/surveycharts.service", directory.path + "/surveycharts@8081.service",
+        ]
+        let output = Pipe()
+        verify.standardOutput = output
+        verify.standardError = output
+        verify.environment = ["SYSTEMD_LOG_LEVEL": "info", "PATH": "/usr/bin:/bin"]
+        try verify.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        verify.waitUntilExit()
+        #expect(verify.terminationStatus == 0, "\(text)")
+        // Unknown keys are only warnings to systemd: any message at all is a failure here.
+        #expect(text.isEmpty, "\(text)")
+    }
+}
