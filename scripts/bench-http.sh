@@ -14,7 +14,9 @@ server_pid=""
 fast_pid=""
 nginx_pid=""
 pg_pid=""
+logged_pid=""
 cleanup() {
+    [ -n "$logged_pid" ] && kill "$logged_pid" 2>/dev/null && wait "$logged_pid" 2>/dev/null || true
     [ -n "$pg_pid" ] && kill "$pg_pid" 2>/dev/null && wait "$pg_pid" 2>/dev/null || true
     [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true
     [ -n "$fast_pid" ] && kill "$fast_pid" 2>/dev/null && wait "$fast_pid" 2>/dev/null || true
@@ -66,6 +68,16 @@ rate() { sed -nE 's/^Requests\/sec:[[:space:]]+([0-9.]+).*/\1/p'; }
 ours=$(wrk -t2 -c64 -d"${duration}s" "http://127.0.0.1:$port$chart" | rate)
 theirs=$(wrk -t2 -c64 -d"${duration}s" "http://127.0.0.1:$nginx_port$chart" | rate)
 page=$(wrk -t2 -c64 -d"${duration}s" "http://127.0.0.1:$port/surveys/1" | rate)
+# The same page on a server with the access log on (the default), writing to a file.
+"$binary" serve --port 0 --no-prerender --database "$work/logged.sqlite3" --charts-dir "$work/logged-charts" \
+    --static-dir static > "$work/logged.out" 2> "$work/logged.log" &
+logged_pid=$!
+for _ in $(seq 1 100); do grep -q "listening on" "$work/logged.out" 2>/dev/null && break; sleep 0.1; done
+logged_port=$(sed -nE 's/.*listening on http:\/\/127.0.0.1:([0-9]+).*/\1/p' "$work/logged.out")
+curl -s -o /dev/null "http://127.0.0.1:$logged_port/surveys/1"
+logged_page=$(wrk -t2 -c64 -d"${duration}s" "http://127.0.0.1:$logged_port/surveys/1" | rate)
+kill "$logged_pid"; wait "$logged_pid" 2>/dev/null || true; logged_pid=""
+logged_lines=$(grep -c '"GET /surveys/1 HTTP/1.1" 200' "$work/logged.log" || true)
 cat > "$work/ballot.lua" <<'LUA'
 wrk.method = "POST"
 wrk.body = "q3=7&q4=11"
@@ -93,14 +105,17 @@ pg_ballots=$(wrk -t2 -c16 -d"${duration}s" -s "$work/ballot.lua" "http://127.0.0
 pg_recorded=$("$binary" export --database "$pg_database" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["surveys"][1]["questions"][0]["answers"][0]["votes"])')
 recorded=$("$binary" export --database "$work/surveys.sqlite3" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["surveys"][1]["questions"][0]["answers"][0]["votes"])')
 rss_kb=$(sed -nE 's/^VmHWM:[[:space:]]+([0-9]+) kB/\1/p' "/proc/$server_pid/status")
-python3 - "$ours" "$theirs" "$page" "$ballots" "$recorded" "$rss_kb" "$duration" "$fast_ballots" "$pg_ballots" "$pg_recorded" <<'PY'
+python3 - "$ours" "$theirs" "$page" "$ballots" "$recorded" "$rss_kb" "$duration" "$fast_ballots" "$pg_ballots" "$pg_recorded" "$logged_page" "$logged_lines" <<'PY'
 import sys
 ours, theirs, page, ballots = (float(x) for x in sys.argv[1:5])
 recorded, rss_kb, duration = int(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7])
 fast_ballots = float(sys.argv[8])
 pg_ballots, pg_recorded = float(sys.argv[9]), int(sys.argv[10])
+logged_page, logged_lines = float(sys.argv[11]), int(sys.argv[12])
 print("chart hits: surveycharts %.0f req/s, nginx %.0f req/s, ratio %.2f× nginx (target ≥ 0.5, goal 1.0)" % (ours, theirs, ours / theirs))
 print("results page (warm): %.0f req/s (target ≥ 5000)" % page)
+print("results page, access log on: %.0f req/s (%d lines written, wrk counted about %.0f), off: %.0f req/s; "
+      "the log keeps %.2f× (goal ≥ 0.9)" % (logged_page, logged_lines, logged_page * duration, page, logged_page / page))
 print("ballots: %.0f ballots/s, %d recorded (wrk counted about %.0f)" % (ballots, recorded, ballots * duration))
 print("ballots, durable (synchronous=FULL): %.0f/s; not durable (NORMAL): %.0f/s; durability keeps %.2f× the rate"
       % (ballots, fast_ballots, ballots / fast_ballots))

@@ -111,6 +111,8 @@ public struct SurveyServer: Sendable {
     let apiRenders: AdmissionLimiter
     let apiChartBudget: APIChartBudget
     let adminAuthentication: AdminAuthentication
+    /// The access log (nil with `--no-access-log`).
+    let accessLog: AccessLog?
     /// The demo operator's password when this start created it (printed once), else nil.
     public let demoOperatorPassword: String?
 
@@ -185,6 +187,7 @@ public struct SurveyServer: Sendable {
         let today: @Sendable () -> CalendarDay = { [configuration] in configuration.today }
         chartService = ChartService(store: store, cache: cache, renderer: PieChartRenderer(), today: today)
         pages = try Pages()
+        accessLog = configuration.accessLog ? AccessLog() : nil
         adminAuthentication = AdminAuthentication(
             store: store, pool: cache.pool, logger: logger, idleLimit: configuration.adminSessionIdle,
             trustedProxies: configuration.trustedProxies, throttle: LoginThrottle())
@@ -200,7 +203,7 @@ public struct SurveyServer: Sendable {
     public func application() -> some ApplicationProtocol {
         let router = Router(context: SurveyRequestContext.self, options: .autoGenerateHeadEndpoints)
         router.add(middleware: MetricsMiddleware(metrics: metrics))
-        if configuration.accessLog { router.add(middleware: LogRequestsMiddleware(.info)) }
+        if let accessLog { router.add(middleware: AccessLogMiddleware(log: accessLog)) }
         router.add(middleware: ErrorPagesMiddleware(pages: pages, routes: routeMethods, logger: logger))
         router.add(
             middleware: StaticFileMiddleware(
