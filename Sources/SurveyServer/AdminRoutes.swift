@@ -160,15 +160,7 @@ extension SurveyServer {
             let (survey, _) = try await adminSurvey(context)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            let document = SurveyDocument(surveys: [
-                .init(
-                    id: survey.id, title: survey.title, opens: survey.opens, closes: survey.closes,
-                    questions: survey.questions.map { question in
-                        .init(
-                            id: question.id, text: question.text,
-                            answers: question.answers.map { .init(id: $0.id, text: $0.text, votes: $0.votes) })
-                    })
-            ])
+            let document = SurveyDocument(surveys: [SurveyDocument.SurveyEntry(survey)])
             return Response(
                 status: .ok,
                 headers: [

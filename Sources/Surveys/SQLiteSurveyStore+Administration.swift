@@ -96,15 +96,7 @@ extension SQLiteSurveyStore {
     }
 
     public func createSurvey(_ entry: SurveyDocument.SurveyEntry) async throws -> Int64 {
-        var entry = entry
-        entry.id = nil
-        for q in entry.questions.indices {
-            entry.questions[q].id = nil
-            for a in entry.questions[q].answers.indices {
-                entry.questions[q].answers[a].id = nil
-                entry.questions[q].answers[a].votes = nil
-            }
-        }
+        let entry = entry.withoutIDsAndVotes
         try entry.validateAsEdit()
         return try await write { [entry] db in
             try db.execute(

@@ -189,30 +189,7 @@ public final class SQLiteSurveyStore: SurveyStore {
             guard let survey = try Self.loadSurvey(db, id: surveyID, withVotes: false) else {
                 throw SurveyStoreError(.notFound, "survey \(surveyID) does not exist")
             }
-            switch survey.state(on: day) {
-            case .upcoming:
-                throw SurveyStoreError(
-                    .notOpen, "\"\(survey.title)\" opens on \(survey.opens); it does not take votes yet")
-            case .completed:
-                throw SurveyStoreError(
-                    .notOpen, "\"\(survey.title)\" closed on \(survey.closes); it takes no more votes")
-            case .open: break
-            }
-            let questions = Dictionary(uniqueKeysWithValues: survey.questions.map { ($0.id, $0) })
-            if let stray = ballot.choices.keys.sorted().first(where: { questions[$0] == nil }) {
-                throw SurveyStoreError(.invalidBallot, field: "q\(stray)", "is not a question of this survey")
-            }
-            for question in survey.questions {
-                guard let answerID = ballot.choices[question.id] else {
-                    throw SurveyStoreError(
-                        .invalidBallot, field: "q\(question.id)", "needs an answer: \(question.text)")
-                }
-                guard question.answers.contains(where: { $0.id == answerID }) else {
-                    throw SurveyStoreError(
-                        .invalidBallot, field: "q\(question.id)", "answer \(answerID) is not an answer to this question"
-                    )
-                }
-            }
+            try ballot.check(against: survey, on: day)
             for (questionID, answerID) in ballot.choices {
                 // One atomic increment per answer: no read-modify-write, so no vote is lost.
                 try db.execute(
@@ -266,15 +243,7 @@ public final class SQLiteSurveyStore: SurveyStore {
         try await read { db in
             let ids = try Int64.fetchAll(db, sql: "SELECT id FROM survey ORDER BY id")
             return SurveyDocument(
-                surveys: try ids.compactMap { try Self.loadSurvey(db, id: $0) }.map { survey in
-                    .init(
-                        id: survey.id, title: survey.title, opens: survey.opens, closes: survey.closes,
-                        questions: survey.questions.map { question in
-                            .init(
-                                id: question.id, text: question.text,
-                                answers: question.answers.map { .init(id: $0.id, text: $0.text, votes: $0.votes) })
-                        })
-                })
+                surveys: try ids.compactMap { try Self.loadSurvey(db, id: $0) }.map(SurveyDocument.SurveyEntry.init))
         }
     }
 

@@ -202,3 +202,30 @@ extension SurveyDocument.SurveyEntry {
         }
     }
 }
+
+extension SurveyDocument.SurveyEntry {
+    /// `survey` in the import format, with every id and vote.
+    public init(_ survey: Survey) {
+        self.init(
+            id: survey.id, title: survey.title, opens: survey.opens, closes: survey.closes,
+            questions: survey.questions.map { question in
+                .init(
+                    id: question.id, text: question.text,
+                    answers: question.answers.map { .init(id: $0.id, text: $0.text, votes: $0.votes) })
+            })
+    }
+
+    /// The entry without ids and votes: what a new survey may take from it.
+    public var withoutIDsAndVotes: Self {
+        var entry = self
+        entry.id = nil
+        for q in entry.questions.indices {
+            entry.questions[q].id = nil
+            for a in entry.questions[q].answers.indices {
+                entry.questions[q].answers[a].id = nil
+                entry.questions[q].answers[a].votes = nil
+            }
+        }
+        return entry
+    }
+}

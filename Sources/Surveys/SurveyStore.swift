@@ -7,6 +7,33 @@ public struct Ballot: Sendable, Hashable {
 
     /// Creates a ballot.
     public init(choices: [Int64: Int64]) { self.choices = choices }
+
+    /// The rules every store checks inside the ballot's transaction: the survey is open on `day`,
+    /// and every question is answered once with one of its own answers (answer texts and votes
+    /// of `survey` are not needed).
+    /// - Throws: `SurveyStoreError` (`notOpen`, `invalidBallot`) naming the question at fault.
+    public func check(against survey: Survey, on day: CalendarDay) throws {
+        switch survey.state(on: day) {
+        case .upcoming:
+            throw SurveyStoreError(.notOpen, "\"\(survey.title)\" opens on \(survey.opens); it does not take votes yet")
+        case .completed:
+            throw SurveyStoreError(.notOpen, "\"\(survey.title)\" closed on \(survey.closes); it takes no more votes")
+        case .open: break
+        }
+        let questions = Dictionary(uniqueKeysWithValues: survey.questions.map { ($0.id, $0) })
+        if let stray = choices.keys.sorted().first(where: { questions[$0] == nil }) {
+            throw SurveyStoreError(.invalidBallot, field: "q\(stray)", "is not a question of this survey")
+        }
+        for question in survey.questions {
+            guard let answerID = choices[question.id] else {
+                throw SurveyStoreError(.invalidBallot, field: "q\(question.id)", "needs an answer: \(question.text)")
+            }
+            guard question.answers.contains(where: { $0.id == answerID }) else {
+                throw SurveyStoreError(
+                    .invalidBallot, field: "q\(question.id)", "answer \(answerID) is not an answer to this question")
+            }
+        }
+    }
 }
 
 /// What an import wrote.

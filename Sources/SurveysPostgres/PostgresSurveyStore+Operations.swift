@@ -75,29 +75,11 @@ extension PostgresSurveyStore {
             guard let found else { throw SurveyStoreError(.notFound, "survey \(surveyID) does not exist") }
             let survey = Survey(
                 id: surveyID, title: found.title, opens: try Self.day(found.opens), closes: try Self.day(found.closes),
-                questions: [])
-            switch survey.state(on: day) {
-            case .upcoming:
-                throw SurveyStoreError(
-                    .notOpen, "\"\(survey.title)\" opens on \(survey.opens); it does not take votes yet")
-            case .completed:
-                throw SurveyStoreError(
-                    .notOpen, "\"\(survey.title)\" closed on \(survey.closes); it takes no more votes")
-            case .open: break
-            }
-            if let stray = ballot.choices.keys.sorted().first(where: { answersOf[$0] == nil }) {
-                throw SurveyStoreError(.invalidBallot, field: "q\(stray)", "is not a question of this survey")
-            }
-            for (questionID, text) in questionTexts {
-                guard let answerID = ballot.choices[questionID] else {
-                    throw SurveyStoreError(.invalidBallot, field: "q\(questionID)", "needs an answer: \(text)")
-                }
-                guard answersOf[questionID]?.contains(answerID) == true else {
-                    throw SurveyStoreError(
-                        .invalidBallot, field: "q\(questionID)", "answer \(answerID) is not an answer to this question"
-                    )
-                }
-            }
+                questions: questionTexts.map { id, text in
+                    Question(
+                        id: id, text: text, answers: (answersOf[id] ?? []).map { Answer(id: $0, text: "", votes: 0) })
+                })
+            try ballot.check(against: survey, on: day)
             // One atomic increment per answer, in answer-id order: two ballots lock shared rows in
             // the same order, so they cannot deadlock. (A single `UPDATE … WHERE id = ANY(…)` locks
             // rows in scan order, which follows where each row's newest version lies: measured,
@@ -133,14 +115,7 @@ extension PostgresSurveyStore {
             var surveys: [SurveyDocument.SurveyEntry] = []
             for id in ids {
                 guard let survey = try await loadSurvey(connection, id: id) else { continue }
-                surveys.append(
-                    .init(
-                        id: survey.id, title: survey.title, opens: survey.opens, closes: survey.closes,
-                        questions: survey.questions.map { question in
-                            .init(
-                                id: question.id, text: question.text,
-                                answers: question.answers.map { .init(id: $0.id, text: $0.text, votes: $0.votes) })
-                        }))
+                surveys.append(SurveyDocument.SurveyEntry(survey))
             }
             return SurveyDocument(surveys: surveys)
         }
@@ -279,15 +254,7 @@ extension PostgresSurveyStore {
     }
 
     public func createSurvey(_ entry: SurveyDocument.SurveyEntry) async throws -> Int64 {
-        var entry = entry
-        entry.id = nil
-        for q in entry.questions.indices {
-            entry.questions[q].id = nil
-            for a in entry.questions[q].answers.indices {
-                entry.questions[q].answers[a].id = nil
-                entry.questions[q].answers[a].votes = nil
-            }
-        }
+        let entry = entry.withoutIDsAndVotes
         try entry.validateAsEdit()
         return try await transaction { [self, entry] connection in
             let surveyID = try await insertReturningID(

@@ -54,10 +54,7 @@ struct ExportCommand: AsyncParsableCommand {
     @OptionGroup var storage: DatabaseOption
 
     func run() async throws {
-        guard !storage.isMissingFile else {
-            CommandFailure("the database \(storage.database) does not exist; pass --database", exitCode: .noInput)
-                .exit()
-        }
+        storage.requireExisting()
         do {
             let store = try await storage.open()
             let data = try await store.exportDocument().encoded()

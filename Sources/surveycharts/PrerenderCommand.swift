@@ -39,10 +39,7 @@ struct PrerenderCommand: AsyncParsableCommand {
 
     func run() async throws {
         let day = days.currentDay
-        guard !storage.isMissingFile else {
-            CommandFailure("the database \(storage.database) does not exist; pass --database", exitCode: .noInput)
-                .exit()
-        }
+        storage.requireExisting()
         let surveys: [Survey]
         let cache: ChartCache
         do {

@@ -34,10 +34,7 @@ struct PruneCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        guard !storage.isMissingFile else {
-            CommandFailure("the database \(storage.database) does not exist; pass --database", exitCode: .noInput)
-                .exit()
-        }
+        storage.requireExisting()
         var current = Set<String>()
         do {
             let store = try await storage.open()

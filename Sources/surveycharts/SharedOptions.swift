@@ -12,10 +12,12 @@ struct DatabaseOption: ParsableArguments {
     @Option(help: "Most PostgreSQL connections this process opens (SURVEYCHARTS_DATABASE_POOL_SIZE).")
     var databasePoolSize: Int = Environment.int("DATABASE_POOL_SIZE", 8)
 
-    /// Whether the option names something that should already exist: a SQLite file that is
-    /// missing (PostgreSQL databases are checked by connecting).
-    var isMissingFile: Bool {
-        !SurveyStores.isPostgres(database) && !FileManager.default.fileExists(atPath: database)
+    /// Exits with one line when the option names a SQLite file that does not exist, for commands
+    /// that read a site (PostgreSQL databases are checked by connecting).
+    func requireExisting() {
+        guard SurveyStores.isPostgres(database) || FileManager.default.fileExists(atPath: database) else {
+            CommandFailure("the database \(database) does not exist; pass --database", exitCode: .noInput).exit()
+        }
     }
 
     /// Opens the store the option names.

@@ -91,10 +91,7 @@ struct UserCommand: AsyncParsableCommand {
         @OptionGroup var storage: DatabaseOption
 
         func run() async throws {
-            guard !storage.isMissingFile else {
-                CommandFailure("the database \(storage.database) does not exist; pass --database", exitCode: .noInput)
-                    .exit()
-            }
+            storage.requireExisting()
             do {
                 let store = try await storage.open()
                 let users = try await store.users()

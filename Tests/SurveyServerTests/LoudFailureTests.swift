@@ -7,15 +7,10 @@ import Testing
 @Suite("Loud failures", .serialized, .timeLimit(.minutes(2)))
 struct LoudFailureTests {
     @Test func aChartThatCannotBeStoredIsA503PageWithALogLine() throws {
-        let site = try ServerTests.Site()
         // Create the database (and its cookie key) without limits and fold its log into it; then
         // serve where no file may grow past 60 kB: the 12-answer chart at 2x (about 120 kB) cannot
         // be written, as on a full disk, while the database (reads, a 32 kB shared-memory file) works.
-        do {
-            let setup = try site.serve()
-            setup.stop()
-            try Self.checkpoint(site.database)
-        }
+        let site = try Self.siteWithItsDatabase()
         let server = try ServerProcess(
             [
                 "--database", site.database, "--charts-dir", site.charts, "--static-dir", site.statics, "--today",
@@ -37,6 +32,15 @@ struct LoudFailureTests {
         #expect(try server.get("/healthz").status == 200)
     }
 
+    /// A site whose database exists (with its cookie key) and whose write-ahead log is empty.
+    static func siteWithItsDatabase() throws -> ServerTests.Site {
+        let site = try ServerTests.Site()
+        let setup = try site.serve()
+        setup.stop()
+        try checkpoint(site.database)
+        return site
+    }
+
     /// Folds the write-ahead log into the database file, so that the log starts empty.
     static func checkpoint(_ database: String) throws {
         let checkpoint = Process()
@@ -54,12 +58,7 @@ struct LoudFailureTests {
     /// cannot be committed get a 503 page with Retry-After and a log line, every 303 is counted,
     /// and no ballot is counted that was not acknowledged.
     @Test func aFullDatabaseRefusesBallotsLoudlyAndLosesNone() throws {
-        let site = try ServerTests.Site()
-        do {
-            let setup = try site.serve()
-            setup.stop()
-            try Self.checkpoint(site.database)
-        }
+        let site = try Self.siteWithItsDatabase()
         let server = try ServerProcess(
             [
                 "--database", site.database, "--charts-dir", site.charts, "--static-dir", site.statics, "--today",
@@ -92,12 +91,7 @@ struct LoudFailureTests {
     /// A database file this user may read but not write stops start-up with one line and exit
     /// status 73, instead of serving pages while every ballot fails.
     @Test func aDatabaseThisUserCannotWriteStopsStartUp() throws {
-        let site = try ServerTests.Site()
-        do {
-            let setup = try site.serve()
-            setup.stop()
-            try Self.checkpoint(site.database)
-        }
+        let site = try Self.siteWithItsDatabase()
         let manager = FileManager.default
         // The directory stays writable (SQLite may create its -wal and -shm files there); only
         // the database file is not. Root may write anything, so root runs the server as nobody.
