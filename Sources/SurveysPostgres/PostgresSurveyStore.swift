@@ -330,12 +330,10 @@ public final class PostgresSurveyStore: SurveyStore {
         for (s, survey) in document.surveys.enumerated() {
             let path = "surveys[\(s)]"
             try await checkFree("survey", survey.id, path)
+            // A given id is kept; a missing one (NULL) takes the next from the column's sequence.
             let surveyID = try await insertReturningID(
                 connection,
-                survey.id.map {
-                    "INSERT INTO survey (id, title, opens, closes) VALUES (\($0), \(survey.title), \(survey.opens.description), \(survey.closes.description)) RETURNING id"
-                }
-                    ?? "INSERT INTO survey (title, opens, closes) VALUES (\(survey.title), \(survey.opens.description), \(survey.closes.description)) RETURNING id"
+                "INSERT INTO survey (id, title, opens, closes) VALUES (COALESCE(\(survey.id)::BIGINT, nextval(pg_get_serial_sequence('survey', 'id'))), \(survey.title), \(survey.opens.description), \(survey.closes.description)) RETURNING id"
             )
             summary.surveys += 1
             for (q, question) in survey.questions.enumerated() {
@@ -343,24 +341,15 @@ public final class PostgresSurveyStore: SurveyStore {
                 try await checkFree("question", question.id, questionPath)
                 let questionID = try await insertReturningID(
                     connection,
-                    question.id.map {
-                        "INSERT INTO question (id, survey_id, position, text) VALUES (\($0), \(surveyID), \(q), \(question.text)) RETURNING id"
-                    }
-                        ?? "INSERT INTO question (survey_id, position, text) VALUES (\(surveyID), \(q), \(question.text)) RETURNING id"
+                    "INSERT INTO question (id, survey_id, position, text) VALUES (COALESCE(\(question.id)::BIGINT, nextval(pg_get_serial_sequence('question', 'id'))), \(surveyID), \(q), \(question.text)) RETURNING id"
                 )
                 summary.questions += 1
                 for (a, answer) in question.answers.enumerated() {
                     try await checkFree("answer", answer.id, "\(questionPath).answers[\(a)]")
                     let votes = Int64(answer.votes ?? 0)
-                    if let id = answer.id {
-                        try await connection.query(
-                            "INSERT INTO answer (id, question_id, position, text, votes) VALUES (\(id), \(questionID), \(a), \(answer.text), \(votes))",
-                            logger: logger)
-                    } else {
-                        try await connection.query(
-                            "INSERT INTO answer (question_id, position, text, votes) VALUES (\(questionID), \(a), \(answer.text), \(votes))",
-                            logger: logger)
-                    }
+                    try await connection.query(
+                        "INSERT INTO answer (id, question_id, position, text, votes) VALUES (COALESCE(\(answer.id)::BIGINT, nextval(pg_get_serial_sequence('answer', 'id'))), \(questionID), \(a), \(answer.text), \(votes))",
+                        logger: logger)
                     summary.answers += 1
                 }
             }
