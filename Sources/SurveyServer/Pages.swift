@@ -21,15 +21,34 @@ struct Pages: Sendable {
         return library.render(["title": title, "content": content], withTemplate: "layout") ?? content
     }
 
-    func home(active: [SurveySummary], completed: [SurveySummary]) -> String {
+    /// The home page: one page of each list, with links to the pages before and after.
+    func home(active: SurveyPage, completed: SurveyPage) -> String {
         func rows(_ surveys: [SurveySummary]) -> [[String: Any]] {
             surveys.map { ["id": $0.id, "title": $0.title, "opens": "\($0.opens)", "closes": "\($0.closes)"] }
+        }
+        func link(open: Int, recent: Int) -> String {
+            var query: [String] = []
+            if open > 1 { query.append("open=\(open)") }
+            if recent > 1 { query.append("recent=\(recent)") }
+            return query.isEmpty ? "/" : "/?" + query.joined(separator: "&")
+        }
+        func navigation(_ page: SurveyPage, label: String, link: (Int) -> String) -> Any {
+            guard page.count > 1 else { return false }
+            return [
+                "label": label, "number": page.number, "count": page.count,
+                "previous": page.number > 1 ? link(page.number - 1) : false,
+                "next": page.number < page.count ? link(page.number + 1) : false,
+            ]
         }
         return page(
             "home", title: "Surveys",
             [
-                "active": rows(active), "completed": rows(completed), "noActive": active.isEmpty,
-                "noCompleted": completed.isEmpty,
+                "active": rows(active.surveys), "completed": rows(completed.surveys),
+                "noActive": active.total == 0, "noCompleted": completed.total == 0,
+                "activePages": navigation(active, label: "Open surveys") { link(open: $0, recent: completed.number) },
+                "completedPages": navigation(completed, label: "Recent results") {
+                    link(open: active.number, recent: $0)
+                },
             ])
     }
 
@@ -131,6 +150,7 @@ struct Pages: Sendable {
         {{#active}}<li><a href="/surveys/{{id}}">{{title}}</a> <span class="dates">open until {{closes}}</span></li>
         {{/active}}
         </ul>
+        {{#activePages}}{{> pageLinks}}{{/activePages}}
         </section>
         <section>
         <h2>Recent results</h2>
@@ -139,7 +159,15 @@ struct Pages: Sendable {
         {{#completed}}<li><a href="/surveys/{{id}}">{{title}}</a> <span class="dates">closed {{closes}}</span></li>
         {{/completed}}
         </ul>
+        {{#completedPages}}{{> pageLinks}}{{/completedPages}}
         </section>
+        """,
+        "pageLinks": """
+        <nav class="pages" aria-label="{{label}}, pages">
+        {{#previous}}<a href="{{previous}}" rel="prev">Previous</a>{{/previous}}
+        <span>Page {{number}} of {{count}}</span>
+        {{#next}}<a href="{{next}}" rel="next">Next</a>{{/next}}
+        </nav>
         """,
         "form": """
         <h1>{{title}}</h1>

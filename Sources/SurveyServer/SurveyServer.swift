@@ -103,6 +103,7 @@ public struct SurveyServer: Sendable {
     let metrics = ServerMetrics()
     let logger: Logger
     let resultsPages = ResultsPageCache()
+    let homePages = RenderedPageCache()
     let scheduler: PrerenderScheduler
     let ballotIntegrity: BallotIntegrity
     let routeMethods = RouteMethods()
@@ -278,9 +279,22 @@ public struct SurveyServer: Sendable {
 
     func addRoutes(to router: Router<SurveyRequestContext>) {
         addAdminRoutes(to: router)
-        route(router, .get, "/") { _, _ in
-            let home = try await store.homeSurveys(on: configuration.today, recentDays: 14)
-            return html(pages.home(active: home.active, completed: home.completed))
+        route(router, .get, "/") { request, _ in
+            let open = try Self.pageNumber(request, "open")
+            let recent = try Self.pageNumber(request, "recent")
+            let today = configuration.today
+            let key = "\(today) \(open) \(recent)"
+            if let page = homePages.fresh(key, lifetime: configuration.resultsPageLifetime) { return html(page) }
+            let home = try await store.homeSurveys(
+                on: today, recentDays: 14, activePage: open, completedPage: recent, pageSize: Self.homePageSize)
+            guard open <= home.active.count, recent <= home.completed.count else {
+                throw ServiceError(
+                    .notFound, code: "no_such_page", title: "No such page",
+                    "This list has no page that far; the first page has the newest surveys.")
+            }
+            let page = ByteBuffer(string: pages.home(active: home.active, completed: home.completed))
+            homePages.store(key, page)
+            return html(page)
         }
         route(router, .get, "/surveys/:id") { request, context in
             // A fresh rendered page of a completed survey needs no database read.
@@ -546,10 +560,26 @@ public struct SurveyServer: Sendable {
         logger.debug("removed \(evicted.count) least recently used API charts")
     }
 
-    func html(_ page: String) -> Response {
+    func html(_ page: String) -> Response { html(ByteBuffer(string: page)) }
+
+    func html(_ page: ByteBuffer) -> Response {
         Response(
             status: .ok, headers: [.contentType: "text/html; charset=utf-8", .xContentTypeOptions: "nosniff"],
-            body: .init(byteBuffer: ByteBuffer(string: page)))
+            body: .init(byteBuffer: page))
+    }
+
+    /// Surveys per page of each home-page list.
+    static let homePageSize = 50
+
+    /// The page number in query parameter `name` (1 when absent).
+    static func pageNumber(_ request: Request, _ name: String) throws -> Int {
+        guard let text = request.uri.queryParameters.get(name) else { return 1 }
+        guard let number = Int(text), (1...1_000_000).contains(number) else {
+            throw ServiceError(
+                .badRequest, code: "bad_page", title: "Bad request",
+                "The page number “\(text)” is not a whole number from 1.")
+        }
+        return number
     }
 
     private func jsonError(_ status: HTTPResponse.Status, code: String, _ message: String, field: String? = nil)
@@ -604,6 +634,30 @@ struct SurveyResultsDocument: Codable, Sendable {
                 answers: results.rows.map {
                     AnswerResult(id: $0.answer.id, text: $0.answer.text, votes: $0.answer.votes, percent: $0.percent)
                 })
+        }
+    }
+}
+
+/// Rendered pages that may be a few seconds old (the home page's lists), by key; the oldest go
+/// first beyond `capacity`, so crawling page numbers cannot grow it.
+final class RenderedPageCache: Sendable {
+    private let pages = Mutex<[String: (page: ByteBuffer, made: ContinuousClock.Instant)]>([:])
+    let capacity: Int
+
+    init(capacity: Int = 256) { self.capacity = capacity }
+
+    /// The page stored under `key`, if it is younger than `lifetime`.
+    func fresh(_ key: String, lifetime: Duration) -> ByteBuffer? {
+        guard let cached = pages.withLock({ $0[key] }), ContinuousClock.now - cached.made < lifetime else { return nil }
+        return cached.page
+    }
+
+    func store(_ key: String, _ page: ByteBuffer) {
+        pages.withLock { pages in
+            pages[key] = (page, .now)
+            if pages.count > capacity, let oldest = pages.min(by: { $0.value.made < $1.value.made }) {
+                pages.removeValue(forKey: oldest.key)
+            }
         }
     }
 }

@@ -96,3 +96,29 @@ public struct SurveySummary: Sendable, Hashable {
         self.closes = closes
     }
 }
+
+/// One page of a list of surveys.
+public struct SurveyPage: Sendable, Hashable {
+    /// The surveys on this page.
+    public var surveys: [SurveySummary]
+    /// Surveys in the whole list.
+    public var total: Int
+    /// This page's number, from 1.
+    public var number: Int
+    /// Most surveys on a page.
+    public var size: Int
+
+    /// Creates a page.
+    public init(surveys: [SurveySummary], total: Int, number: Int, size: Int) {
+        self.surveys = surveys
+        self.total = total
+        self.number = number
+        self.size = size
+    }
+
+    /// Pages in the whole list (at least 1, even when it is empty).
+    public var count: Int { max(1, (total + size - 1) / size) }
+
+    /// Rows to skip to reach `page` (1-based) of `size`.
+    public static func offset(_ page: Int, _ size: Int) -> Int { max(0, page - 1) * size }
+}

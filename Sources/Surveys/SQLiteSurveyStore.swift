@@ -141,17 +141,24 @@ public final class SQLiteSurveyStore: SurveyStore {
         }
     }
 
-    public func homeSurveys(on day: CalendarDay, recentDays: Int) async throws -> (
-        active: [SurveySummary], completed: [SurveySummary]
-    ) {
+    public func homeSurveys(
+        on day: CalendarDay, recentDays: Int, activePage: Int, completedPage: Int, pageSize: Int
+    ) async throws -> (active: SurveyPage, completed: SurveyPage) {
         try await read { db in
             let today = day.description
-            let active = try Self.summaries(
-                db, "WHERE opens <= ? AND closes >= ? ORDER BY closes, id", [today, today])
-            let completed = try Self.summaries(
-                db, "WHERE closes < ? AND closes >= ? ORDER BY closes DESC, id",
-                [today, day.adding(days: -recentDays).description])
-            return (active, completed)
+            let since = day.adding(days: -recentDays).description
+            func page(_ filter: String, _ order: String, _ arguments: [String], _ number: Int) throws -> SurveyPage {
+                let total = try Int.fetchOne(
+                    db, sql: "SELECT COUNT(*) FROM survey \(filter)", arguments: .init(arguments))
+                let surveys = try Self.summaries(
+                    db, "\(filter) ORDER BY \(order) LIMIT ? OFFSET ?",
+                    StatementArguments(arguments) + [pageSize, SurveyPage.offset(number, pageSize)])
+                return SurveyPage(surveys: surveys, total: total ?? 0, number: number, size: pageSize)
+            }
+            return (
+                try page("WHERE opens <= ? AND closes >= ?", "closes, id", [today, today], activePage),
+                try page("WHERE closes < ? AND closes >= ?", "closes DESC, id", [today, since], completedPage)
+            )
         }
     }
 

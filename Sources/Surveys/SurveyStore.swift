@@ -54,10 +54,12 @@ public struct ImportSummary: Sendable, Hashable {
 ///
 /// Implementations run their blocking work on their own bounded threads, never on the caller's.
 public protocol SurveyStore: Sendable {
-    /// Surveys open on `day`, and surveys completed within `recentDays` before it, newest first.
-    func homeSurveys(on day: CalendarDay, recentDays: Int) async throws -> (
-        active: [SurveySummary], completed: [SurveySummary]
-    )
+    /// One page of the surveys open on `day` (closing soonest first) and one page of those
+    /// completed within `recentDays` before it (newest first), `pageSize` each at most, with
+    /// the totals: the home page costs the same however large the site grows.
+    func homeSurveys(
+        on day: CalendarDay, recentDays: Int, activePage: Int, completedPage: Int, pageSize: Int
+    ) async throws -> (active: SurveyPage, completed: SurveyPage)
 
     /// A survey with its questions, answers and votes, or nil.
     func survey(id: Int64) async throws -> Survey?

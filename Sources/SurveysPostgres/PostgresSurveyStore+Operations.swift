@@ -5,20 +5,37 @@ import Surveys
 /// The `SurveyStore` operations, each as the SQLite store does it (the same rules, in one
 /// transaction each), in PostgreSQL's dialect.
 extension PostgresSurveyStore {
-    public func homeSurveys(on day: CalendarDay, recentDays: Int) async throws -> (
-        active: [SurveySummary], completed: [SurveySummary]
-    ) {
+    public func homeSurveys(
+        on day: CalendarDay, recentDays: Int, activePage: Int, completedPage: Int, pageSize: Int
+    ) async throws -> (active: SurveyPage, completed: SurveyPage) {
         let today = day.description
         let since = day.adding(days: -recentDays).description
+        let (activeOffset, completedOffset) = (
+            SurveyPage.offset(activePage, pageSize), SurveyPage.offset(completedPage, pageSize)
+        )
         return try await read { [self] connection in
-            let active = try await summaries(
-                connection,
-                "SELECT id, title, opens, closes FROM survey WHERE opens <= \(today) AND closes >= \(today) ORDER BY closes, id"
-            )
-            let completed = try await summaries(
-                connection,
-                "SELECT id, title, opens, closes FROM survey WHERE closes < \(today) AND closes >= \(since) ORDER BY closes DESC, id"
-            )
+            func count(_ query: PostgresQuery) async throws -> Int {
+                for try await total in try await connection.query(query, logger: logger).decode(Int64.self) {
+                    return Int(total)
+                }
+                return 0
+            }
+            let active = SurveyPage(
+                surveys: try await summaries(
+                    connection,
+                    "SELECT id, title, opens, closes FROM survey WHERE opens <= \(today) AND closes >= \(today) ORDER BY closes, id LIMIT \(pageSize) OFFSET \(activeOffset)"
+                ),
+                total: try await count(
+                    "SELECT COUNT(*) FROM survey WHERE opens <= \(today) AND closes >= \(today)"),
+                number: activePage, size: pageSize)
+            let completed = SurveyPage(
+                surveys: try await summaries(
+                    connection,
+                    "SELECT id, title, opens, closes FROM survey WHERE closes < \(today) AND closes >= \(since) ORDER BY closes DESC, id LIMIT \(pageSize) OFFSET \(completedOffset)"
+                ),
+                total: try await count(
+                    "SELECT COUNT(*) FROM survey WHERE closes < \(today) AND closes >= \(since)"),
+                number: completedPage, size: pageSize)
             return (active, completed)
         }
     }

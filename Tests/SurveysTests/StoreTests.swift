@@ -203,9 +203,22 @@ struct StoreTests {
                 survey("future", 1, 5), survey("open", -1, 0), survey("recent", -20, -14), survey("old", -30, -15),
                 survey("yesterday", -5, -1),
             ]))
-        let home = try await store.homeSurveys(on: today, recentDays: 14)
-        #expect(home.active.map(\.title) == ["open"])
-        #expect(home.completed.map(\.title) == ["yesterday", "recent"])
+        let home = try await store.homeSurveys(
+            on: today, recentDays: 14, activePage: 1, completedPage: 1, pageSize: 50)
+        #expect(home.active.surveys.map(\.title) == ["open"])
+        #expect(home.completed.surveys.map(\.title) == ["yesterday", "recent"])
+        #expect(home.active.total == 1 && home.completed.total == 2)
+        // Pages of two: the second page of the completed list holds the rest, in order.
+        try await store.importDocument(
+            SurveyDocument(surveys: [survey("older", -9, -3), survey("oldest", -9, -4), survey("open 2", -1, 1)]))
+        let first = try await store.homeSurveys(on: today, recentDays: 14, activePage: 1, completedPage: 1, pageSize: 2)
+        let second = try await store.homeSurveys(
+            on: today, recentDays: 14, activePage: 2, completedPage: 2, pageSize: 2)
+        #expect(first.completed.surveys.map(\.title) == ["yesterday", "older"])
+        #expect(second.completed.surveys.map(\.title) == ["oldest", "recent"])
+        #expect(first.completed.total == 4 && first.completed.count == 2)
+        #expect(first.active.surveys.map(\.title) == ["open", "open 2"] && second.active.surveys.isEmpty)
+        #expect(second.active.count == 1)
     }
 
     @Test func anUnopenableDatabaseIsAClearError() throws {
