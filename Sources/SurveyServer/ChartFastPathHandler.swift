@@ -21,18 +21,31 @@ final class ChartFastPathHandler: ChannelDuplexHandler, RemovableChannelHandler 
     private let chartService: ChartService
     private let metrics: ServerMetrics
     private let dates: HTTPDateCache
+    /// Chart hits answered here are logged like every other request.
+    private let accessLog: AccessLog?
     /// Requests handed to Hummingbird whose responses have not ended yet. Hummingbird answers a
     /// connection's requests in order; answering here while one is pending would overtake it.
     private var pendingDownstream = 0
     /// The request being answered here: its parts are swallowed until its end.
-    private var answering:
-        (response: HTTPResponse, body: ByteBuffer?, close: Bool, method: String, started: ContinuousClock.Instant)?
+    private var answering: FastAnswer?
 
-    init(charts: StaticFileStore, chartService: ChartService, metrics: ServerMetrics, dates: HTTPDateCache) {
+    private struct FastAnswer {
+        var response: HTTPResponse
+        var body: ByteBuffer?
+        var close: Bool
+        var request: HTTPRequest
+        var started: ContinuousClock.Instant
+    }
+
+    init(
+        charts: StaticFileStore, chartService: ChartService, metrics: ServerMetrics, dates: HTTPDateCache,
+        accessLog: AccessLog?
+    ) {
         self.charts = charts
         self.chartService = chartService
         self.metrics = metrics
         self.dates = dates
+        self.accessLog = accessLog
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -57,9 +70,16 @@ final class ChartFastPathHandler: ChannelDuplexHandler, RemovableChannelHandler 
             if let body = answer.body { context.write(wrapOutboundOut(.body(body)), promise: nil) }
             let done = context.eventLoop.makePromise(of: Void.self)
             context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: done)
+            let duration = ContinuousClock.now - answer.started
             metrics.record(
-                route: "chart", method: answer.method,
-                status: answer.response.status.code, duration: ContinuousClock.now - answer.started)
+                route: "chart", method: answer.request.method.rawValue, status: answer.response.status.code,
+                duration: duration)
+            accessLog?.record(
+                client: context.channel.remoteAddress?.ipAddress ?? "-", method: answer.request.method.rawValue,
+                target: answer.request.path ?? "", status: answer.response.status.code,
+                bytes: answer.response.headerFields[.contentLength].flatMap(Int.init),
+                referer: answer.request.headerFields[.referer], userAgent: answer.request.headerFields[.userAgent],
+                duration: duration)
             if answer.close { done.futureResult.whenComplete { _ in context.close(promise: nil) } }
         }
     }
@@ -69,9 +89,7 @@ final class ChartFastPathHandler: ChannelDuplexHandler, RemovableChannelHandler 
         context.write(data, promise: promise)
     }
 
-    private func fastAnswer(_ request: HTTPRequest) -> (
-        HTTPResponse, ByteBuffer?, Bool, String, ContinuousClock.Instant
-    )? {
+    private func fastAnswer(_ request: HTTPRequest) -> FastAnswer? {
         let started = ContinuousClock.now
         guard request.method == .get || request.method == .head, let path = request.path,
             path.hasPrefix("/piecharts/"), !path.contains("?"),
@@ -91,10 +109,9 @@ final class ChartFastPathHandler: ChannelDuplexHandler, RemovableChannelHandler 
         headers[.server] = "SurveyCharts"
         let close = request.headerFields[.connection]?.lowercased() == "close"
         if close { headers[.connection] = "close" }
-        return (
-            HTTPResponse(status: answer.status, headerFields: headers), answer.body, close, request.method.rawValue,
-            started
-        )
+        return FastAnswer(
+            response: HTTPResponse(status: answer.status, headerFields: headers), body: answer.body, close: close,
+            request: request, started: started)
     }
 }
 

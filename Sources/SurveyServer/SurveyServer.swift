@@ -213,7 +213,7 @@ public struct SurveyServer: Sendable {
         addRoutes(to: router)
         let onListening = configuration.onListening
         let dates = HTTPDateCache()
-        let (charts, chartService, metrics) = (self.charts, self.chartService, self.metrics)
+        let (charts, chartService, metrics, accessLog) = (self.charts, self.chartService, self.metrics, self.accessLog)
         let (timeouts, maximumBodyBytes) = (configuration.timeouts, configuration.maximumBodyBytes)
         return Application(
             router: router,
@@ -223,7 +223,8 @@ public struct SurveyServer: Sendable {
                         RequestHeadRulesHandler.Installer(maximumBodyBytes: maximumBodyBytes),
                         ConnectionDeadlinesHandler(timeouts: timeouts) { metrics.connectionTimedOut($0.rawValue) },
                         ChartFastPathHandler(
-                            charts: charts, chartService: chartService, metrics: metrics, dates: dates),
+                            charts: charts, chartService: chartService, metrics: metrics, dates: dates,
+                            accessLog: accessLog),
                     ])),
             configuration: .init(
                 address: .hostname(configuration.host, port: configuration.port), serverName: "SurveyCharts",
