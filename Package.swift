@@ -105,7 +105,7 @@ let package = Package(
         ),
         // Temporary directories and child processes, shared by the test targets.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
-        .testTarget(name: "PieChartTests", dependencies: ["PieChart", "CCairo"]),
+        .testTarget(name: "PieChartTests", dependencies: ["PieChart", "CCairo", "CPNG"]),
         .testTarget(name: "ChartCacheTests", dependencies: ["ChartCache", "ChartCacheTestHelper", "TestSupport"]),
         .testTarget(name: "SurveyChartsCLITests", dependencies: ["surveycharts", "TestSupport"]),
         .testTarget(name: "SurveysTests", dependencies: ["Surveys", "SurveysPostgres", "TestSupport"]),

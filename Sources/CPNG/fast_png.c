@@ -3,16 +3,25 @@
  * General-purpose deflate (zlib, as libpng uses it) spends most of a chart's encoding time
  * searching for matches that in a chart are always in one of two places: the pixel to the left
  * (a run of one colour) or the pixel above (a row like the previous one). This encoder looks only
- * there, then codes the result with dynamic Huffman tables, one block per ~64K tokens. The output
- * is a standard PNG (8-bit RGB, filter type 0, one IDAT) that any decoder reads; the tests decode
- * it with Cairo's libpng reader and compare every pixel.
+ * there, then codes the result with dynamic Huffman tables, one block per ~64K tokens.
+ *
+ * A chart has few colours: its flat areas, and the antialiased blends along edges and in text. So
+ * before deflating, the encoder tries an 8-bit palette: flat colours exactly, every blend mapped to
+ * an entry within a small tolerance per channel. One byte per pixel instead of three makes the
+ * file less than half the size and the deflate a third of the work. Images that need more than 256
+ * entries are written as lossless 8-bit RGB. Either way the output is a standard PNG (filter type
+ * 0, one IDAT) that any decoder reads; the tests decode it with libpng and compare every pixel.
  */
 #include "cpng.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 enum { MAX_LITLEN = 286, MAX_DIST = 30, BLOCK_TOKENS = 1 << 16 };
 
@@ -292,8 +301,6 @@ static void put_chunk_crc(bit_writer *w, size_t type_offset) {
 }
 
 #if defined(__SSE2__)
-#include <emmintrin.h>
-
 static inline uint64_t lanes_sum(__m128i v) {
     uint32_t lanes[4];
     _mm_storeu_si128((__m128i *)lanes, v);
@@ -359,71 +366,281 @@ static inline size_t common_prefix(const uint8_t *a, const uint8_t *b, size_t li
 
 enum { HASH_BITS = 15, WINDOW = 32768 };
 
-static inline uint32_t hash_two_pixels(const uint8_t *p) {
-    uint32_t a = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16;
-    uint32_t b = (uint32_t)p[3] | (uint32_t)p[4] << 8 | (uint32_t)p[5] << 16;
+/* Hashes the first `min_match` bytes at p (4 for one byte per pixel, 6 for three: two pixels). */
+static inline uint32_t hash_bytes(const uint8_t *p, int bytes_per_pixel) {
+    uint32_t a, b;
+    if (bytes_per_pixel == 1) {
+        memcpy(&a, p, 4);
+        return (a * 2654435761u) >> (32 - HASH_BITS);
+    }
+    a = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16;
+    b = (uint32_t)p[3] | (uint32_t)p[4] << 8 | (uint32_t)p[5] << 16;
     return ((a * 2654435761u) ^ (b * 2246822519u)) >> (32 - HASH_BITS);
 }
 
-int surveycharts_png_encode_rgb24_fast(
-    const uint8_t *pixels, int width, int height, int stride,
-    uint8_t **out_bytes, size_t *out_length,
-    char *error_message, size_t error_message_capacity) {
-    *out_bytes = NULL;
-    *out_length = 0;
-    if (width <= 0 || height <= 0 || stride < width * 4) {
-        snprintf(error_message, error_message_capacity, "invalid image geometry %dx%d stride %d", width, height,
-                 stride);
-        return -1;
+/* ---- Indexed colour: the chart's own colours, and its edges within a tolerance ------------------ */
+
+enum { COLOR_SLOTS = 1 << 14, MAX_UNIQUE_COLORS = COLOR_SLOTS / 2 };
+
+typedef struct {
+    uint32_t color; /* 0x00RRGGBB; EMPTY_SLOT when unused */
+    uint32_t count;
+    int16_t index;  /* palette index, once chosen */
+    uint8_t flat;   /* some pixel of this colour has all four neighbours in the same colour */
+} color_slot;
+
+#define EMPTY_SLOT 0xFF000000u
+
+typedef struct {
+    color_slot *slots;
+    int used;
+} color_table;
+
+static inline color_slot *color_lookup(color_table *table, uint32_t color) {
+    uint32_t slot = (color * 2654435761u) >> (32 - 14);
+    for (;;) {
+        color_slot *entry = &table->slots[slot];
+        if (entry->color == color) return entry;
+        if (entry->color == EMPTY_SLOT) {
+            if (table->used >= MAX_UNIQUE_COLORS) return NULL;
+            table->used++;
+            entry->color = color;
+            return entry;
+        }
+        slot = (slot + 1) & (COLOR_SLOTS - 1);
     }
-    prepare_tables();
-    const size_t row_length = 1 + 3 * (size_t)width;
-    const int up_allowed = row_length <= WINDOW;
-    bit_writer w = {0};
-    token_block block = {0};
-    /* The whole filtered image (filter type None), as the PNG's zlib stream holds it. */
-    uint8_t *raw = malloc(row_length * (size_t)height);
-    int32_t *recent = malloc(sizeof(int32_t) << HASH_BITS);
-    block.tokens = malloc(sizeof(uint32_t) * (size_t)(BLOCK_TOKENS + row_length + 8));
-    if (!raw || !recent || !block.tokens || !reserve(&w, 64)) {
-        free(raw);
-        free(recent);
-        free(block.tokens);
-        free(w.bytes);
-        snprintf(error_message, error_message_capacity, "out of memory");
-        return -1;
+}
+
+static inline int channel_distance(uint32_t a, uint32_t b) {
+    int dr = abs((int)((a >> 16) & 0xFF) - (int)((b >> 16) & 0xFF));
+    int dg = abs((int)((a >> 8) & 0xFF) - (int)((b >> 8) & 0xFF));
+    int db = abs((int)(a & 0xFF) - (int)(b & 0xFF));
+    int m = dr > dg ? dr : dg;
+    return m > db ? m : db;
+}
+
+/* The end of the run of `color` that starts at x: four pixels per step where SSE2 is there. */
+static inline int run_end(const uint32_t *row, int x, int width, uint32_t color) {
+    int end = x + 1;
+#if defined(__SSE2__)
+    const __m128i mask = _mm_set1_epi32(0xFFFFFF), wanted = _mm_set1_epi32((int)color);
+    while (end + 4 <= width) {
+        __m128i four = _mm_and_si128(_mm_loadu_si128((const __m128i *)(const void *)(row + end)), mask);
+        int equal = _mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(four, wanted)));
+        if (equal != 0xF) return end + __builtin_ctz(~equal & 0xF);
+        end += 4;
     }
-    memset(recent, 0xFF, sizeof(int32_t) << HASH_BITS);
+#endif
+    while (end < width && (row[end] & 0xFFFFFF) == color) end++;
+    return end;
+}
+
+/* Buffers that one thread reuses from chart to chart: a chart's worth of fresh allocations each
+   time costs page faults (the big ones come from mmap), a tenth of the encoding time. Released when
+   the thread exits. */
+typedef struct {
+    color_slot *slots;          /* COLOR_SLOTS, all EMPTY_SLOT between charts */
+    color_slot **order;         /* 2 × MAX_UNIQUE_COLORS: in first-seen order, then ranked */
+    uint32_t *runs;             /* slot << 16 | length, one per run of one colour */
+    size_t runs_capacity;
+    uint32_t *row_first_run;    /* height + 1 */
+    uint8_t *same_as_above;     /* height */
+    size_t rows_capacity;
+    uint8_t *raw;               /* the filtered image */
+    size_t raw_capacity;
+    int32_t *recent;            /* 1 << HASH_BITS */
+    uint32_t *tokens;
+    size_t tokens_capacity;
+} encoder_scratch;
+
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+
+static void release_scratch(void *pointer) {
+    encoder_scratch *scratch = pointer;
+    free(scratch->slots);
+    free(scratch->order);
+    free(scratch->runs);
+    free(scratch->row_first_run);
+    free(scratch->same_as_above);
+    free(scratch->raw);
+    free(scratch->recent);
+    free(scratch->tokens);
+    free(scratch);
+}
+
+static void make_scratch_key(void) { pthread_key_create(&scratch_key, release_scratch); }
+
+static encoder_scratch *thread_scratch(void) {
+    pthread_once(&scratch_once, make_scratch_key);
+    encoder_scratch *scratch = pthread_getspecific(scratch_key);
+    if (scratch) return scratch;
+    scratch = calloc(1, sizeof *scratch);
+    if (!scratch) return NULL;
+    scratch->slots = malloc(sizeof(color_slot) * COLOR_SLOTS);
+    scratch->order = malloc(sizeof(color_slot *) * MAX_UNIQUE_COLORS * 2);
+    scratch->recent = malloc(sizeof(int32_t) << HASH_BITS);
+    if (!scratch->slots || !scratch->order || !scratch->recent || pthread_setspecific(scratch_key, scratch) != 0) {
+        release_scratch(scratch);
+        return NULL;
+    }
+    for (int i = 0; i < COLOR_SLOTS; i++) scratch->slots[i] = (color_slot){EMPTY_SLOT, 0, 0, 0};
+    return scratch;
+}
+
+/* Grows `*buffer` to hold `needed` items of `size` bytes. */
+static int ensure_capacity(void **buffer, size_t *capacity, size_t needed, size_t size) {
+    if (*capacity >= needed) return 1;
+    size_t grown = *capacity ? *capacity : 1024;
+    while (grown < needed) grown *= 2;
+    void *bigger = realloc(*buffer, grown * size);
+    if (!bigger) return 0;
+    *buffer = bigger;
+    *capacity = grown;
+    return 1;
+}
+
+/* Grows the two per-row arrays together. */
+static int ensure_rows(encoder_scratch *scratch, size_t rows) {
+    if (scratch->rows_capacity >= rows) return 1;
+    uint8_t *same = realloc(scratch->same_as_above, rows);
+    if (same) scratch->same_as_above = same;
+    uint32_t *first = realloc(scratch->row_first_run, rows * sizeof(uint32_t));
+    if (first) scratch->row_first_run = first;
+    if (!same || !first) return 0;
+    scratch->rows_capacity = rows;
+    return 1;
+}
+
+/* Builds the palette and the filtered indexed rows (filter byte 0, then one index per pixel) into
+   `scratch->raw`. Every colour that fills a flat area (a pixel whose four neighbours share its
+   colour) gets an exact entry; every other colour maps to an entry within `tolerance` on each
+   channel, or gets its own. Returns the palette size, or 0 when the image needs more than 256
+   entries or memory ran out (the caller writes RGB). */
+static int build_indexed_image(encoder_scratch *scratch, const uint8_t *pixels, int width, int height, int stride,
+                               int tolerance, uint32_t palette[256]) {
+    color_table table = {scratch->slots, 0};
+    color_slot **order = scratch->order;
+    uint8_t *same_as_above = scratch->same_as_above;
+    uint32_t *row_first_run = scratch->row_first_run;
+    size_t run_count = 0;
+    int unique = 0, palette_count = 0;
+    /* The palette entry last chosen for a colour in each 16×16×16 cell: usually close enough. */
+    int16_t cell_hint[4096];
+    memset(cell_hint, 0xFF, sizeof cell_hint);
+
+    /* Rows whose words equal the row above's (charts have many); unequal filler bytes only cost speed. */
+    for (int y = 0; y < height; y++)
+        same_as_above[y] = y > 0 && memcmp(pixels + (size_t)y * (size_t)stride,
+                                           pixels + (size_t)(y - 1) * (size_t)stride, 4 * (size_t)width) == 0;
+
+    /* Colours, their pixel counts, whether each fills a flat area, and the runs: one lookup per run. */
     for (int y = 0; y < height; y++) {
-        const uint8_t *source = pixels + (size_t)y * (size_t)stride;
-        uint8_t *out = raw + (size_t)y * row_length;
-        *out++ = 0;
-        for (int x = 0; x < width; x++, source += 4, out += 3) {
-            uint32_t pixel;
-            memcpy(&pixel, source, 4); /* native-endian 0x00RRGGBB */
-            out[0] = (uint8_t)(pixel >> 16);
-            out[1] = (uint8_t)(pixel >> 8);
-            out[2] = (uint8_t)pixel;
+        row_first_run[y] = (uint32_t)run_count;
+        /* Inside a band of four equal rows this row adds no colour and no flat flag that the row
+           above did not (counts only order the palette, so they may fall short), and the indexed
+           row is a copy of the one above. */
+        if (y >= 2 && y + 1 < height && same_as_above[y - 1] && same_as_above[y] && same_as_above[y + 1]) continue;
+        if (!ensure_capacity((void **)&scratch->runs, &scratch->runs_capacity, run_count + (size_t)width,
+                             sizeof(uint32_t)))
+            goto done;
+        const uint32_t *row = (const uint32_t *)(const void *)(pixels + (size_t)y * (size_t)stride);
+        const uint32_t *above = y > 0 ? row - stride / 4 : NULL;
+        const uint32_t *below = y + 1 < height ? row + stride / 4 : NULL;
+        int x = 0;
+        while (x < width) {
+            uint32_t color = row[x] & 0xFFFFFF;
+            int end = run_end(row, x, width, color);
+            color_slot *entry = color_lookup(&table, color);
+            if (!entry) goto done;
+            if (entry->count == 0) order[unique++] = entry;
+            entry->count += (uint32_t)(end - x);
+            if (!entry->flat && above && below)
+                for (int i = x + 1; i < end - 1; i++)
+                    if ((above[i] & 0xFFFFFF) == color && (below[i] & 0xFFFFFF) == color) {
+                        entry->flat = 1;
+                        break;
+                    }
+            for (int left = end - x; left > 0; left -= 0xFFFF) /* a run longer than 65,535 pixels splits */
+                scratch->runs[run_count++] = (uint32_t)(entry - table.slots) << 16 | (uint32_t)(left > 0xFFFF ? 0xFFFF : left);
+            x = end;
         }
     }
-    uint32_t adler = adler32_fast(raw, row_length * (size_t)height);
+    row_first_run[height] = (uint32_t)run_count;
+    /* Flat colours first, then the others from the most to the least frequent (by powers of two: a
+       full sort cost more than everything else here together). */
+    color_slot **ranked = order + unique;
+    int bucket_start[34] = {0}; /* bucket 0: flat; bucket 32 - b: counts in [2^b, 2^(b+1)) */
+    for (int i = 0; i < unique; i++)
+        bucket_start[(order[i]->flat ? 0 : 1 + __builtin_clz(order[i]->count)) + 1]++;
+    for (int b = 1; b < 34; b++) bucket_start[b] += bucket_start[b - 1];
+    for (int i = 0; i < unique; i++)
+        ranked[bucket_start[order[i]->flat ? 0 : 1 + __builtin_clz(order[i]->count)]++] = order[i];
+    for (int i = 0; i < unique; i++) {
+        color_slot *entry = ranked[i];
+        int best = -1, best_distance = tolerance + 1;
+        const uint32_t color = entry->color;
+        const int cell = (int)(((color >> 12) & 0xF00) | ((color >> 8) & 0xF0) | ((color >> 4) & 0xF));
+        if (!entry->flat && cell_hint[cell] >= 0 && channel_distance(color, palette[cell_hint[cell]]) <= tolerance)
+            best = cell_hint[cell];
+        else if (!entry->flat)
+            for (int p = 0; p < palette_count && best_distance > 0; p++) {
+                int distance = channel_distance(color, palette[p]);
+                if (distance < best_distance) {
+                    best_distance = distance;
+                    best = p;
+                }
+            }
+        if (best < 0) {
+            if (palette_count == 256) {
+                palette_count = 0;
+                goto done;
+            }
+            best = palette_count;
+            palette[palette_count++] = color;
+        }
+        entry->index = (int16_t)best;
+        cell_hint[cell] = (int16_t)best;
+    }
 
-    static const uint8_t signature[8] = {137, 80, 78, 71, 13, 10, 26, 10};
-    memcpy(w.bytes, signature, 8);
-    w.length = 8;
-    put_chunk_start(&w, 13, "IHDR");
-    put_u32_be(&w, (uint32_t)width);
-    put_u32_be(&w, (uint32_t)height);
-    uint8_t header_tail[5] = {8, 2, 0, 0, 0}; /* 8-bit, RGB, deflate, filter 0, no interlace */
-    memcpy(w.bytes + w.length, header_tail, 5);
-    w.length += 5;
-    put_chunk_crc(&w, 12);
-    size_t idat_length_offset = w.length;
-    put_chunk_start(&w, 0, "IDAT");
-    size_t idat_type_offset = w.length - 4;
-    put_bits(&w, 0x78, 8); /* zlib header: deflate, 32K window */
-    put_bits(&w, 0x01, 8);
+    /* The rows, from the runs. */
+    const size_t row_length = 1 + (size_t)width;
+    for (int y = 0; y < height; y++) {
+        uint8_t *out = scratch->raw + (size_t)y * row_length;
+        if (same_as_above[y]) {
+            memcpy(out, out - row_length, row_length);
+            continue;
+        }
+        *out++ = 0;
+        for (uint32_t run = row_first_run[y]; run < row_first_run[y + 1]; run++) {
+            uint32_t length = scratch->runs[run] & 0xFFFF;
+            memset(out, table.slots[scratch->runs[run] >> 16].index, length);
+            out += length;
+        }
+    }
+done:
+    /* Leave the table empty for the next chart. */
+    for (int i = 0; i < unique; i++) *order[i] = (color_slot){EMPTY_SLOT, 0, 0, 0};
+    return palette_count;
+}
 
+/* ---- The deflate stream of filtered rows ------------------------------------------------------ */
+
+/* Tokenises `height` filtered rows of `row_length` bytes (filter byte, then pixels of
+   `bytes_per_pixel` bytes) and writes them as dynamic-Huffman deflate blocks. */
+static int deflate_rows(bit_writer *w, encoder_scratch *scratch, size_t row_length, int height, int bytes_per_pixel) {
+    const uint8_t *raw = scratch->raw;
+    const int width = (int)((row_length - 1) / (size_t)bytes_per_pixel);
+    const int up_allowed = row_length <= WINDOW;
+    const int min_pixels = bytes_per_pixel == 1 ? 4 : 2; /* the hash covers this many pixels */
+    token_block block = {0};
+    int32_t *recent = scratch->recent;
+    if (!ensure_capacity((void **)&scratch->tokens, &scratch->tokens_capacity, BLOCK_TOKENS + row_length + 8,
+                         sizeof(uint32_t)))
+        return 0;
+    block.tokens = scratch->tokens;
+    memset(recent, 0xFF, sizeof(int32_t) << HASH_BITS);
+    const int bpp = bytes_per_pixel;
     for (int y = 0; y < height; y++) {
         const uint8_t *current = raw + (size_t)y * row_length;
         const uint8_t *previous = current - row_length;
@@ -434,47 +651,119 @@ int surveycharts_png_encode_rgb24_fast(
             const uint8_t *row = current + 1, *above = previous + 1;
             int x = 0;
             while (x < width) {
-                const uint8_t *here = row + 3 * x;
-                size_t rest = 3 * (size_t)(width - x);
-                int up = (y > 0 && up_allowed) ? (int)(common_prefix(here, above + 3 * x, rest) / 3) : 0;
-                /* byte[i] == byte[i - 3] all along means every pixel equals the one left of x */
-                int left = x > 0 ? (int)(common_prefix(here, here - 3, rest) / 3) : 0;
-                if (up >= 2 || left >= 2) {
+                const uint8_t *here = row + bpp * x;
+                size_t rest = (size_t)bpp * (size_t)(width - x);
+                int up = (y > 0 && up_allowed) ? (int)(common_prefix(here, above + bpp * x, rest) / (size_t)bpp) : 0;
+                /* byte[i] == byte[i - bpp] all along means every pixel equals the one left of x */
+                int left = x > 0 ? (int)(common_prefix(here, here - bpp, rest) / (size_t)bpp) : 0;
+                int shortest = bpp == 1 ? 3 : 2;
+                if (up >= shortest || left >= shortest) {
                     int use_up = up >= left;
                     int run = use_up ? up : left;
-                    add_match(&block, run * 3, use_up ? (int)row_length : 3);
+                    add_match(&block, run * bpp, use_up ? (int)row_length : bpp);
                     x += run;
                     continue;
                 }
-                /* Neither neighbour repeats: look for the same two pixels anywhere in the window. */
-                if (x + 2 <= width) {
-                    int32_t position = (int32_t)((size_t)y * row_length + 1 + 3 * (size_t)x);
-                    uint32_t slot = hash_two_pixels(here);
+                /* Neither neighbour repeats: look for the same pixels anywhere in the window. */
+                if (x + min_pixels <= width) {
+                    int32_t position = (int32_t)((size_t)y * row_length + 1 + (size_t)bpp * (size_t)x);
+                    uint32_t slot = hash_bytes(here, bpp);
                     int32_t candidate = recent[slot];
                     recent[slot] = position;
                     int distance = position - candidate;
                     if (candidate >= 0 && distance <= WINDOW) {
-                        int run = (int)(common_prefix(here, raw + candidate, rest < 258 ? rest : 258) / 3);
-                        if (run >= 2) {
-                            add_match(&block, run * 3, distance);
+                        int run = (int)(common_prefix(here, raw + candidate, rest < 258 ? rest : 258) / (size_t)bpp);
+                        if (run >= min_pixels) {
+                            add_match(&block, run * bpp, distance);
                             x += run;
                             continue;
                         }
                     }
                 }
-                add_literal(&block, here[0]);
-                add_literal(&block, here[1]);
-                add_literal(&block, here[2]);
+                for (int b = 0; b < bpp; b++) add_literal(&block, here[b]);
                 x++;
             }
         }
-        if (block.count >= BLOCK_TOKENS) write_block(&w, &block, 0);
+        if (block.count >= BLOCK_TOKENS) write_block(w, &block, 0);
     }
-    write_block(&w, &block, 1);
-    free(raw);
-    free(recent);
-    free(block.tokens);
-    if (!reserve(&w, 64)) {
+    write_block(w, &block, 1);
+    return !w->failed;
+}
+
+int surveycharts_png_encode_fast(
+    const uint8_t *pixels, int width, int height, int stride, int palette_tolerance,
+    uint8_t **out_bytes, size_t *out_length, int *out_indexed,
+    char *error_message, size_t error_message_capacity) {
+    *out_bytes = NULL;
+    *out_length = 0;
+    *out_indexed = 0;
+    if (width <= 0 || height <= 0 || stride < width * 4 || stride % 4 != 0) {
+        snprintf(error_message, error_message_capacity, "invalid image geometry %dx%d stride %d", width, height,
+                 stride);
+        return -1;
+    }
+    prepare_tables();
+    bit_writer w = {0};
+    uint32_t palette[256];
+    int palette_count = 0;
+    encoder_scratch *scratch = thread_scratch();
+    /* The whole filtered image (filter type None), as the PNG's zlib stream holds it. */
+    if (!scratch || !ensure_capacity((void **)&scratch->raw, &scratch->raw_capacity,
+                                     (1 + 3 * (size_t)width) * (size_t)height, 1) ||
+        !ensure_rows(scratch, (size_t)height + 1) ||
+        !reserve(&w, 64 + 3 * 256 + 12)) {
+        free(w.bytes);
+        snprintf(error_message, error_message_capacity, "out of memory");
+        return -1;
+    }
+    uint8_t *raw = scratch->raw;
+    if (palette_tolerance >= 0)
+        palette_count = build_indexed_image(scratch, pixels, width, height, stride, palette_tolerance, palette);
+    const int bytes_per_pixel = palette_count > 0 ? 1 : 3;
+    const size_t row_length = 1 + (size_t)bytes_per_pixel * (size_t)width;
+    if (palette_count == 0)
+        for (int y = 0; y < height; y++) {
+            const uint8_t *source = pixels + (size_t)y * (size_t)stride;
+            uint8_t *out = raw + (size_t)y * row_length;
+            *out++ = 0;
+            for (int x = 0; x < width; x++, source += 4, out += 3) {
+                uint32_t pixel;
+                memcpy(&pixel, source, 4); /* native-endian 0x00RRGGBB */
+                out[0] = (uint8_t)(pixel >> 16);
+                out[1] = (uint8_t)(pixel >> 8);
+                out[2] = (uint8_t)pixel;
+            }
+        }
+    uint32_t adler = adler32_fast(raw, row_length * (size_t)height);
+
+    static const uint8_t signature[8] = {137, 80, 78, 71, 13, 10, 26, 10};
+    memcpy(w.bytes, signature, 8);
+    w.length = 8;
+    put_chunk_start(&w, 13, "IHDR");
+    put_u32_be(&w, (uint32_t)width);
+    put_u32_be(&w, (uint32_t)height);
+    /* 8-bit, RGB (2) or palette (3), deflate, filter 0, no interlace */
+    uint8_t header_tail[5] = {8, palette_count > 0 ? 3 : 2, 0, 0, 0};
+    memcpy(w.bytes + w.length, header_tail, 5);
+    w.length += 5;
+    put_chunk_crc(&w, 12);
+    if (palette_count > 0) {
+        put_chunk_start(&w, (uint32_t)(3 * palette_count), "PLTE");
+        size_t type_offset = w.length - 4;
+        for (int i = 0; i < palette_count; i++) {
+            w.bytes[w.length++] = (uint8_t)(palette[i] >> 16);
+            w.bytes[w.length++] = (uint8_t)(palette[i] >> 8);
+            w.bytes[w.length++] = (uint8_t)palette[i];
+        }
+        put_chunk_crc(&w, type_offset);
+    }
+    size_t idat_length_offset = w.length;
+    put_chunk_start(&w, 0, "IDAT");
+    size_t idat_type_offset = w.length - 4;
+    put_bits(&w, 0x78, 8); /* zlib header: deflate, 32K window */
+    put_bits(&w, 0x01, 8);
+    int deflated = deflate_rows(&w, scratch, row_length, height, bytes_per_pixel);
+    if (!deflated || !reserve(&w, 64)) {
         free(w.bytes);
         snprintf(error_message, error_message_capacity, "out of memory");
         return -1;
@@ -496,5 +785,6 @@ int surveycharts_png_encode_rgb24_fast(
     }
     *out_bytes = w.bytes;
     *out_length = w.length;
+    *out_indexed = palette_count > 0;
     return 0;
 }

@@ -52,7 +52,7 @@ static void on_warning(png_structp png, png_const_charp message) {
 
 int surveycharts_png_encode_rgb24(
     const uint8_t *pixels, int width, int height, int stride,
-    int compression_level, int filter,
+    int compression_level, int filter, int strategy,
     uint8_t **out_bytes, size_t *out_length,
     char *error_message, size_t error_message_capacity) {
     *out_bytes = NULL;
@@ -93,14 +93,14 @@ int surveycharts_png_encode_rgb24(
     png_set_write_fn(png, buffer, write_to_buffer, flush_nothing);
     png_set_compression_level(png, compression_level);
     png_set_compression_mem_level(png, 9);
-    switch (filter & 0xF) {
+    switch (filter) {
     case 0: png_set_filter(png, PNG_FILTER_TYPE_BASE, PNG_FILTER_NONE); break;
     case 1: png_set_filter(png, PNG_FILTER_TYPE_BASE, PNG_FILTER_SUB); break;
     case 2: png_set_filter(png, PNG_FILTER_TYPE_BASE, PNG_FILTER_UP); break;
     case 3: png_set_filter(png, PNG_FILTER_TYPE_BASE, PNG_FILTER_SUB | PNG_FILTER_UP); break;
     default: png_set_filter(png, PNG_FILTER_TYPE_BASE, PNG_ALL_FILTERS); break;
     }
-    switch (filter >> 4) {
+    switch (strategy) {
     case 1: png_set_compression_strategy(png, Z_RLE); break;
     case 2: png_set_compression_strategy(png, Z_FILTERED); break;
     case 3: png_set_compression_strategy(png, Z_HUFFMAN_ONLY); break;

@@ -25,15 +25,49 @@ public struct RenderedChart: Sendable {
 /// Safe to use from many threads at once: each thread keeps its own Pango font map, made on its
 /// first render. It never touches the disk or the network.
 public struct PieChartRenderer: Sendable {
-    /// How PNG bytes are produced. Both give the same pixels.
+    /// How PNG bytes are produced.
     public enum PNGEncoder: Sendable, Hashable {
-        /// Our chart-specialised deflate (runs and repeated rows, dynamic Huffman): several
-        /// times faster than zlib, and smaller than matplotlib's files. The default.
+        /// Our chart-specialised deflate (runs and repeated rows, dynamic Huffman), several times
+        /// faster than zlib, writing an indexed-colour PNG built from the chart's own colours when
+        /// they fit in 256 entries: flat areas keep their exact colour, and antialiased edges and
+        /// text move by at most `PieChartRenderer.paletteTolerance` per channel. Charts that need
+        /// more colours are written as lossless RGB. The default.
         case fast
-        /// libpng with zlib at `compressionLevel` (0...9) and a row filter (0 none, 1 sub,
-        /// 2 up, 4 adaptive), for the smallest files when time does not matter.
-        case libpng(compressionLevel: Int, rowFilter: Int)
+        /// The same deflate, always lossless 8-bit RGB.
+        case fastTruecolor
+        /// libpng with zlib at `compressionLevel` (0...9), lossless RGB, for comparisons.
+        case libpng(compressionLevel: Int, rowFilter: RowFilter, strategy: ZlibStrategy = .standard)
     }
+
+    /// PNG's row filters, as libpng chooses among them.
+    public enum RowFilter: Int32, Sendable, Hashable {
+        /// Rows as they are (filter type 0).
+        case none = 0
+        /// Each byte minus the one a pixel to its left.
+        case sub = 1
+        /// Each byte minus the one above.
+        case up = 2
+        /// SUB or UP, whichever libpng finds smaller per row.
+        case subOrUp = 3
+        /// libpng's adaptive choice among all five filters.
+        case adaptive = 4
+    }
+
+    /// zlib's compression strategies.
+    public enum ZlibStrategy: Int32, Sendable, Hashable {
+        /// `Z_DEFAULT_STRATEGY`.
+        case standard = 0
+        /// `Z_RLE`: matches at distance one only.
+        case runLength = 1
+        /// `Z_FILTERED`: favours Huffman coding over short matches.
+        case filtered = 2
+        /// `Z_HUFFMAN_ONLY`: no matches at all.
+        case huffmanOnly = 3
+    }
+
+    /// How far (per channel, 0...255) an antialiased pixel may move to share a palette entry in
+    /// the `.fast` encoder. Flat areas never move.
+    public static let paletteTolerance = 8
 
     /// Tunables that do not change what the chart shows.
     public struct Options: Sendable, Hashable {
@@ -74,10 +108,12 @@ public struct PieChartRenderer: Sendable {
     /// - Throws: `ChartSpecError` when the legend cannot fit, `ChartRenderError` when Cairo or
     ///   libpng fail.
     public func render(_ spec: ChartSpec) throws -> RenderedChart {
+        let state = PangoThreadState.current
+        state.beginChart()
+        defer { state.endChart() }
         let layout = try layout(spec)
         let pixelWidth = spec.width * spec.scale
         let pixelHeight = spec.height * spec.scale
-        let state = PangoThreadState.current
         guard let surface = state.imageSurface(width: pixelWidth, height: pixelHeight) else {
             throw ChartRenderError("Cairo could not create a \(pixelWidth)×\(pixelHeight) surface")
         }
@@ -107,15 +143,18 @@ public struct PieChartRenderer: Sendable {
         var bytes: UnsafeMutablePointer<UInt8>?
         var length = 0
         var message = [CChar](repeating: 0, count: 256)
+        var indexed: Int32 = 0
         let status: Int32
         switch options.encoder {
-        case .fast:
-            status = surveycharts_png_encode_rgb24_fast(
-                data, Int32(width), Int32(height), stride, &bytes, &length, &message, message.count)
-        case .libpng(let level, let filter):
-            status = surveycharts_png_encode_rgb24(
-                data, Int32(width), Int32(height), stride, Int32(level), Int32(filter), &bytes, &length, &message,
+        case .fast, .fastTruecolor:
+            let tolerance = options.encoder == .fast ? Int32(Self.paletteTolerance) : -1
+            status = surveycharts_png_encode_fast(
+                data, Int32(width), Int32(height), stride, tolerance, &bytes, &length, &indexed, &message,
                 message.count)
+        case .libpng(let level, let filter, let strategy):
+            status = surveycharts_png_encode_rgb24(
+                data, Int32(width), Int32(height), stride, Int32(level), filter.rawValue, strategy.rawValue, &bytes,
+                &length, &message, message.count)
         }
         guard status == 0, let bytes else {
             let text = String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)

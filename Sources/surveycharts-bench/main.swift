@@ -4,7 +4,7 @@ import PieChart
 
 /// Benchmarks that print medians, for scripts/bench-*.sh. Not tests: timings are never asserted.
 ///
-///     surveycharts-bench render SPEC.json [--n 500] [--out chart.png] [--encoder fast|libpng --level L --filter F]
+///     surveycharts-bench render SPEC.json [--n 500] [--out chart.png] [--encoder fast|fast-truecolor|libpng --level L --filter F]
 ///
 /// Prints `surveycharts: median M ms/chart, p90 P ms, B bytes, WxH`.
 
@@ -27,12 +27,17 @@ func benchRender() {
     guard CommandLine.arguments.count >= 3 else { fail("usage: render SPEC.json [--n 500] [--out chart.png]") }
     let path = CommandLine.arguments[2]
     let count = Int(argument("--n", default: "500")) ?? 500
-    let encoder: PieChartRenderer.PNGEncoder =
-        argument("--encoder", default: "fast") == "fast"
-        ? .fast
-        : .libpng(
-            compressionLevel: Int(argument("--level", default: "1")) ?? 1,
-            rowFilter: Int(argument("--filter", default: "0")) ?? 0)
+    let encoder: PieChartRenderer.PNGEncoder
+    switch argument("--encoder", default: "fast") {
+    case "fast": encoder = .fast
+    case "fast-truecolor": encoder = .fastTruecolor
+    case "libpng":
+        guard let level = Int(argument("--level", default: "9")),
+            let filter = PieChartRenderer.RowFilter(rawValue: Int32(argument("--filter", default: "4")) ?? -1)
+        else { fail("--level takes 0...9, --filter 0...4") }
+        encoder = .libpng(compressionLevel: level, rowFilter: filter)
+    default: fail("--encoder takes fast, fast-truecolor or libpng")
+    }
     guard let data = FileManager.default.contents(atPath: path) else { fail("cannot read \(path)") }
     let spec: ChartSpec
     do { spec = try ChartSpec(json: data) } catch { fail("\(path): \(error)") }

@@ -25,7 +25,7 @@ struct RenderCommand: ParsableCommand {
 
     @Option(
         help: ArgumentHelp(
-            "Encode with libpng at this zlib level (0...9) instead of the fast encoder: smaller, slower.",
+            "Encode lossless RGB with libpng at this zlib level (0...9) instead of the fast palette encoder: every pixel exact, slower.",
             valueName: "level"))
     var compressionLevel: Int?
 
@@ -60,7 +60,7 @@ struct RenderCommand: ParsableCommand {
             }
             let rendered = try PieChartRenderer(
                 options: .init(
-                    encoder: compressionLevel.map { .libpng(compressionLevel: $0, rowFilter: 4) } ?? .fast)
+                    encoder: compressionLevel.map { .libpng(compressionLevel: $0, rowFilter: .adaptive) } ?? .fast)
             ).render(chart)
             try AtomicFile.write(rendered.png, to: output)
             var note = "\(output): \(rendered.pixelWidth)×\(rendered.pixelHeight), \(rendered.png.count) bytes"

@@ -1,3 +1,4 @@
+import CPNG
 import Foundation
 import Synchronization
 import Testing
@@ -81,23 +82,29 @@ struct RendererTests {
         #expect(results.allSatisfy { $0 == first })
     }
 
-    @Test func fastEncoderAndLibpngGiveIdenticalPixels() throws {
+    @Test func fastTruecolorEncoderAndLibpngGiveIdenticalPixels() throws {
+        let renderer = PieChartRenderer(options: .init(encoder: .fastTruecolor))
         var generator = SeededGenerator(seed: 3)
+        var compared = 0
         for _ in 0..<12 {
             guard let spec = try? RandomSpecs.spec(using: &generator, maxSlices: 16),
                 let fast = try? renderer.render(spec)
             else { continue }
-            let libpng = try PieChartRenderer(options: .init(encoder: .libpng(compressionLevel: 6, rowFilter: 4)))
-                .render(spec)
+            compared += 1
+            let libpng = try PieChartRenderer(
+                options: .init(encoder: .libpng(compressionLevel: 6, rowFilter: .adaptive))
+            )
+            .render(spec)
             #expect(try DecodedPNG(fast.png) == DecodedPNG(libpng.png))
         }
+        #expect(compared >= 8, "most random specs must render")
         // Extremes of the fast encoder: one-pixel-high rows, huge runs, wide rows beyond the 32K window.
         for (width, height, scale) in [(100, 100, 1), (4096, 100, 3), (100, 4096, 1)] {
             let spec = try ChartSpec(
                 slices: [.init(label: "A", value: 1), .init(label: "B", value: 2)], width: width, height: height,
                 scale: scale)
             let fast = try renderer.render(spec)
-            let libpng = try PieChartRenderer(options: .init(encoder: .libpng(compressionLevel: 1, rowFilter: 0)))
+            let libpng = try PieChartRenderer(options: .init(encoder: .libpng(compressionLevel: 1, rowFilter: .none)))
                 .render(spec)
             #expect(try DecodedPNG(fast.png) == DecodedPNG(libpng.png), "\(width)×\(height)@\(scale)")
         }
@@ -113,7 +120,96 @@ struct RendererTests {
             chunks.append(String(decoding: png[offset + 4..<offset + 8], as: UTF8.self))
             offset += 12 + length
         }
-        #expect(chunks == ["IHDR", "IDAT", "IEND"])
+        #expect(chunks == ["IHDR", "PLTE", "IDAT", "IEND"])
+    }
+
+    /// The default encoder's palette PNG against the lossless render of the same chart: a pixel
+    /// whose four neighbours share its colour (a flat area) is exact, and every other pixel (edges,
+    /// text) is within `paletteTolerance` on each channel.
+    @Test func palettePNGKeepsFlatAreasExactAndEdgesClose() throws {
+        let truecolorRenderer = PieChartRenderer(options: .init(encoder: .fastTruecolor))
+        var specs = [
+            try Fixtures.newShows(), try Fixtures.favouriteType(), try Fixtures.newShows(scale: 2),
+            try ChartSpec(
+                title: "Dark", slices: [.init(label: "A", value: 3), .init(label: "B", value: 1)], theme: .dark),
+            try ChartSpec(slices: (1...20).map { .init(label: "Answer \($0)", value: $0) }),
+            try ChartSpec(title: "你最喜欢哪种类型的电视节目？", slices: [.init(label: "喜剧", value: 0)]),
+        ]
+        let fixtureCount = specs.count
+        var generator = SeededGenerator(seed: 11)
+        for _ in 0..<6 {
+            if let spec = try? RandomSpecs.spec(using: &generator, maxSlices: 24) { specs.append(spec) }
+        }
+        var indexed = 0
+        for (number, spec) in specs.enumerated() {
+            guard let palette = try? renderer.render(spec).png else { continue }
+            let truecolor = try truecolorRenderer.render(spec).png
+            let exact = try DecodedPNG(truecolor)
+            let approximate = try DecodedPNG(palette)
+            try #require(exact.width == approximate.width && exact.height == approximate.height)
+            guard palette[25] == 3 else {
+                // More colours than a palette holds: the lossless RGB file, byte for byte.
+                #expect(palette == truecolor, "spec \(number)")
+                continue
+            }
+            indexed += 1
+            #expect(palette.count < truecolor.count, "spec \(number)")
+            var flatPixels = 0, flatChanged = 0, edgesTooFar = 0, largest: UInt32 = 0
+            for y in 0..<exact.height {
+                for x in 0..<exact.width {
+                    let wanted = exact.color(x: x, y: y), got = approximate.color(x: x, y: y)
+                    let flat =
+                        x > 0 && y > 0 && x + 1 < exact.width && y + 1 < exact.height
+                        && exact.color(x: x - 1, y: y) == wanted && exact.color(x: x + 1, y: y) == wanted
+                        && exact.color(x: x, y: y - 1) == wanted && exact.color(x: x, y: y + 1) == wanted
+                    if flat {
+                        flatPixels += 1
+                        if got != wanted { flatChanged += 1 }
+                        continue
+                    }
+                    let difference = [16, 8, 0].map { shift in
+                        let (a, b) = (wanted >> UInt32(shift) & 0xFF, got >> UInt32(shift) & 0xFF)
+                        return a > b ? a - b : b - a
+                    }.max()!
+                    largest = max(largest, difference)
+                    if difference > UInt32(PieChartRenderer.paletteTolerance) { edgesTooFar += 1 }
+                }
+            }
+            #expect(flatPixels > exact.width * exact.height / 2, "spec \(number): a chart is mostly flat areas")
+            #expect(flatChanged == 0, "spec \(number): \(flatChanged) of \(flatPixels) flat pixels changed")
+            #expect(
+                edgesTooFar == 0, "spec \(number): \(edgesTooFar) edge pixels beyond the tolerance (largest \(largest))"
+            )
+        }
+        #expect(indexed >= fixtureCount, "the fixtures' charts all fit a palette (\(indexed) of \(specs.count) did)")
+    }
+
+    @Test func imagesWithMoreColoursThanAPaletteStayLosslessRGB() throws {
+        // 64×64 distinct colours in flat 4×4 blocks, then a gradient of 4,096 single pixels.
+        for blockSize in [4, 1] {
+            let side = 64 * blockSize
+            var pixels = [UInt32](repeating: 0, count: side * side)
+            for y in 0..<side {
+                for x in 0..<side {
+                    let (bx, by) = (x / blockSize, y / blockSize)
+                    pixels[y * side + x] = UInt32(bx * 4) << 16 | UInt32(by * 4) << 8 | UInt32((bx + by) % 256)
+                }
+            }
+            var bytes: UnsafeMutablePointer<UInt8>?
+            var length = 0
+            var indexed: Int32 = -1
+            var message = [CChar](repeating: 0, count: 256)
+            let status = pixels.withUnsafeBytes { raw in
+                surveycharts_png_encode_fast(
+                    raw.baseAddress!.assumingMemoryBound(to: UInt8.self), Int32(side), Int32(side), Int32(side * 4),
+                    Int32(PieChartRenderer.paletteTolerance), &bytes, &length, &indexed, &message, message.count)
+            }
+            try #require(status == 0, "\(String(cString: message))")
+            defer { surveycharts_png_free(bytes) }
+            let png = Array(UnsafeBufferPointer(start: bytes, count: length))
+            #expect(indexed == 0 && png[25] == 2, "block size \(blockSize)")
+            #expect(try DecodedPNG(png).pixels == pixels, "block size \(blockSize)")
+        }
     }
 
     @Test func chineseArabicAndHebrewHaveGlyphs() throws {
