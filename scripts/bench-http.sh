@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# make bench-http: warm chart hits against nginx serving the same file from the same directory,
-# the warm results page, ballots per second, and the server's peak RSS, all in one run.
+# make bench-http: warm chart hits against nginx and Caddy serving the same file from the same
+# directory, the warm results page and ballots per second against the origin (Django + gunicorn,
+# ../shared/peers/marketr), and the server's peak RSS, all in one run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-deps.sh nginx-light wrk postgresql >/dev/null
+scripts/install-deps.sh nginx-light caddy wrk postgresql >/dev/null
 # Ballots on PostgreSQL run against a throwaway cluster beside this run.
 if [ -z "${SURVEYCHARTS_TEST_POSTGRES_URL:-}" ]; then exec scripts/with-postgres.sh "$0" "$@"; fi
 echo "bench-http: swift build -c release (surveycharts)"
@@ -16,7 +17,11 @@ nginx_pid=""
 pg_pid=""
 logged_pid=""
 big_pid=""
+caddy_pid=""
+origin_pid=""
 cleanup() {
+    [ -n "$caddy_pid" ] && kill "$caddy_pid" 2>/dev/null && wait "$caddy_pid" 2>/dev/null || true
+    [ -n "$origin_pid" ] && kill "$origin_pid" 2>/dev/null || true
     [ -n "$big_pid" ] && kill "$big_pid" 2>/dev/null && wait "$big_pid" 2>/dev/null || true
     [ -n "$logged_pid" ] && kill "$logged_pid" 2>/dev/null && wait "$logged_pid" 2>/dev/null || true
     [ -n "$pg_pid" ] && kill "$pg_pid" 2>/dev/null && wait "$pg_pid" 2>/dev/null || true
@@ -67,8 +72,16 @@ nginx_pid=$!
 sleep 0.5
 
 rate() { sed -nE 's/^Requests\/sec:[[:space:]]+([0-9.]+).*/\1/p'; }
+# Caddy's file server on the same directory (no access log, like the other two here).
+caddy_port=$((port + 2))
+caddy file-server --root "$work" --listen "127.0.0.1:$caddy_port" > "$work/caddy.log" 2>&1 &
+caddy_pid=$!
+for _ in $(seq 1 100); do curl -sf -o /dev/null "http://127.0.0.1:$caddy_port$chart" && break; sleep 0.1; done
+
 ours=$(wrk -t2 -c64 -d"${duration}s" "http://127.0.0.1:$port$chart" | rate)
 theirs=$(wrk -t2 -c64 -d"${duration}s" "http://127.0.0.1:$nginx_port$chart" | rate)
+caddy_hits=$(wrk -t2 -c64 -d"${duration}s" "http://127.0.0.1:$caddy_port$chart" | rate)
+kill "$caddy_pid"; wait "$caddy_pid" 2>/dev/null || true; caddy_pid=""
 page=$(wrk -t2 -c64 -d"${duration}s" "http://127.0.0.1:$port/surveys/1" | rate)
 # The same page on a server with the access log on (the default), writing to a file.
 "$binary" serve --port 0 --no-prerender --database "$work/logged.sqlite3" --charts-dir "$work/logged-charts" \
@@ -106,6 +119,32 @@ pg_port=$(sed -nE 's/.*listening on http:\/\/127.0.0.1:([0-9]+).*/\1/p' "$work/p
 pg_ballots=$(wrk -t2 -c16 -d"${duration}s" -s "$work/ballot.lua" "http://127.0.0.1:$pg_port/surveys/2" | rate)
 pg_recorded=$("$binary" export --database "$pg_database" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["surveys"][1]["questions"][0]["answers"][0]["votes"])')
 recorded=$("$binary" export --database "$work/surveys.sqlite3" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["surveys"][1]["questions"][0]["answers"][0]["votes"])')
+# The origin: Django + gunicorn (2 workers) on SQLite, its virtualenv kept between runs, its
+# database fresh in this run. Its results page /1/ (charts already drawn), and its ballots for the
+# open survey 2 (answers 7 and 10, see the peer's seed_surveys.py).
+origin_cache=${XDG_CACHE_HOME:-$HOME/.cache}/surveycharts-marketr-peer
+if [ ! -x "$origin_cache/venv/bin/gunicorn" ]; then
+    echo "bench-http: creating the origin's virtualenv (django, matplotlib, gunicorn from PyPI)"
+    mkdir -p "$origin_cache"
+    python3 -m venv "$origin_cache/venv"
+    "$origin_cache/venv/bin/pip" install -q django matplotlib gunicorn
+fi
+mkdir -p "$work/origin"
+ln -s "$origin_cache/venv" "$work/origin/venv"
+origin_port=$((port + 3))
+origin_out=$(../shared/peers/marketr/start.sh "$origin_port" "$work/origin")
+origin_pid=$(echo "$origin_out" | sed -nE 's/^marketr pid ([0-9]+).*/\1/p')
+curl -s -o /dev/null "http://127.0.0.1:$origin_port/1/"
+origin_page=$(wrk -t2 -c64 -d"${duration}s" "http://127.0.0.1:$origin_port/1/" | rate)
+cat > "$work/origin-ballot.lua" <<'LUA'
+wrk.method = "POST"
+wrk.body = "answer=7&1-answer=10"
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+LUA
+origin_ballots=$(wrk -t2 -c16 -d"${duration}s" -s "$work/origin-ballot.lua" "http://127.0.0.1:$origin_port/2/" | rate)
+kill "$origin_pid"; origin_pid=""
+sleep 0.5
+origin_recorded=$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT votes FROM survey_answer WHERE id = 7").fetchone()[0])' "$work/origin/peer.sqlite3")
 # A large site: 10,000 surveys of 10 questions (100,000 questions), 1,000 of them open today.
 python3 - "$work/big.json" <<'GEN'
 import datetime, json, sys
@@ -136,7 +175,7 @@ big_page=$(wrk -t2 -c64 -d"${duration}s" "http://127.0.0.1:$big_port/?open=20&re
 big_results=$(wrk -t2 -c64 -d"${duration}s" "http://127.0.0.1:$big_port/surveys/2000" | rate)
 kill "$big_pid"; wait "$big_pid" 2>/dev/null || true; big_pid=""
 rss_kb=$(sed -nE 's/^VmHWM:[[:space:]]+([0-9]+) kB/\1/p' "/proc/$server_pid/status")
-python3 - "$ours" "$theirs" "$page" "$ballots" "$recorded" "$rss_kb" "$duration" "$fast_ballots" "$pg_ballots" "$pg_recorded" "$logged_page" "$logged_lines" "$big_home" "$big_bytes" "$big_links" "$big_page" "$big_results" <<'PY'
+python3 - "$ours" "$theirs" "$page" "$ballots" "$recorded" "$rss_kb" "$duration" "$fast_ballots" "$pg_ballots" "$pg_recorded" "$logged_page" "$logged_lines" "$big_home" "$big_bytes" "$big_links" "$big_page" "$big_results" "$caddy_hits" "$origin_page" "$origin_ballots" "$origin_recorded" <<'PY'
 import sys
 ours, theirs, page, ballots = (float(x) for x in sys.argv[1:5])
 recorded, rss_kb, duration = int(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7])
@@ -145,11 +184,17 @@ pg_ballots, pg_recorded = float(sys.argv[9]), int(sys.argv[10])
 logged_page, logged_lines = float(sys.argv[11]), int(sys.argv[12])
 big_home, big_bytes, big_links = float(sys.argv[13]), int(sys.argv[14]), int(sys.argv[15])
 big_page, big_results = float(sys.argv[16]), float(sys.argv[17])
-print("chart hits: surveycharts %.0f req/s, nginx %.0f req/s, ratio %.2f× nginx (target ≥ 0.5, goal 1.0)" % (ours, theirs, ours / theirs))
+caddy_hits, origin_page, origin_ballots, origin_recorded = float(sys.argv[18]), float(sys.argv[19]), float(sys.argv[20]), int(sys.argv[21])
+print("chart hits: surveycharts %.0f req/s, nginx %.0f req/s, Caddy %.0f req/s; %.2f× nginx (goal ≥ 0.6), %.2f× Caddy "
+      "(goal > 1)" % (ours, theirs, caddy_hits, ours / theirs, ours / caddy_hits))
 print("results page (warm): %.0f req/s (target ≥ 5000)" % page)
 print("results page, access log on: %.0f req/s (%d lines written, wrk counted about %.0f), off: %.0f req/s; "
       "the log keeps %.2f× (goal ≥ 0.9)" % (logged_page, logged_lines, logged_page * duration, page, logged_page / page))
+print("results page vs the origin: surveycharts %.0f req/s with its default access log, Django+gunicorn (2 workers) "
+      "%.0f req/s: %.1f× (goal ≥ 50)" % (logged_page, origin_page, logged_page / origin_page))
 print("ballots: %.0f ballots/s, %d recorded (wrk counted about %.0f)" % (ballots, recorded, ballots * duration))
+print("ballots vs the origin: surveycharts %.0f/s (durable, %d recorded), Django+gunicorn %.0f/s (%d recorded): %.1f× "
+      "(goal ≥ 40)" % (ballots, recorded, origin_ballots, origin_recorded, ballots / origin_ballots))
 print("ballots, durable (synchronous=FULL): %.0f/s; not durable (NORMAL): %.0f/s; durability keeps %.2f× the rate"
       % (ballots, fast_ballots, ballots / fast_ballots))
 print("ballots on PostgreSQL: %.0f/s (%d recorded), on SQLite: %.0f/s; PostgreSQL keeps %.2f× the SQLite rate"

@@ -87,9 +87,22 @@ struct BallotIntegrity: Sendable {
         Array("surveycharts voted \(surveyID) ".utf8) + nonce
     }
 
+    /// Base64url without padding (RFC 4648 §5), written out: Foundation's encoder plus three
+    /// `replacingOccurrences` cost a tenth of a ballot.
     static func base64URL(_ bytes: [UInt8]) -> String {
-        Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-")
-            .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+        var encoded: [UInt8] = []
+        encoded.reserveCapacity((bytes.count * 4 + 2) / 3)
+        var index = 0
+        while index < bytes.count {
+            let chunk = bytes[index..<min(index + 3, bytes.count)]
+            let value = chunk.enumerated().reduce(UInt32(0)) { $0 | UInt32($1.element) << (16 - 8 * UInt32($1.offset)) }
+            for position in 0...chunk.count {
+                encoded.append(alphabet[Int(value >> (18 - 6 * UInt32(position)) & 0x3F)])
+            }
+            index += 3
+        }
+        return String(decoding: encoded, as: UTF8.self)
     }
 
     static func base64URLDecoded(_ text: Substring) -> [UInt8]? {

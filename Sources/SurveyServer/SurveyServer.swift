@@ -104,6 +104,10 @@ public struct SurveyServer: Sendable {
     let logger: Logger
     let resultsPages = ResultsPageCache()
     let homePages = RenderedPageCache()
+    /// Surveys as ballots last saw them, for a second: the store checks every ballot again
+    /// inside its transaction, so this read only shapes the answer, and skipping it keeps a
+    /// ballot to one trip to the database.
+    let ballotSurveys = RecentSurveys(lifetime: .seconds(1))
     let scheduler: PrerenderScheduler
     let ballotIntegrity: BallotIntegrity
     let routeMethods = RouteMethods()
@@ -419,7 +423,14 @@ public struct SurveyServer: Sendable {
                 "This ballot was sent from another site, so it was not counted. To vote, open the survey on this "
                     + "site and use its form.")
         }
-        let survey = try await openSurvey(context)
+        guard let id = context.parameters.get("id", as: Int64.self) else { throw ServiceError.noSuchSurvey() }
+        let survey: Survey
+        if let recent = ballotSurveys.survey(id) {
+            survey = recent
+        } else {
+            survey = try await openSurvey(context)
+            ballotSurveys.remember(survey)
+        }
         var request = request
         let body = try await request.collectBody(upTo: configuration.maximumBodyBytes)
         let today = configuration.today
@@ -454,6 +465,8 @@ public struct SurveyServer: Sendable {
             return badBallot(survey, message, chosen: choices, missing: missing)
         } catch let error as SurveyStoreError where error.code == .notOpen {
             throw ServiceError.notTakingVotes(survey, today: configuration.today)
+        } catch let error as SurveyStoreError where error.code == .notFound {
+            throw ServiceError.noSuchSurvey()  // deleted since `ballotSurveys` saw it
         }
         var response = Response(
             status: .seeOther, headers: [.location: "/surveys/\(survey.id)/thanks", .contentLength: "0"])
@@ -659,6 +672,32 @@ final class RenderedPageCache: Sendable {
             if pages.count > capacity, let oldest = pages.min(by: { $0.value.made < $1.value.made }) {
                 pages.removeValue(forKey: oldest.key)
             }
+        }
+    }
+}
+
+/// Surveys by id, each kept for `lifetime` after it was loaded.
+final class RecentSurveys: Sendable {
+    private let surveys = Mutex<[Int64: (survey: Survey, loaded: ContinuousClock.Instant)]>([:])
+    let lifetime: Duration
+    let capacity: Int
+
+    init(lifetime: Duration, capacity: Int = 1024) {
+        self.lifetime = lifetime
+        self.capacity = capacity
+    }
+
+    /// Survey `id`, if it was loaded less than `lifetime` ago.
+    func survey(_ id: Int64) -> Survey? {
+        guard let kept = surveys.withLock({ $0[id] }), ContinuousClock.now - kept.loaded < lifetime else { return nil }
+        return kept.survey
+    }
+
+    func remember(_ survey: Survey) {
+        let now = ContinuousClock.now
+        surveys.withLock { surveys in
+            if surveys.count >= capacity { surveys = surveys.filter { now - $0.value.loaded < lifetime } }
+            if surveys.count < capacity { surveys[survey.id] = (survey, now) }
         }
     }
 }

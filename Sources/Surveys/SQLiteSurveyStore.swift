@@ -39,6 +39,17 @@ public final class SQLiteSurveyStore: SurveyStore {
     /// The deadline of the write under way, if it has one: the busy handler gives up at it. GRDB
     /// runs one write at a time, so one slot is enough.
     private let writeDeadline: WriteDeadline
+    /// Ballots waiting for the next group commit, and whether one is under way.
+    private let ballotQueue = Mutex<BallotQueue>(BallotQueue())
+
+    private struct WaitingBallot: Sendable {
+        var ballot: Ballot, surveyID: Int64, day: CalendarDay, deadline: ContinuousClock.Instant
+    }
+
+    private struct BallotQueue: Sendable {
+        var waiting: [(ballot: WaitingBallot, continuation: CheckedContinuation<Void, Error>)] = []
+        var committing = false
+    }
 
     /// Opens (creating if needed) and migrates the database.
     /// - Throws: `SurveyStoreError` (`database`) with a message that says what to fix.
@@ -188,25 +199,103 @@ public final class SQLiteSurveyStore: SurveyStore {
         try await read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM survey") == 0 }
     }
 
+    /// Records the ballot with others that arrive while a commit is under way: one transaction
+    /// and one disk sync for the group (group commit). Each ballot runs in its own savepoint, so
+    /// a rejected one writes nothing and fails alone; the others' 303s still wait for the commit.
     public func record(_ ballot: Ballot, surveyID: Int64, on day: CalendarDay) async throws {
-        let deadline = ContinuousClock.now + configuration.ballotDeadline
-        try await write(deadline: deadline) { db in
-            // Validation reads and the increments share one IMMEDIATE transaction: nothing can
-            // change between the checks and the writes, and a rejected ballot writes nothing.
-            guard let survey = try Self.loadSurvey(db, id: surveyID, withVotes: false) else {
-                throw SurveyStoreError(.notFound, "survey \(surveyID) does not exist")
+        let waiting = WaitingBallot(
+            ballot: ballot, surveyID: surveyID, day: day, deadline: ContinuousClock.now + configuration.ballotDeadline)
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
+            let startsACommit = ballotQueue.withLock { queue in
+                queue.waiting.append((waiting, continuation))
+                if queue.committing { return false }
+                queue.committing = true
+                return true
             }
-            try ballot.check(against: survey, on: day)
-            for (questionID, answerID) in ballot.choices {
-                // One atomic increment per answer: no read-modify-write, so no vote is lost.
-                try db.execute(
-                    sql: "UPDATE answer SET votes = votes + 1 WHERE id = ? AND question_id = ?",
-                    arguments: [answerID, questionID])
-                guard db.changesCount == 1 else {
-                    throw SurveyStoreError(.invalidBallot, field: "q\(questionID)", "answer \(answerID) vanished")
+            if startsACommit { commitWaitingBallots() }
+        }
+    }
+
+    /// Commits every ballot waiting now, in one transaction on GRDB's writer queue, then the ones
+    /// that arrived meanwhile, until none wait.
+    private func commitWaitingBallots() {
+        let group = ballotQueue.withLock { queue in
+            let group = queue.waiting
+            queue.waiting.removeAll(keepingCapacity: true)
+            if group.isEmpty { queue.committing = false }
+            return group
+        }
+        guard !group.isEmpty else { return }
+        pool.asyncWriteWithoutTransaction { db in
+            let outcomes = self.commit(group.map(\.ballot), db)
+            for ((_, continuation), outcome) in zip(group, outcomes) { continuation.resume(with: outcome) }
+            self.commitWaitingBallots()
+        }
+    }
+
+    /// Records `ballots` in one IMMEDIATE transaction; the outcome of each, in order.
+    private func commit(_ ballots: [WaitingBallot], _ db: Database) -> [Result<Void, Error>] {
+        let missed = SurveyStoreError(
+            .busy, "the database stayed locked by another writer until the deadline; nothing was recorded")
+        var outcomes = [Result<Void, Error>](repeating: .success(()), count: ballots.count)
+        // Waiting for another process's lock lasts while any ballot of the group can still use it.
+        writeDeadline.current = ballots.map(\.deadline).max()
+        defer { writeDeadline.current = nil }
+        do {
+            try db.inTransaction(.immediate) {
+                // The group sees one snapshot: each survey is loaded once.
+                var surveys: [Int64: Survey] = [:]
+                for (index, waiting) in ballots.enumerated() {
+                    guard ContinuousClock.now < waiting.deadline else {
+                        outcomes[index] = .failure(missed)
+                        continue
+                    }
+                    do {
+                        try db.inSavepoint {
+                            // Validation reads and the increments share the transaction: nothing
+                            // can change between the checks and the writes.
+                            let survey: Survey
+                            if let loaded = surveys[waiting.surveyID] {
+                                survey = loaded
+                            } else if let loaded = try Self.loadSurvey(db, id: waiting.surveyID, withVotes: false) {
+                                survey = loaded
+                                surveys[waiting.surveyID] = loaded
+                            } else {
+                                throw SurveyStoreError(.notFound, "survey \(waiting.surveyID) does not exist")
+                            }
+                            try waiting.ballot.check(against: survey, on: waiting.day)
+                            for (questionID, answerID) in waiting.ballot.choices {
+                                // One atomic increment per answer: no read-modify-write, so no vote is lost.
+                                try db.cachedStatement(
+                                    sql: "UPDATE answer SET votes = votes + 1 WHERE id = ? AND question_id = ?"
+                                ).execute(arguments: [answerID, questionID])
+                                guard db.changesCount == 1 else {
+                                    throw SurveyStoreError(
+                                        .invalidBallot, field: "q\(questionID)", "answer \(answerID) vanished")
+                                }
+                            }
+                            return .commit
+                        }
+                    } catch let rejected as SurveyStoreError {
+                        outcomes[index] = .failure(rejected)
+                    }
                 }
+                return .commit
+            }
+        } catch {
+            // Nothing of the group was recorded: every ballot that had not failed alone fails now.
+            let failure: SurveyStoreError
+            if let error = error as? DatabaseError, error.resultCode == .SQLITE_BUSY {
+                failure = SurveyStoreError(
+                    .busy, "the database is locked by another writer: \(error.message ?? "busy")")
+            } else {
+                failure = SurveyStoreError(.database, "writing the database failed: \(error)")
+            }
+            for index in outcomes.indices where (try? outcomes[index].get()) != nil {
+                outcomes[index] = .failure(failure)
             }
         }
+        return outcomes
     }
 
     @discardableResult
@@ -322,23 +411,26 @@ public final class SQLiteSurveyStore: SurveyStore {
 
     static func loadSurvey(_ db: Database, id: Int64, withVotes: Bool = true) throws -> Survey? {
         guard
+            // Cached statements: compiling one costs more than running it (GRDB authorizes each
+            // column at compile time), and ballots and pages load surveys all the time.
             let row = try Row.fetchOne(
-                db, sql: "SELECT id, title, opens, closes FROM survey WHERE id = ?", arguments: [id])
+                db.cachedStatement(sql: "SELECT id, title, opens, closes FROM survey WHERE id = ?"), arguments: [id])
         else { return nil }
         let answers = try Row.fetchAll(
-            db,
-            sql: """
-                SELECT answer.id, answer.question_id, answer.text, answer.votes FROM answer
-                JOIN question ON question.id = answer.question_id
-                WHERE question.survey_id = ? ORDER BY answer.question_id, answer.position
-                """, arguments: [id])
+            db.cachedStatement(
+                sql: """
+                    SELECT answer.id, answer.question_id, answer.text, answer.votes FROM answer
+                    JOIN question ON question.id = answer.question_id
+                    WHERE question.survey_id = ? ORDER BY answer.question_id, answer.position
+                    """), arguments: [id])
         var byQuestion: [Int64: [Answer]] = [:]
         for answer in answers {
             byQuestion[answer["question_id"], default: []].append(
                 Answer(id: answer["id"], text: answer["text"], votes: withVotes ? answer["votes"] : 0))
         }
         let questions = try Row.fetchAll(
-            db, sql: "SELECT id, text FROM question WHERE survey_id = ? ORDER BY position", arguments: [id]
+            db.cachedStatement(sql: "SELECT id, text FROM question WHERE survey_id = ? ORDER BY position"),
+            arguments: [id]
         ).map { Question(id: $0["id"], text: $0["text"], answers: byQuestion[$0["id"]] ?? []) }
         return Survey(
             id: row["id"], title: row["title"], opens: try day(row["opens"]), closes: try day(row["closes"]),

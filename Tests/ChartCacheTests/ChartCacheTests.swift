@@ -100,7 +100,9 @@ struct ChartCacheTests {
         let directory = try TemporaryDirectory()
         let writer = try Helper.start(directory, name: name.fileName, ["--stop-at", "locked"])
         try await Helper.waitUntilStopped(writer.pid)
-        let cache = try ChartCache.forTesting(directory)
+        // A long deadline: this test is about how a waiter waits, and a loaded CI machine once
+        // took more than the default 10 s between here and the writer's release.
+        let cache = try ChartCache.forTesting(directory, deadline: .seconds(60))
         defer { cache.shutdown() }
         let waiting = Task { try await cache.chart(named: name, render: CountingRenderer().render(name.fileName)) }
         let noWaiterBy = ContinuousClock.now + .seconds(30)

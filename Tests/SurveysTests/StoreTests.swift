@@ -161,6 +161,40 @@ struct StoreTests {
         #expect(survey.questions.map { $0.answers.map(\.votes) } == [[75, 0], [0, 75]])
     }
 
+    /// Bad ballots arriving among good ones (so, on SQLite, inside the same group commit) fail
+    /// alone: each good ballot counts once, each bad one writes nothing and gets its own error.
+    @Test(arguments: StoreKind.allCases) func badBallotsAmongGoodOnesFailAlone(kind: StoreKind) async throws {
+        let directory = try TemporaryDirectory()
+        let store = try await kind.makeStore(directory)
+        try await store.importDocument(openSurvey())
+        let ballots: [(choices: [Int64: Int64], surveyID: Int64, error: SurveyStoreError.Code?)] = (0..<200).map {
+            switch $0 % 4 {
+            case 0: return ([100: 1000, 101: 1011], 10, nil)
+            case 1: return ([100: 1000, 101: 1000], 10, .invalidBallot)  // an answer of the other question
+            case 2: return ([100: 1001, 101: 1010], 10, nil)
+            default: return ([100: 1000, 101: 1011], 999, .notFound)
+            }
+        }
+        let outcomes = try await withThrowingTaskGroup(of: (Int, SurveyStoreError.Code?).self) { group in
+            for (index, ballot) in ballots.enumerated() {
+                group.addTask {
+                    do {
+                        try await store.record(Ballot(choices: ballot.choices), surveyID: ballot.surveyID, on: today)
+                        return (index, nil)
+                    } catch let error as SurveyStoreError {
+                        return (index, error.code)
+                    }
+                }
+            }
+            return try await group.reduce(into: [Int: SurveyStoreError.Code?]()) { $0[$1.0] = $1.1 }
+        }
+        for (index, ballot) in ballots.enumerated() {
+            #expect(outcomes[index] == .some(ballot.error), "ballot \(index)")
+        }
+        let survey = try #require(try await store.survey(id: 10))
+        #expect(survey.questions.map { $0.answers.map(\.votes) } == [[50, 50], [50, 50]])
+    }
+
     @Test(arguments: StoreKind.allCases) func badBallotsRecordNothing(kind: StoreKind) async throws {
         let directory = try TemporaryDirectory()
         let store = try await kind.makeStore(directory)
