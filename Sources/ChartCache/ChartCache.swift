@@ -75,7 +75,8 @@ public final class ChartCache: Sendable {
             threadCount: configuration.blockingThreads, name: "chartcache", threadStart: configuration.threadStart)
         directory = ChartDirectory(
             path: configuration.directory, grace: ChartDirectory.seconds(configuration.abandonedGracePeriod),
-            statistics: recorder, observer: configuration.writerStageObserver)
+            statistics: recorder, observer: configuration.writerStageObserver,
+            directorySync: DirectorySync(path: configuration.directory))
         if configuration.sweepOnStart { _ = directory.sweepAbandoned() }
     }
 

@@ -56,6 +56,7 @@ struct ChartDirectory: Sendable {
     let grace: Double
     let statistics: StatisticsRecorder
     let observer: (@Sendable (WriterStage, ChartName) -> Void)?
+    let directorySync: DirectorySync
 
     private func finalPath(_ name: ChartName) -> String { "\(path)/\(name.fileName)" }
     private func pendingPath(_ name: ChartName) -> String { "\(path)/\(name.pendingFileName)" }
@@ -260,10 +261,7 @@ struct ChartDirectory: Sendable {
     }
 
     private func syncDirectory() {
-        let directory = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard directory >= 0 else { return }
-        fsync(directory)
-        close(directory)
+        directorySync.syncAfterChange()
     }
 
     /// Whether `path` still names the file open as `descriptor` (it was not replaced meanwhile).
@@ -296,5 +294,52 @@ struct ChartDirectory: Sendable {
     static func date(_ time: timespec) -> Date { Date(timeIntervalSince1970: seconds(time)) }
     static func seconds(_ duration: Duration) -> Double {
         Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+}
+
+/// Syncs of the chart directory, shared between writers: a sync that starts after a writer's
+/// rename makes that rename durable too, so the writers that rename while one sync runs share
+/// the next one instead of queueing one each.
+final class DirectorySync: @unchecked Sendable {
+    let path: String
+    /// Guards the counters; pool threads wait on it (never the event loop or the cooperative pool).
+    private let condition = NSCondition()
+    private var started = 0
+    private var finished = 0
+    private var running = false
+
+    init(path: String) { self.path = path }
+
+    /// Syncs performed so far.
+    var performed: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return finished
+    }
+
+    /// Returns once a directory sync that started after this call began has finished.
+    func syncAfterChange() {
+        condition.lock()
+        defer { condition.unlock() }
+        let needed = started + 1
+        while finished < needed {
+            if running {
+                condition.wait()
+                continue
+            }
+            running = true
+            started += 1
+            let mine = started
+            condition.unlock()
+            let directory = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            if directory >= 0 {
+                fsync(directory)
+                close(directory)
+            }
+            condition.lock()
+            running = false
+            finished = mine
+            condition.broadcast()
+        }
     }
 }

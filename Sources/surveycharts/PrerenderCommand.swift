@@ -23,8 +23,10 @@ struct PrerenderCommand: AsyncParsableCommand {
     @Flag(help: "Pre-render every completed survey.")
     var all = false
 
-    @Option(help: "Charts rendered at once (default: the number of cores).")
-    var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
+    // Twice the cores: each chart also waits for two disk syncs, and other charts render meanwhile
+    // (8,000 charts on 2 cores: 773 charts/s with 4 jobs against 641 with 2).
+    @Option(help: "Charts rendered at once (default: twice the number of cores, so renders overlap disk syncs).")
+    var jobs: Int = 2 * ProcessInfo.processInfo.activeProcessorCount
 
     @OptionGroup var storage: DatabaseOption
 
