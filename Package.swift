@@ -96,7 +96,7 @@ let package = Package(
         // Benchmarks for scripts/bench-*.sh: medians only, never asserted.
         .executableTarget(
             name: "surveycharts-bench",
-            dependencies: ["PieChart", "ChartCache"]
+            dependencies: ["PieChart", "ChartCache", "CCairo", "CPNG"]
         ),
         // Spawned by the ChartCache tests to prove the protocol across processes and under faults.
         .executableTarget(

@@ -9,6 +9,7 @@ scripts/install-deps.sh nginx-light caddy wrk postgresql >/dev/null
 if [ -z "${SURVEYCHARTS_TEST_POSTGRES_URL:-}" ]; then exec scripts/with-postgres.sh "$0" "$@"; fi
 echo "bench-http: swift build -c release (surveycharts)"
 swift build -c release --product surveycharts >/dev/null
+swift build -c release --product surveycharts-bench >/dev/null
 binary=.build/release/surveycharts
 work=$(mktemp -d /tmp/surveycharts-bench-http.XXXXXX)
 server_pid=""
@@ -41,6 +42,20 @@ for _ in $(seq 1 100); do grep -q "listening on" "$work/server.out" 2>/dev/null 
 port=$(sed -nE 's/.*listening on http:\/\/127.0.0.1:([0-9]+).*/\1/p' "$work/server.out")
 chart=$(curl -s "http://127.0.0.1:$port/surveys/1/results.json" | python3 -c 'import json,sys; print(json.load(sys.stdin)["questions"][1]["chart"]["1x"])')
 curl -s -o /dev/null "http://127.0.0.1:$port$chart"
+# The chart bytes a results page costs (the seed's survey 1): phones load the narrow chart at 2x,
+# desktops the wide one at 1x. Beside each: the same pixels as lossless RGB, the encoder before
+# charts became palette PNGs.
+page_bytes() {  # $1: chart key, $2: scale
+    local files=()
+    for url in $(curl -s "http://127.0.0.1:$port/surveys/1/results.json" | python3 -c "import json,sys
+for q in json.load(sys.stdin)['questions']: print(q['$1']['$2'])"); do
+        curl -s -o /dev/null "http://127.0.0.1:$port$url"
+        files+=("$work${url}")
+    done
+    .build/release/surveycharts-bench png-bytes "${files[@]}"
+}
+phone_bytes=$(page_bytes narrowChart 2x)
+desktop_bytes=$(page_bytes chart 1x)
 
 nginx_port=$((port + 1))
 mkdir -p "$work/nginx"
@@ -175,7 +190,7 @@ big_page=$(wrk -t2 -c64 -d"${duration}s" "http://127.0.0.1:$big_port/?open=20&re
 big_results=$(wrk -t2 -c64 -d"${duration}s" "http://127.0.0.1:$big_port/surveys/2000" | rate)
 kill "$big_pid"; wait "$big_pid" 2>/dev/null || true; big_pid=""
 rss_kb=$(sed -nE 's/^VmHWM:[[:space:]]+([0-9]+) kB/\1/p' "/proc/$server_pid/status")
-python3 - "$ours" "$theirs" "$page" "$ballots" "$recorded" "$rss_kb" "$duration" "$fast_ballots" "$pg_ballots" "$pg_recorded" "$logged_page" "$logged_lines" "$big_home" "$big_bytes" "$big_links" "$big_page" "$big_results" "$caddy_hits" "$origin_page" "$origin_ballots" "$origin_recorded" <<'PY'
+python3 - "$ours" "$theirs" "$page" "$ballots" "$recorded" "$rss_kb" "$duration" "$fast_ballots" "$pg_ballots" "$pg_recorded" "$logged_page" "$logged_lines" "$big_home" "$big_bytes" "$big_links" "$big_page" "$big_results" "$caddy_hits" "$origin_page" "$origin_ballots" "$origin_recorded" "$phone_bytes" "$desktop_bytes" <<'PY'
 import sys
 ours, theirs, page, ballots = (float(x) for x in sys.argv[1:5])
 recorded, rss_kb, duration = int(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7])
@@ -202,5 +217,10 @@ print("ballots on PostgreSQL: %.0f/s (%d recorded), on SQLite: %.0f/s; PostgreSQ
 print("home page, 10,000 surveys (1,000 open): %.0f req/s, %.1f KB, %d links; page 20 of the open list: %.0f req/s "
       "(goal ≥ 10000; the issue measured 159 req/s, 98 KB, 1,018 links unpaginated)" % (big_home, big_bytes / 1024, big_links, big_page))
 print("results page, 10,000 surveys: %.0f req/s against %.0f with the demo's 4: %.2f×" % (big_results, page, big_results / page))
+import re
+for device, line in (("a phone (narrow charts at 2x)", sys.argv[22]), ("a desktop (wide charts at 1x)", sys.argv[23])):
+    count, served, rgb = (int(x) for x in re.search(r"(\d+) files, (\d+) bytes served, (\d+) bytes as RGB", line).groups())
+    print("results page charts for %s: %d bytes in %d charts, %d as lossless RGB: %d bytes (%.0f %%) less per page"
+          % (device, served, count, rgb, rgb - served, 100 * (rgb - served) / rgb))
 print("peak RSS: %.1f MB (target ≤ 100 MB)" % (rss_kb / 1024))
 PY

@@ -1,3 +1,5 @@
+import CCairo
+import CPNG
 import ChartCache
 import Foundation
 import PieChart
@@ -204,7 +206,37 @@ func stampedeWorker() async {
     }
 }
 
+/// `png-bytes FILE...`: each PNG's size as served, and its size as lossless RGB from the same
+/// encoder (decoded with libpng, re-encoded); prints the totals.
+func pngBytes() {
+    var served = 0
+    var truecolor = 0
+    for path in CommandLine.arguments.dropFirst(2) {
+        guard let surface = cairo_image_surface_create_from_png(path),
+            cairo_surface_status(surface) == CAIRO_STATUS_SUCCESS
+        else { fail("cannot decode \(path)") }
+        defer { cairo_surface_destroy(surface) }
+        cairo_surface_flush(surface)
+        var bytes: UnsafeMutablePointer<UInt8>?
+        var length = 0
+        var indexed: Int32 = 0
+        var message = [CChar](repeating: 0, count: 256)
+        guard
+            surveycharts_png_encode_fast(
+                cairo_image_surface_get_data(surface), cairo_image_surface_get_width(surface),
+                cairo_image_surface_get_height(surface), cairo_image_surface_get_stride(surface), -1, &bytes, &length,
+                &indexed, &message, message.count) == 0
+        else { fail("cannot encode \(path)") }
+        surveycharts_png_free(bytes)
+        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+        served += size
+        truecolor += length
+    }
+    print("png-bytes: \(CommandLine.arguments.count - 2) files, \(served) bytes served, \(truecolor) bytes as RGB")
+}
+
 switch CommandLine.arguments.dropFirst().first {
+case "png-bytes": pngBytes()
 case "render": benchRender()
 case "cache": await benchCache()
 case "stampede-worker": await stampedeWorker()
