@@ -1,5 +1,12 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.2
+import Foundation
 import PackageDescription
+
+// CI (`.ci/run`) builds with SURVEYCHARTS_STRICT=1: a warning in our own targets fails the build.
+// Dependencies keep their warnings (SwiftPM silences them). Local builds stay lenient, so a newer
+// compiler's new warnings do not stop someone trying the project.
+let strict: [SwiftSetting] =
+    ProcessInfo.processInfo.environment["SURVEYCHARTS_STRICT"] == nil ? [] : [.treatAllWarnings(as: .error)]
 
 let package = Package(
     name: "SurveyCharts",
@@ -39,19 +46,22 @@ let package = Package(
         .target(name: "CSystemShims"),
         .target(
             name: "PieChart",
-            dependencies: ["CCairo", "CPNG"]
+            dependencies: ["CCairo", "CPNG"],
+            swiftSettings: strict
         ),
         .target(
             name: "ChartCache",
             dependencies: [
                 "CSystemShims",
                 .product(name: "Crypto", package: "swift-crypto"),
-            ]
+            ],
+            swiftSettings: strict
         ),
         // Surveys, questions, answers and votes, behind a store protocol (SQLite now, PostgreSQL next).
         .target(
             name: "Surveys",
-            dependencies: [.product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: [.product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strict
         ),
         // The PostgreSQL store (postgres-nio), and `SurveyStores.open`, which picks a store by its URL.
         .target(
@@ -60,7 +70,8 @@ let package = Package(
                 "Surveys",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            swiftSettings: strict
         ),
         // HTTP: routes, pages, our static file handler, votes, charts, metrics.
         .target(
@@ -79,7 +90,8 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
-            ]
+            ],
+            swiftSettings: strict
         ),
         .executableTarget(
             name: "surveycharts",
@@ -91,24 +103,33 @@ let package = Package(
                 "SurveyServer",
                 "CSystemShims",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
+            ],
+            swiftSettings: strict
         ),
         // Benchmarks for scripts/bench-*.sh: medians only, never asserted.
         .executableTarget(
             name: "surveycharts-bench",
-            dependencies: ["PieChart", "ChartCache", "CCairo", "CPNG"]
+            dependencies: ["PieChart", "ChartCache", "CCairo", "CPNG"],
+            swiftSettings: strict
         ),
         // Spawned by the ChartCache tests to prove the protocol across processes and under faults.
         .executableTarget(
             name: "ChartCacheTestHelper",
-            dependencies: ["ChartCache"]
+            dependencies: ["ChartCache"],
+            swiftSettings: strict
         ),
         // Temporary directories and child processes, shared by the test targets.
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
-        .testTarget(name: "PieChartTests", dependencies: ["PieChart", "CCairo", "CPNG"]),
-        .testTarget(name: "ChartCacheTests", dependencies: ["ChartCache", "ChartCacheTestHelper", "TestSupport"]),
-        .testTarget(name: "SurveyChartsCLITests", dependencies: ["surveycharts", "TestSupport"]),
-        .testTarget(name: "SurveysTests", dependencies: ["Surveys", "SurveysPostgres", "TestSupport"]),
-        .testTarget(name: "SurveyServerTests", dependencies: ["SurveyServer", "surveycharts", "TestSupport"]),
+        .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),
+        .testTarget(name: "PieChartTests", dependencies: ["PieChart", "CCairo", "CPNG"], swiftSettings: strict),
+        .testTarget(
+            name: "ChartCacheTests", dependencies: ["ChartCache", "ChartCacheTestHelper", "TestSupport"],
+            swiftSettings: strict),
+        .testTarget(
+            name: "SurveyChartsCLITests", dependencies: ["surveycharts", "TestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "SurveysTests", dependencies: ["Surveys", "SurveysPostgres", "TestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "SurveyServerTests", dependencies: ["SurveyServer", "surveycharts", "TestSupport"],
+            swiftSettings: strict),
     ]
 )

@@ -35,7 +35,6 @@ static int64_t monotonic_ms(void) {
     return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
 }
 
-int64_t surveycharts_thread_id(void) { return (int64_t)syscall(SYS_gettid); }
 
 int surveycharts_flock_with_timeout(int fd, int operation, int64_t timeout_ms) {
     /* Most locks are free (a writer locks the file it has just created): take those without

@@ -130,16 +130,6 @@ public final class ChartCache: Sendable {
         }
     }
 
-    /// Returns the published chart `name` if it exists, without rendering or waiting.
-    public func publishedChart(named name: ChartName) async throws -> CachedChart? {
-        try await pool.run { [directory] in try directory.readFinal(name, outcome: .hit) }
-    }
-
-    /// Removes pending files that no live writer holds, returning their names.
-    public func sweepAbandonedPendingFiles() async -> [String] {
-        (try? await pool.run { [directory] in directory.sweepAbandoned() }) ?? []
-    }
-
     /// Checks that `path` is a directory this process can create files in, creating it if
     /// missing.
     /// - Throws: `ChartCacheError` (`directoryUnusable`) with a message that says what to fix.

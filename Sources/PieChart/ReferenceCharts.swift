@@ -1,5 +1,3 @@
-import PieChart
-
 /// The reference charts: the seed's two Television Trends questions and the hard cases. They are
 /// what `surveycharts demo` draws, what `docs/reference/` shows, and what the tests compare every
 /// fresh render against (`make update-reference` re-renders them after a deliberate change).

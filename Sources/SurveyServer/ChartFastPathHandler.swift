@@ -80,7 +80,10 @@ final class ChartFastPathHandler: ChannelDuplexHandler, RemovableChannelHandler 
                 bytes: answer.response.headerFields[.contentLength].flatMap(Int.init),
                 referer: answer.request.headerFields[.referer], userAgent: answer.request.headerFields[.userAgent],
                 duration: duration)
-            if answer.close { done.futureResult.whenComplete { _ in context.close(promise: nil) } }
+            if answer.close {
+                let channel = context.channel
+                done.futureResult.whenComplete { _ in channel.close(promise: nil) }
+            }
         }
     }
 

@@ -59,7 +59,8 @@ final class RequestHeadRulesHandler: ChannelDuplexHandler, RemovableChannelHandl
         context.write(
             wrapOutboundOut(.head(HTTPResponseHead(version: version, status: status, headers: headers))), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
-        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in context.close(promise: nil) }
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
     }
 
     /// Hummingbird adds extra handlers after its HTTP/1 → HTTP types codec; this placeholder

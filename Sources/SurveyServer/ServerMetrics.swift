@@ -23,21 +23,35 @@ public final class ServerMetrics: Sendable {
     }
 
     func record(route: String, method: String, status: Int, duration: Duration) {
-        registry.makeCounter(
-            descriptor: .init(
-                namespace: "surveycharts", metricName: "http_requests", unitName: "total", helpText: "HTTP requests."),
-            labels: [("route", route), ("method", method), ("status", String(status))]
-        ).increment()
-        registry.makeDurationHistogram(
-            descriptor: .init(
-                namespace: "surveycharts", metricName: "http_request_duration", unitName: "seconds",
-                helpText: "HTTP request latency."),
-            labels: [("route", route)],
-            buckets: [
-                .microseconds(250), .milliseconds(1), .milliseconds(5), .milliseconds(25), .milliseconds(100),
-                .milliseconds(500), .seconds(2), .seconds(10),
-            ]
-        ).record(duration)
+        let counterKey = "\(route) \(method) \(status)"
+        let counter =
+            counters.withLock { $0[counterKey] }
+            ?? {
+                let made = registry.makeCounter(
+                    descriptor: .init(
+                        namespace: "surveycharts", metricName: "http_requests", unitName: "total",
+                        helpText: "HTTP requests."),
+                    labels: [("route", route), ("method", method), ("status", String(status))])
+                counters.withLock { $0[counterKey] = made }
+                return made
+            }()
+        counter.increment()
+        let histogram =
+            histograms.withLock { $0[route] }
+            ?? {
+                let made = registry.makeDurationHistogram(
+                    descriptor: .init(
+                        namespace: "surveycharts", metricName: "http_request_duration", unitName: "seconds",
+                        helpText: "HTTP request latency."),
+                    labels: [("route", route)],
+                    buckets: [
+                        .microseconds(250), .milliseconds(1), .milliseconds(5), .milliseconds(25),
+                        .milliseconds(100), .milliseconds(500), .seconds(2), .seconds(10),
+                    ])
+                histograms.withLock { $0[route] = made }
+                return made
+            }()
+        histogram.record(duration)
     }
 
     /// Counts a connection closed because it broke a timeout (`reason`: header, body, ...).

@@ -201,6 +201,7 @@ public final class PostgresSurveyStore: SurveyStore {
     // MARK: Helpers
 
     /// Runs `body` in one transaction; failures become `SurveyStoreError`s.
+    @discardableResult
     func transaction<T: Sendable>(
         deadline: ContinuousClock.Instant? = nil, _ body: @escaping (PostgresConnection) async throws -> T
     ) async throws -> T {

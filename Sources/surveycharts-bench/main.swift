@@ -57,7 +57,9 @@ func benchRender() {
         }
         times.sort()
         if let out = CommandLine.arguments.firstIndex(of: "--out").map({ CommandLine.arguments[$0 + 1] }) {
-            FileManager.default.createFile(atPath: out, contents: Data(last.png))
+            guard FileManager.default.createFile(atPath: out, contents: Data(last.png)) else {
+                fail("cannot write \(out)")
+            }
         }
         print(
             String(

@@ -68,10 +68,20 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(
         help: """
+            Seconds a chart request may wait for another writer (thread or process) drawing the same chart; \
+            later, it gets 503 with Retry-After (SURVEYCHARTS_CHART_DEADLINE).
+            """)
+    var chartDeadline: Double = Double(Environment.string("CHART_DEADLINE", "10")) ?? 10
+
+    @Option(
+        help: """
             Connections served at once; more wait in the kernel's backlog. Default: the file-descriptor limit \
             (raised to its hard limit at start) less a quarter, at least 64, kept for files (SURVEYCHARTS_MAX_CONNECTIONS).
             """)
-    var maxConnections: Int? = Int(Environment.string("MAX_CONNECTIONS", ""))
+    var maxConnections: Int?
+
+    /// `--max-connections`, else `SURVEYCHARTS_MAX_CONNECTIONS`, else nil (derived from the descriptor limit).
+    private var connectionLimit: Int? { maxConnections ?? Int(Environment.string("MAX_CONNECTIONS", "")) }
 
     @Option(
         help: ArgumentHelp(
@@ -79,7 +89,7 @@ struct ServeCommand: AsyncParsableCommand {
             A file of keys for the chart API, one per line; with it, POST /api/charts/pie needs \
             Authorization: Bearer <key> or X-API-Key (SURVEYCHARTS_API_KEYS).
             """, valueName: "file"))
-    var apiKeys: String? = ProcessInfo.processInfo.environment["SURVEYCHARTS_API_KEYS"]
+    var apiKeys: String?
 
     @Option(
         help: """
@@ -167,12 +177,15 @@ struct ServeCommand: AsyncParsableCommand {
             throw ValidationError("--api-cache-max-bytes must not be negative, got \(apiCacheMaxBytes)")
         }
         guard apiRate > 0 else { throw ValidationError("--api-rate must be more than 0, got \(apiRate)") }
-        if let maxConnections, maxConnections < 1 {
-            throw ValidationError("--max-connections must be at least 1, got \(maxConnections)")
+        if let connectionLimit, connectionLimit < 1 {
+            throw ValidationError("--max-connections must be at least 1, got \(connectionLimit)")
         }
         guard ballotDeadline > 0, ballotDeadline <= 600 else {
             throw ValidationError(
                 "--ballot-deadline must be more than 0 and at most 600 seconds, got \(ballotDeadline)")
+        }
+        guard chartDeadline > 0, chartDeadline <= 600 else {
+            throw ValidationError("--chart-deadline must be more than 0 and at most 600 seconds, got \(chartDeadline)")
         }
     }
 
@@ -200,7 +213,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.chartAPI.cacheMaximumBytes = apiCacheMaxBytes
         configuration.chartAPI.requestsPerSecond = apiRate
         configuration.chartAPI.burst = apiRate * 2
-        if let apiKeys {
+        if let apiKeys = apiKeys ?? ProcessInfo.processInfo.environment["SURVEYCHARTS_API_KEYS"] {
             do {
                 let keys = try ChartAPILimits.keys(fromFile: apiKeys)
                 guard !keys.isEmpty else {
@@ -212,8 +225,9 @@ struct ServeCommand: AsyncParsableCommand {
                     .exit()
             }
         }
-        configuration.maximumConnections = maxConnections
+        configuration.maximumConnections = connectionLimit
         configuration.ballotDeadline = .milliseconds(Int64(ballotDeadline * 1000))
+        configuration.chartDeadline = .milliseconds(Int64(chartDeadline * 1000))
         configuration.timeouts.header = .milliseconds(Int64(headerTimeout * 1000))
         configuration.timeouts.bodyIdle = .milliseconds(Int64(bodyTimeout * 1000))
         configuration.timeouts.bodyMinimumBytesPerSecond = bodyMinimumRate

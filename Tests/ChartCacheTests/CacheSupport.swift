@@ -23,7 +23,7 @@ final class CountingRenderer: Sendable {
     func render(_ name: String, bytes: Int = 4096) -> @Sendable () throws -> [UInt8] {
         { [self] in
             renders.add(1, ordering: .relaxed)
-            threadNames.withLock { $0.insert(BlockingThreadPool.currentThreadName) }
+            threadNames.withLock { _ = $0.insert(BlockingThreadPool.currentThreadName) }
             if delayMilliseconds > 0 { usleep(UInt32(delayMilliseconds) * 1000) }
             if failing { throw Failure() }
             return Self.bytes(for: name, count: bytes)
@@ -41,7 +41,7 @@ final class CountingRenderer: Sendable {
 /// Records the names of the threads that call `record()`.
 final class ThreadRecorder: Sendable {
     let names = Mutex<Set<String>>([])
-    func record() { names.withLock { $0.insert(BlockingThreadPool.currentThreadName) } }
+    func record() { names.withLock { _ = $0.insert(BlockingThreadPool.currentThreadName) } }
     var recorded: Set<String> { names.withLock { $0 } }
 }
 

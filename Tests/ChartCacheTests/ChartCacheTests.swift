@@ -98,10 +98,11 @@ struct ChartCacheTests {
 
     @Test func waitersBlockInFlockRatherThanPolling() async throws {
         let directory = try TemporaryDirectory()
-        let writer = try Helper.start(directory, name: name.fileName, ["--stop-at", "locked"])
+        // Long deadlines on both sides: this test is about how a waiter waits, and on a loaded
+        // machine more than the default 10 s passed between the writer's start and its release.
+        let writer = try Helper.start(
+            directory, name: name.fileName, ["--stop-at", "locked", "--deadline-ms", "60000"])
         try await Helper.waitUntilStopped(writer.pid)
-        // A long deadline: this test is about how a waiter waits, and a loaded CI machine once
-        // took more than the default 10 s between here and the writer's release.
         let cache = try ChartCache.forTesting(directory, deadline: .seconds(60))
         defer { cache.shutdown() }
         let waiting = Task { try await cache.chart(named: name, render: CountingRenderer().render(name.fileName)) }

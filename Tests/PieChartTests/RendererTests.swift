@@ -204,7 +204,9 @@ struct RendererTests {
                     raw.baseAddress!.assumingMemoryBound(to: UInt8.self), Int32(side), Int32(side), Int32(side * 4),
                     Int32(PieChartRenderer.paletteTolerance), &bytes, &length, &indexed, &message, message.count)
             }
-            try #require(status == 0, "\(String(cString: message))")
+            try #require(
+                status == 0,
+                "\(String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))")
             defer { surveycharts_png_free(bytes) }
             let png = Array(UnsafeBufferPointer(start: bytes, count: length))
             #expect(indexed == 0 && png[25] == 2, "block size \(blockSize)")

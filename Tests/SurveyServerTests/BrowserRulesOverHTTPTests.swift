@@ -90,6 +90,65 @@ struct BrowserRulesOverHTTPTests {
         #expect(icon.status == 200 && icon.header("Content-Type") == "image/svg+xml" && icon.text.hasPrefix("<svg"))
     }
 
+    @Test func aChartHeldByAnotherWriterPastTheDeadlineIs503WithRetryAfter() throws {
+        let (site, server) = try Self.demo(["--chart-deadline", "1"])
+        defer { server.stop() }
+        let results = try server.get("/surveys/1/results.json")
+        let chart = try #require(
+            (try JSONSerialization.jsonObject(with: Data(results.body)) as? [String: Any]).flatMap {
+                ($0["questions"] as? [[String: Any]])?.first?["chart"] as? [String: String]
+            }?["1x"])
+        let fileName = try #require(chart.split(separator: "/").last.map(String.init))
+        // Another process is drawing this chart: it created the pending file and holds its lock,
+        // well past the deadline (1 s); then it gives up the way a failing writer does.
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        holder.arguments = [
+            "python3", "-c",
+            """
+            import fcntl, os, sys, time
+            fd = os.open(sys.argv[1], os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            print("locked", flush=True)
+            time.sleep(4)
+            os.unlink(sys.argv[1])
+            """, site.charts + "/.\(fileName).pending",
+        ]
+        let output = Pipe()
+        holder.standardOutput = output
+        try holder.run()
+        defer {
+            if holder.isRunning { kill(holder.processIdentifier, SIGKILL) }
+            holder.waitUntilExit()
+        }
+        #expect(String(decoding: output.fileHandleForReading.availableData, as: UTF8.self).hasPrefix("locked"))
+        let busy = try server.get(chart)
+        // Answered while the other writer still holds the chart: the deadline ended the wait.
+        #expect(holder.isRunning)
+        #expect(busy.status == 503)
+        #expect(busy.header("Retry-After") == "1")
+        holder.waitUntilExit()
+        #expect(holder.terminationStatus == 0)
+        // The writer gave up without publishing: the next request draws the chart.
+        let drawn = try server.get(chart)
+        #expect(drawn.status == 200 && drawn.header("Content-Type") == "image/png")
+        #expect(Array(drawn.body.prefix(8)) == [137, 80, 78, 71, 13, 10, 26, 10])
+    }
+
+    /// Results pages are cached for 5 s (`resultsPageLifetime`); a change made behind the server's
+    /// back (here, in the database) shows once that has passed.
+    @Test func aCachedResultsPageExpires() throws {
+        let (site, server) = try Self.demo()
+        defer { server.stop() }
+        let before = try server.get("/surveys/1")
+        #expect(before.status == 200 && !before.text.contains("4,321"))
+        try site.sql("UPDATE answer SET votes = 4321 WHERE id = 1")
+        Thread.sleep(forTimeInterval: 5.5)
+        let after = try server.get("/surveys/1")
+        #expect(after.status == 200 && after.text.contains("4,321"))
+        #expect(after.header("ETag") != before.header("ETag"))
+    }
+
     @Test func aBallotPastItsDeadlineGetsA503PageAndIsNeverRecorded() throws {
         let (site, server) = try Self.demo(["--ballot-deadline", "1"])
         defer { server.stop() }

@@ -271,7 +271,9 @@ public final class ServerProcess: @unchecked Sendable {
     /// `wrapper` (such as `prlimit --nofile=256`) runs the server through another command.
     public init(_ arguments: [String], wrapper: [String] = []) throws {
         logPath = NSTemporaryDirectory() + "surveycharts-server-\(UUID().uuidString).log"
-        FileManager.default.createFile(atPath: logPath, contents: nil)
+        guard FileManager.default.createFile(atPath: logPath, contents: nil) else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: logPath])
+        }
         let output = Pipe()
         process.environment = cleanEnvironment
         let serve = ["serve", "--port", "0", "--exit-with-parent"] + arguments

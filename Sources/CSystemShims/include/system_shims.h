@@ -4,6 +4,7 @@
 #include <stdint.h>
 
 /// Blocks in `flock(fd, operation)` until the lock is granted or `timeout_ms` milliseconds pass.
+/// A free lock is taken at once, without a timer.
 ///
 /// The wait is a real blocking `flock`, so the caller wakes as soon as the holder unlocks. The
 /// deadline is enforced with a per-thread POSIX timer whose signal interrupts the call (EINTR);
@@ -13,9 +14,6 @@
 /// Returns 0 when the lock is held, `-ETIMEDOUT` when the deadline passed, or `-errno` on any
 /// other failure.
 int surveycharts_flock_with_timeout(int fd, int operation, int64_t timeout_ms);
-
-/// The Linux thread id of the calling thread (for diagnostics).
-int64_t surveycharts_thread_id(void);
 
 /// Names the calling thread for `ps -L` and /proc (the kernel keeps 15 bytes).
 void surveycharts_set_thread_name(const char *name);
