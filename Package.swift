@@ -73,11 +73,18 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The rules that turn questions into charts (specs, names, which are current and servable),
+        // and the one entry that answers a request for a chart file.
+        .target(
+            name: "SurveyCharts",
+            dependencies: ["Surveys", "PieChart", "ChartCache"],
+            swiftSettings: strict
+        ),
         // HTTP: routes, pages, our static file handler, votes, charts, metrics.
         .target(
             name: "SurveyServer",
             dependencies: [
-                "Surveys", "SurveysPostgres", "PieChart", "ChartCache",
+                "Surveys", "SurveysPostgres", "PieChart", "ChartCache", "SurveyCharts",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "Mustache", package: "swift-mustache"),
@@ -100,6 +107,7 @@ let package = Package(
                 "ChartCache",
                 "Surveys",
                 "SurveysPostgres",
+                "SurveyCharts",
                 "SurveyServer",
                 "CSystemShims",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -127,9 +135,11 @@ let package = Package(
         .testTarget(
             name: "SurveyChartsCLITests", dependencies: ["surveycharts", "TestSupport"], swiftSettings: strict),
         .testTarget(
+            name: "SurveyChartsTests", dependencies: ["SurveyCharts", "TestSupport"], swiftSettings: strict),
+        .testTarget(
             name: "SurveysTests", dependencies: ["Surveys", "SurveysPostgres", "TestSupport"], swiftSettings: strict),
         .testTarget(
-            name: "SurveyServerTests", dependencies: ["SurveyServer", "surveycharts", "TestSupport"],
+            name: "SurveyServerTests", dependencies: ["SurveyServer", "SurveyCharts", "surveycharts", "TestSupport"],
             swiftSettings: strict),
     ]
 )

@@ -130,6 +130,54 @@ public final class ChartCache: Sendable {
         }
     }
 
+    /// What `prune(keeping:olderThan:dryRun:)` did.
+    public struct PruneReport: Sendable {
+        /// Files removed (or, in a dry run, that would be), with their sizes in bytes.
+        public var removed: [(name: String, bytes: Int)] = []
+        /// Published charts kept: current, or younger than the cut-off.
+        public var kept = 0
+        /// Files that could not be removed, with the reason.
+        public var failures: [String] = []
+    }
+
+    /// Removes published charts that are not in `current` and were last modified before
+    /// `cutoff`. Pending files, locks, other hidden files, directories, links and names that are
+    /// not valid chart names are never touched.
+    public func prune(keeping current: Set<ChartName>, olderThan cutoff: Date, dryRun: Bool) async throws
+        -> PruneReport
+    {
+        let path = configuration.directory
+        let keep = Set(current.map(\.fileName))
+        return try await pool.run {
+            var report = PruneReport()
+            let entries: [String]
+            do {
+                entries = try FileManager.default.contentsOfDirectory(atPath: path).sorted()
+            } catch {
+                throw ChartCacheError(
+                    .directoryUnusable, name: "",
+                    "cannot list the chart directory \(path): \(error.localizedDescription)",
+                    underlying: "\(error)")
+            }
+            for entry in entries {
+                guard let name = try? ChartName(validating: entry), name.fileName.hasSuffix(".png") else { continue }
+                let file = path + "/" + name.fileName
+                var status = stat()
+                guard lstat(file, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG else { continue }
+                if keep.contains(entry) || Double(status.st_mtim.tv_sec) >= cutoff.timeIntervalSince1970 {
+                    report.kept += 1
+                    continue
+                }
+                if !dryRun && unlink(file) != 0 {
+                    report.failures.append("cannot remove \(file): \(String(cString: strerror(errno)))")
+                    continue
+                }
+                report.removed.append((entry, Int(status.st_size)))
+            }
+            return report
+        }
+    }
+
     /// Checks that `path` is a directory this process can create files in, creating it if
     /// missing.
     /// - Throws: `ChartCacheError` (`directoryUnusable`) with a message that says what to fix.

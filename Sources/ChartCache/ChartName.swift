@@ -42,20 +42,16 @@ public struct ChartName: Hashable, Sendable, CustomStringConvertible {
         if fileName.contains("/") || fileName.contains("\\") { throw refuse("contains a path separator") }
         if fileName.hasPrefix(".") { throw refuse("starts with a dot") }
         if fileName.contains("..") { throw refuse("contains \"..\"") }
-        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.@+".utf8)
-        guard fileName.utf8.allSatisfy(allowed.contains) else {
+        guard fileName.utf8.allSatisfy(Self.allowedBytes.contains) else {
             throw refuse("may hold only ASCII letters, digits and -_.@+")
         }
         self.fileName = fileName
     }
 
+    private static let allowedBytes = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.@+".utf8)
+
     private init(trusted fileName: String) {
         self.fileName = fileName
-    }
-
-    /// The name of a question's chart: `q<question id>-<16 hex digits>[@2x].png`.
-    public static func question(_ questionID: Int64, key: ChartKey, scale: Int = 1) -> ChartName {
-        ChartName(trusted: "q\(questionID)-\(key.shortHex)\(suffix(scale)).png")
     }
 
     /// The name of a chart that belongs to no question (an API spec): `c-<16 hex digits>[@2x].png`.

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import NIOCore
 import NIOHTTPTypes
+import SurveyCharts
 import Synchronization
 
 /// Answers requests for charts that are already in memory directly on the event loop.
@@ -18,7 +19,7 @@ final class ChartFastPathHandler: ChannelDuplexHandler, RemovableChannelHandler 
     typealias OutboundOut = HTTPResponsePart
 
     private let charts: StaticFileStore
-    private let chartService: ChartService
+    private let chartFiles: SurveyChartFiles
     private let metrics: ServerMetrics
     private let dates: HTTPDateCache
     /// Chart hits answered here are logged like every other request.
@@ -38,11 +39,11 @@ final class ChartFastPathHandler: ChannelDuplexHandler, RemovableChannelHandler 
     }
 
     init(
-        charts: StaticFileStore, chartService: ChartService, metrics: ServerMetrics, dates: HTTPDateCache,
+        charts: StaticFileStore, chartFiles: SurveyChartFiles, metrics: ServerMetrics, dates: HTTPDateCache,
         accessLog: AccessLog?
     ) {
         self.charts = charts
-        self.chartService = chartService
+        self.chartFiles = chartFiles
         self.metrics = metrics
         self.dates = dates
         self.accessLog = accessLog
@@ -102,9 +103,9 @@ final class ChartFastPathHandler: ChannelDuplexHandler, RemovableChannelHandler 
             !APIChartBudget.isAPIChart(segments[0]), let file = charts.cachedFile(segments[0]),
             file.streamedFrom == nil  // large files stream from disk through the full path
         else { return nil }
-        if let question = ChartService.parseQuestionChartName(segments[0]) {
+        if let question = QuestionChartRequest(fileName: segments[0]) {
             // Only a fresh "completed" answers here; anything else is decided by the full path.
-            guard chartService.knownServable(questionID: question.questionID) == true else { return nil }
+            guard chartFiles.knownServable(questionID: question.questionID) == true else { return nil }
         }
         let answer = file.answer(method: request.method, headers: request.headerFields)
         var headers = answer.headers

@@ -1,6 +1,7 @@
 import Foundation
 import Mustache
 import PieChart
+import SurveyCharts
 import Surveys
 
 /// The server-rendered pages. Templates are compiled once at start-up; Mustache escapes every
@@ -254,12 +255,12 @@ struct QuestionResults {
             Row(answer: $0, percent: $1, isWinner: winnerIDs.contains($0.id))
         }
         total = question.totalVotes
-        let names = try ChartService.names(for: question)
+        let names = try QuestionCharts.names(for: question)
         chart1x = "/piecharts/" + names.one.fileName
         chart2x = "/piecharts/" + names.two.fileName
         narrow1x = "/piecharts/" + names.narrowOne.fileName
         narrow2x = "/piecharts/" + names.narrowTwo.fileName
         narrowHeight = QuestionChartVariant.narrow.size(answers: question.answers.count).height
-        altText = try ChartService.spec(for: question).altText
+        altText = try QuestionCharts.spec(for: question).altText
     }
 }

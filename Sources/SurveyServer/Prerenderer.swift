@@ -1,6 +1,7 @@
 import ChartCache
 import Foundation
 import PieChart
+import SurveyCharts
 import Surveys
 
 /// What a pre-render run did.
@@ -37,8 +38,8 @@ public struct Prerenderer: Sendable {
     /// Every chart of `survey`: names and specs, every variant at 1x and 2x for each question.
     public static func charts(of survey: Survey) throws -> [(name: ChartName, spec: ChartSpec)] {
         try survey.questions.flatMap { question -> [(name: ChartName, spec: ChartSpec)] in
-            try ChartService.names(for: question).all.map { chart in
-                (chart.name, try ChartService.spec(for: question, variant: chart.variant, scale: chart.scale))
+            try QuestionCharts.names(for: question).all.map { chart in
+                (chart.name, try QuestionCharts.spec(for: question, variant: chart.variant, scale: chart.scale))
             }
         }
     }

@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import SurveyCharts
 
 /// Our static file handler for `/static` and `/piecharts` (DESIGN "Static handler").
 ///
@@ -12,7 +13,7 @@ import NIOCore
 struct StaticFileMiddleware<Context: RequestContext>: RouterMiddleware {
     let staticFiles: StaticFileStore
     let charts: StaticFileStore
-    let chartService: ChartService
+    let chartFiles: SurveyChartFiles
     let metrics: ServerMetrics
     /// Told of every API chart served, so the least recently used can be removed first.
     let apiChartServed: @Sendable (String, Int) async -> Void
@@ -53,23 +54,20 @@ struct StaticFileMiddleware<Context: RequestContext>: RouterMiddleware {
     private func serveChart(_ request: Request, segments: [String]) async throws -> Response {
         guard segments.count == 1 else { return plain(.notFound, "not found") }
         let name = segments[0]
-        // A question's chart is served only while its survey is completed, even if the file exists.
-        if let parsed = ChartService.parseQuestionChartName(name) {
-            guard try await chartService.mayServe(questionID: parsed.questionID) else {
-                return plain(.notFound, "not found")
-            }
-        }
-        if let file = try await charts.file(segments) {
-            if APIChartBudget.isAPIChart(name) { await apiChartServed(name, file.facts.size) }
-            return respond(request, file: file)
-        }
         do {
-            guard let chart = try await chartService.renderOnMiss(name) else { return plain(.notFound, "not found") }
-            charts.remember(
-                segments, bytes: chart.bytes, modified: chart.modificationTime, device: chart.device, inode: chart.inode
-            )
-            guard let file = try await charts.file(segments) else { return plain(.notFound, "not found") }
-            return respond(request, file: file)
+            switch try await chartFiles.file(named: name, existing: { _ in try await charts.file(segments) }) {
+            case .notFound:
+                return plain(.notFound, "not found")
+            case .existing(let file):
+                if APIChartBudget.isAPIChart(name) { await apiChartServed(name, file.facts.size) }
+                return respond(request, file: file)
+            case .rendered(let chart):
+                // The rendered bytes go to memory as they are; nothing is read back from disk.
+                let file = charts.remember(
+                    segments, bytes: chart.bytes, modified: chart.modificationTime, device: chart.device,
+                    inode: chart.inode)
+                return respond(request, file: file)
+            }
         } catch let error as ChartCacheError where error.code == .busy {
             return Response(
                 status: .serviceUnavailable,

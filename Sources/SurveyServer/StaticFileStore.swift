@@ -171,9 +171,12 @@ public final class StaticFileStore: Sendable {
         }
     }
 
-    /// Puts a file that was just published (a rendered chart) into memory.
-    public func remember(_ segments: [String], bytes: [UInt8], modified: Date, device: UInt64, inode: UInt64) {
-        guard bytes.count <= maximumCachedFile else { return }
+    /// Puts a file that was just published (a rendered chart) into memory (unless it is too
+    /// large to keep), and returns it.
+    @discardableResult
+    public func remember(_ segments: [String], bytes: [UInt8], modified: Date, device: UInt64, inode: UInt64)
+        -> StaticFile
+    {
         let file = StaticFile(
             bytes: ByteBuffer(bytes: bytes),
             facts: .init(size: bytes.count, modified: Int(modified.timeIntervalSince1970), etag: Self.etag(bytes)),
@@ -181,7 +184,8 @@ public final class StaticFileStore: Sendable {
         let identity = FileIdentity(
             device: device, inode: inode, size: bytes.count,
             modifiedNanoseconds: Int(modified.timeIntervalSince1970 * 1e9))
-        store(segments.joined(separator: "/"), file: file, identity: identity)
+        if bytes.count <= maximumCachedFile { store(segments.joined(separator: "/"), file: file, identity: identity) }
+        return file
     }
 
     private func load(_ relative: String) throws -> StaticFile? {

@@ -6,6 +6,7 @@ import HummingbirdCore
 import Logging
 import NIOCore
 import PieChart
+import SurveyCharts
 import Surveys
 import SurveysPostgres
 import Synchronization
@@ -96,7 +97,7 @@ public struct SurveyServer: Sendable {
     let configuration: ServerConfiguration
     let store: any SurveyStore
     let cache: ChartCache
-    let chartService: ChartService
+    let chartFiles: SurveyChartFiles
     let staticFiles: StaticFileStore
     let charts: StaticFileStore
     let pages: Pages
@@ -190,7 +191,7 @@ public struct SurveyServer: Sendable {
         apiChartBudget = APIChartBudget(
             directory: configuration.chartsDirectory, maximumBytes: configuration.chartAPI.cacheMaximumBytes)
         let today: @Sendable () -> CalendarDay = { [configuration] in configuration.today }
-        chartService = ChartService(store: store, cache: cache, renderer: PieChartRenderer(), today: today)
+        chartFiles = SurveyChartFiles(store: store, cache: cache, renderer: PieChartRenderer(), today: today)
         pages = try Pages()
         accessLog = configuration.accessLog ? AccessLog() : nil
         adminAuthentication = AdminAuthentication(
@@ -212,12 +213,12 @@ public struct SurveyServer: Sendable {
         router.add(middleware: ErrorPagesMiddleware(pages: pages, routes: routeMethods, logger: logger))
         router.add(
             middleware: StaticFileMiddleware(
-                staticFiles: staticFiles, charts: charts, chartService: chartService, metrics: metrics,
+                staticFiles: staticFiles, charts: charts, chartFiles: chartFiles, metrics: metrics,
                 apiChartServed: { [self] name, bytes in await apiChartUsed(name, bytes: bytes) }))
         addRoutes(to: router)
         let onListening = configuration.onListening
         let dates = HTTPDateCache()
-        let (charts, chartService, metrics, accessLog) = (self.charts, self.chartService, self.metrics, self.accessLog)
+        let (charts, chartFiles, metrics, accessLog) = (self.charts, self.chartFiles, self.metrics, self.accessLog)
         let (timeouts, maximumBodyBytes) = (configuration.timeouts, configuration.maximumBodyBytes)
         return Application(
             router: router,
@@ -227,7 +228,7 @@ public struct SurveyServer: Sendable {
                         RequestHeadRulesHandler.Installer(maximumBodyBytes: maximumBodyBytes),
                         ConnectionDeadlinesHandler(timeouts: timeouts) { metrics.connectionTimedOut($0.rawValue) },
                         ChartFastPathHandler(
-                            charts: charts, chartService: chartService, metrics: metrics, dates: dates,
+                            charts: charts, chartFiles: chartFiles, metrics: metrics, dates: dates,
                             accessLog: accessLog),
                     ])),
             configuration: .init(
@@ -537,7 +538,7 @@ public struct SurveyServer: Sendable {
         }
         do {
             let chart = try await apiRenders.run(deadline: configuration.chartDeadline) {
-                try await chartService.render(spec)
+                try await chartFiles.render(spec)
             }
             charts.remember(
                 [chart.name.fileName], bytes: chart.bytes, modified: chart.modificationTime, device: chart.device,

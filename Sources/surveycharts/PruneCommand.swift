@@ -2,6 +2,7 @@ import ArgumentParser
 import ChartCache
 import Foundation
 import PieChart
+import SurveyCharts
 import SurveyServer
 import Surveys
 import SurveysPostgres
@@ -35,50 +36,49 @@ struct PruneCommand: AsyncParsableCommand {
 
     func run() async throws {
         storage.requireExisting()
-        var current = Set<String>()
+        let current: Set<ChartName>
         do {
             let store = try await storage.open()
-            for survey in try await store.exportDocument().surveys {
-                for question in survey.questions {
-                    let model = Question(
-                        id: question.id ?? 0, text: question.text,
-                        answers: question.answers.map { Answer(id: $0.id ?? 0, text: $0.text, votes: $0.votes ?? 0) })
-                    let names = try ChartService.names(for: model)
-                    current.formUnion(names.all.map(\.name.fileName))
-                }
+            var surveys: [Survey] = []
+            for summary in try await store.exportDocument().surveys {
+                // Exports always carry ids; a survey deleted meanwhile simply has no charts to keep.
+                guard let id = summary.id else { continue }
+                if let survey = try await store.survey(id: id) { surveys.append(survey) }
             }
+            current = try QuestionCharts.currentNames(of: surveys)
         } catch let error as SurveyStoreError {
             CommandFailure(error.description, exitCode: .software).exit()
         }
-        let entries: [String]
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: charts.chartsDir, isDirectory: &isDirectory), isDirectory.boolValue
+        else {
+            CommandFailure("cannot list \(charts.chartsDir): no such directory; check --charts-dir", exitCode: .noInput)
+                .exit()
+        }
+        let cache: ChartCache
         do {
-            entries = try FileManager.default.contentsOfDirectory(atPath: charts.chartsDir).sorted()
-        } catch {
-            CommandFailure("cannot list \(charts.chartsDir): \(error.localizedDescription)", exitCode: .noInput).exit()
+            cache = try ChartCache(
+                configuration: .init(directory: charts.chartsDir, blockingThreads: 1, sweepOnStart: false))
+        } catch let error as ChartCacheError {
+            CommandFailure(error.message, exitCode: .noInput).exit()
         }
-        let cutoff = Date().timeIntervalSince1970 - Double(graceMinutes * 60)
-        var removed = 0, removedBytes = 0, kept = 0
-        for entry in entries {
-            // Hidden files are pending charts and locks: never ours to touch.
-            guard !entry.hasPrefix("."), entry.hasSuffix(".png") else { continue }
-            let path = charts.chartsDir + "/" + entry
-            var status = stat()
-            guard lstat(path, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG else { continue }
-            if current.contains(entry) || Double(status.st_mtim.tv_sec) > cutoff {
-                kept += 1
-                continue
-            }
-            if !dryRun && unlink(path) != 0 {
-                FileHandle.standardError.write(
-                    Data("surveycharts: cannot remove \(path): \(String(cString: strerror(errno)))\n".utf8))
-                continue
-            }
-            removed += 1
-            removedBytes += Int(status.st_size)
-            print("\(dryRun ? "would remove" : "removed") \(entry) (\(ChartText.grouped(Int(status.st_size))) bytes)")
+        defer { cache.shutdown() }
+        let report: ChartCache.PruneReport
+        do {
+            report = try await cache.prune(
+                keeping: current, olderThan: Date().addingTimeInterval(-Double(graceMinutes * 60)), dryRun: dryRun)
+        } catch let error as ChartCacheError {
+            CommandFailure(error.message, exitCode: .noInput).exit()
         }
+        for (name, bytes) in report.removed {
+            print("\(dryRun ? "would remove" : "removed") \(name) (\(ChartText.grouped(bytes)) bytes)")
+        }
+        for failure in report.failures {
+            FileHandle.standardError.write(Data("surveycharts: \(failure)\n".utf8))
+        }
+        let removedBytes = report.removed.reduce(0) { $0 + $1.bytes }
         print(
-            "prune: \(dryRun ? "would remove" : "removed") \(removed) files, \(ChartText.grouped(removedBytes)) bytes; "
-                + "kept \(kept)")
+            "prune: \(dryRun ? "would remove" : "removed") \(report.removed.count) files, "
+                + "\(ChartText.grouped(removedBytes)) bytes; kept \(report.kept)")
     }
 }

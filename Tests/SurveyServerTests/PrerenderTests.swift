@@ -1,6 +1,7 @@
 import ChartCache
 import Foundation
 import Logging
+import SurveyCharts
 import Synchronization
 import TestSupport
 import Testing
@@ -105,7 +106,7 @@ struct PrerenderTests {
                 let model = Question(
                     id: question.id!, text: question.text,
                     answers: question.answers.map { Answer(id: $0.id!, text: $0.text, votes: $0.votes!) })
-                let names = try ChartService.names(for: model)
+                let names = try QuestionCharts.names(for: model)
                 #expect(Self.isPNG(site.charts + "/" + names.one.fileName, width: 640))
                 #expect(Self.isPNG(site.charts + "/" + names.two.fileName, width: 1280))
                 #expect(Self.isPNG(site.charts + "/" + names.narrowOne.fileName, width: 340))

@@ -1,4 +1,5 @@
 import Foundation
+import SurveyCharts
 import Synchronization
 import TestSupport
 import Testing
@@ -136,7 +137,7 @@ struct ServerTests {
             let model = Question(
                 id: question.id!, text: question.text,
                 answers: question.answers.map { Answer(id: $0.id!, text: $0.text, votes: $0.votes ?? 0) })
-            let names = try ChartService.names(for: model)
+            let names = try QuestionCharts.names(for: model)
             #expect(try server.get("/piecharts/\(names.one.fileName)").status == 404)
             #expect(try server.get("/piecharts/\(names.two.fileName)").status == 404)
         }

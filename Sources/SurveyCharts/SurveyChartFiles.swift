@@ -1,0 +1,94 @@
+import ChartCache
+import PieChart
+import Surveys
+import Synchronization
+
+/// Answers requests for chart files: store → chart spec → cache → renderer, with one store
+/// lookup per request at most.
+public final class SurveyChartFiles: Sendable {
+    let store: any SurveyStore
+    let cache: ChartCache
+    let renderer: PieChartRenderer
+    let today: @Sendable () -> CalendarDay
+    /// Question id → its survey (nil: no such question) and when it was looked up: a chart hit
+    /// reads the database at most once a second per question.
+    private let recentSurveys = Mutex<[Int64: (survey: Survey?, checked: ContinuousClock.Instant)]>([:])
+    private static let freshness: Duration = .seconds(1)
+    private static let keptSurveys = 4096
+
+    /// How `file(named:existing:)` answered.
+    public enum Answer<Existing: Sendable>: Sendable {
+        /// No chart may be served under that name (unknown, not current, or its survey is not completed).
+        case notFound
+        /// The file already exists; `existing` found it.
+        case existing(Existing)
+        /// The file was rendered (or published by another writer meanwhile) and is on disk now.
+        case rendered(CachedChart)
+    }
+
+    /// Uses `store` for surveys, `cache` for files, `renderer` for pixels, `today` for the calendar.
+    public init(
+        store: any SurveyStore, cache: ChartCache, renderer: PieChartRenderer,
+        today: @escaping @Sendable () -> CalendarDay
+    ) {
+        self.store = store
+        self.cache = cache
+        self.renderer = renderer
+        self.today = today
+    }
+
+    /// Whether a fresh lookup (under a second old) says the question's charts may be served; nil
+    /// when there is none. Never reads the database, so the event loop may call it.
+    public func knownServable(questionID: Int64) -> Bool? {
+        guard let known = recentSurveys.withLock({ $0[questionID] }),
+            ContinuousClock.now - known.checked < Self.freshness
+        else { return nil }
+        return known.survey.map { QuestionCharts.mayServe($0, on: today()) } ?? false
+    }
+
+    /// Answers a request for the chart file `fileName`:
+    /// - a question's chart is served only while its survey is completed; an existing file is
+    ///   served whatever its key (old links keep working until prune), and a missing one is
+    ///   rendered only under the question's current name;
+    /// - any other chart (API charts) is served if `existing` finds it, never rendered here.
+    ///
+    /// `existing` looks for the file where the caller keeps files (memory, then disk). The survey
+    /// is looked up once, and only for question charts.
+    public func file<Existing: Sendable>(
+        named fileName: String, existing: (String) async throws -> Existing?
+    ) async throws -> Answer<Existing> {
+        guard let request = QuestionChartRequest(fileName: fileName) else {
+            return try await existing(fileName).map { .existing($0) } ?? .notFound
+        }
+        guard let survey = try await survey(holdingQuestion: request.questionID),
+            QuestionCharts.mayServe(survey, on: today())
+        else { return .notFound }
+        if let found = try await existing(fileName) { return .existing(found) }
+        guard let question = survey.questions.first(where: { $0.id == request.questionID }),
+            let current = try QuestionCharts.names(for: question).named(fileName)
+        else { return .notFound }
+        let spec = try QuestionCharts.spec(for: question, variant: current.variant, scale: current.scale)
+        return .rendered(try await cache.chart(named: current.name) { [renderer] in try renderer.render(spec).png })
+    }
+
+    /// Renders an arbitrary spec through the cache, under its content-addressed name (the chart API).
+    public func render(_ spec: ChartSpec) async throws -> CachedChart {
+        var unscaled = spec
+        unscaled.scale = 1
+        let name = ChartName.adHoc(key: ChartKey(material: unscaled.cacheKeyMaterial), scale: spec.scale)
+        return try await cache.chart(named: name) { [renderer] in try renderer.render(spec).png }
+    }
+
+    private func survey(holdingQuestion questionID: Int64) async throws -> Survey? {
+        let now = ContinuousClock.now
+        if let known = recentSurveys.withLock({ $0[questionID] }), now - known.checked < Self.freshness {
+            return known.survey
+        }
+        let survey = try await store.survey(holdingQuestion: questionID)
+        recentSurveys.withLock { surveys in
+            if surveys.count >= Self.keptSurveys { surveys.removeAll(keepingCapacity: true) }
+            surveys[questionID] = (survey, now)
+        }
+        return survey
+    }
+}

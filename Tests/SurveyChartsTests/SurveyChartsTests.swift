@@ -1,0 +1,148 @@
+import ChartCache
+import Foundation
+import PieChart
+import Surveys
+import TestSupport
+import Testing
+
+@testable import SurveyCharts
+
+@Suite("Question charts", .timeLimit(.minutes(2)))
+struct QuestionChartsTests {
+    static let question = Question(
+        id: 12, text: "Favourite?",
+        answers: [.init(id: 1, text: "Comedy", votes: 3), .init(id: 2, text: "Drama", votes: 1)])
+
+    @Test func namesCarryTheQuestionAndAKeyPerVariantAndScale() throws {
+        let names = try QuestionCharts.names(for: Self.question)
+        let all = names.all.map(\.name.fileName)
+        #expect(Set(all).count == 4)
+        for (name, _, scale) in names.all {
+            let request = try #require(QuestionChartRequest(fileName: name.fileName))
+            #expect(request == QuestionChartRequest(fileName: name.fileName))
+            #expect(request.questionID == 12 && request.scale == scale)
+            #expect(try ChartName(validating: name.fileName) == name)
+        }
+        #expect(names.one.fileName.hasPrefix("q12-") && names.two.fileName.hasSuffix("@2x.png"))
+        #expect(names.named(names.narrowTwo.fileName)?.variant == .narrow)
+        #expect(names.named("q12-0000000000000000.png") == nil)
+    }
+
+    @Test func namesChangeWithVotesAndLabelsOnly() throws {
+        let same = try QuestionCharts.names(for: Self.question)
+        #expect(try QuestionCharts.names(for: Self.question).all.map(\.name) == same.all.map(\.name))
+        var voted = Self.question
+        voted.answers[1].votes += 1
+        var relabelled = Self.question
+        relabelled.answers[0].text = "Comedies"
+        for changed in [voted, relabelled] {
+            let names = try QuestionCharts.names(for: changed)
+            #expect(Set(names.all.map(\.name)).isDisjoint(with: same.all.map(\.name)))
+        }
+    }
+
+    @Test func specsMatchTheirVariant() throws {
+        let wide = try QuestionCharts.spec(for: Self.question, variant: .wide, scale: 2)
+        #expect(wide.width == 640 && wide.height == 400 && wide.scale == 2 && wide.title == nil)
+        let narrow = try QuestionCharts.spec(for: Self.question, variant: .narrow)
+        #expect(narrow.width == 340 && narrow.height == QuestionChartVariant.narrow.size(answers: 2).height)
+        #expect(narrow.slices.map(\.label) == ["Comedy", "Drama"] && narrow.slices.map(\.value) == [3, 1])
+    }
+
+    @Test func requestsOfOtherShapesAreNotQuestionCharts() {
+        for name in [
+            "c-0123456789abcdef.png", "q-0123456789abcdef.png", "q12-0123456789abcde.png", "q12-0123456789ABCDEF.png",
+            "q12-0123456789abcdef.jpg", "q12-0123456789abcdef@3x.png", "q1234567890123456789-0123456789abcdef.png",
+            "qx-0123456789abcdef.png", "",
+        ] {
+            #expect(QuestionChartRequest(fileName: name) == nil, "\(name)")
+        }
+    }
+
+    @Test func onlyCompletedSurveysAreServed() {
+        let today = CalendarDay(ordinal: 1000)
+        func survey(_ opens: Int, _ closes: Int) -> Survey {
+            Survey(
+                id: 1, title: "S", opens: today.adding(days: opens), closes: today.adding(days: closes), questions: [])
+        }
+        #expect(QuestionCharts.mayServe(survey(-10, -1), on: today))
+        #expect(!QuestionCharts.mayServe(survey(-1, 1), on: today))
+        #expect(!QuestionCharts.mayServe(survey(0, 0), on: today))
+        #expect(!QuestionCharts.mayServe(survey(1, 5), on: today))
+    }
+}
+
+@Suite("Chart files", .timeLimit(.minutes(2)))
+struct SurveyChartFilesTests {
+    static let today = CalendarDay(ordinal: 20_000)
+
+    /// A completed survey (id 1, question 10) and an open one (id 2, question 20).
+    static func site() async throws -> (TemporaryDirectory, SurveyChartFiles, ChartCache, [Survey]) {
+        let directory = try TemporaryDirectory()
+        let store = try SQLiteSurveyStore(configuration: .init(path: directory.path + "/surveys.sqlite3"))
+        let answers: [SurveyDocument.AnswerEntry] = [.init(text: "Yes", votes: 3), .init(text: "No", votes: 1)]
+        try await store.importDocument(
+            SurveyDocument(surveys: [
+                .init(
+                    id: 1, title: "Done", opens: today.adding(days: -9), closes: today.adding(days: -1),
+                    questions: [.init(id: 10, text: "Q?", answers: answers)]),
+                .init(
+                    id: 2, title: "Open", opens: today.adding(days: -1), closes: today.adding(days: 1),
+                    questions: [.init(id: 20, text: "Q?", answers: answers)]),
+            ]))
+        let cache = try ChartCache(configuration: .init(directory: directory.path + "/charts"))
+        let files = SurveyChartFiles(store: store, cache: cache, renderer: PieChartRenderer(), today: { today })
+        let surveys = [try await store.survey(id: 1)!, try await store.survey(id: 2)!]
+        return (directory, files, cache, surveys)
+    }
+
+    @Test func aCurrentChartOfACompletedSurveyIsRenderedOnceThenFound() async throws {
+        let (directory, files, cache, surveys) = try await Self.site()
+        defer { cache.shutdown() }
+        let name = try QuestionCharts.names(for: surveys[0].questions[0]).two.fileName
+        guard case .rendered(let chart) = try await files.file(named: name, existing: { _ in nil as [UInt8]? }) else {
+            Issue.record("not rendered")
+            return
+        }
+        #expect(chart.name.fileName == name && Array(chart.bytes.prefix(4)) == [137, 80, 78, 71])
+        let onDisk = try Data(contentsOf: URL(fileURLWithPath: directory.path + "/charts/" + name))
+        #expect(Array(onDisk) == chart.bytes)
+        let found = try await files.file(named: name) { fileName in
+            FileManager.default.contents(atPath: directory.path + "/charts/" + fileName).map(Array.init)
+        }
+        guard case .existing(let bytes) = found else {
+            Issue.record("an existing file was not used")
+            return
+        }
+        #expect(bytes == chart.bytes)
+        #expect(cache.statistics.renders == 1)
+        #expect(files.knownServable(questionID: 10) == true)
+    }
+
+    @Test func everythingElseIsNotFound() async throws {
+        let (_, files, cache, surveys) = try await Self.site()
+        defer { cache.shutdown() }
+        let openName = try QuestionCharts.names(for: surveys[1].questions[0]).one.fileName
+        let staleName = "q10-0123456789abcdef.png"
+        for (name, existing) in [
+            (openName, true),  // an open survey's chart is hidden even when the file exists
+            (staleName, false),  // not the question's current name: never rendered
+            ("q99-0123456789abcdef.png", false),  // no such question
+            ("c-0123456789abcdef.png", false),  // an API chart that does not exist
+        ] {
+            let answer = try await files.file(named: name) { _ in existing ? [UInt8(1)] : nil }
+            guard case .notFound = answer else {
+                Issue.record("\(name) was served")
+                continue
+            }
+        }
+        // An old file of a completed survey's question is still served while it exists.
+        guard case .existing = try await files.file(named: staleName, existing: { _ in [UInt8(1)] }) else {
+            Issue.record("an old chart of a completed survey was refused")
+            return
+        }
+        #expect(cache.statistics.renders == 0)
+        #expect(files.knownServable(questionID: 20) == false)
+        #expect(files.knownServable(questionID: 30) == nil)
+    }
+}
