@@ -30,6 +30,9 @@ public final class ChartCache: Sendable {
         /// Runs once on each pool thread as it starts, before any request: warm per-thread
         /// renderer state (font maps) here, so no request pays for it.
         public var threadStart: (@Sendable () -> Void)?
+        /// Told how long each chart this process rendered and published took (render, write and
+        /// sync): for a latency histogram.
+        public var renderTimeObserver: (@Sendable (Duration) -> Void)?
 
         /// Creates a configuration for `directory` with the defaults of DESIGN.
         public init(
@@ -76,6 +79,7 @@ public final class ChartCache: Sendable {
         directory = ChartDirectory(
             path: configuration.directory, grace: ChartDirectory.seconds(configuration.abandonedGracePeriod),
             statistics: recorder, observer: configuration.writerStageObserver,
+            renderTimeObserver: configuration.renderTimeObserver,
             directorySync: DirectorySync(path: configuration.directory))
         if configuration.sweepOnStart { _ = directory.sweepAbandoned() }
     }

@@ -20,36 +20,15 @@ public struct ChartCacheStatistics: Sendable, Hashable {
     public var fills = 0
     /// Pending files removed by the start-up sweep.
     public var sweptPendingFiles = 0
-    /// Total render time, in seconds.
+    /// Time spent rendering, in seconds (see `Configuration.renderTimeObserver` for each render).
     public var renderSeconds = 0.0
-    /// Render times: counts per upper bound, in seconds (cumulative buckets, Prometheus style).
-    public var renderTimeBuckets: [(upperBound: Double, count: Int)] = ChartCacheStatistics.bucketBounds.map {
-        ($0, 0)
-    }
 
-    /// Upper bounds of the render-time histogram, in seconds.
-    public static let bucketBounds: [Double] = [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 10]
+    /// All zero: a cache that has done nothing yet.
+    public init() {}
 
     mutating func recordRender(seconds: Double) {
         renders += 1
         renderSeconds += seconds
-        for index in renderTimeBuckets.indices where seconds <= renderTimeBuckets[index].upperBound {
-            renderTimeBuckets[index].count += 1
-        }
-    }
-
-    public static func == (lhs: Self, rhs: Self) -> Bool {
-        lhs.renders == rhs.renders && lhs.hits == rhs.hits && lhs.waits == rhs.waits
-            && lhs.takeovers == rhs.takeovers && lhs.failures == rhs.failures && lhs.busy == rhs.busy
-            && lhs.coalesced == rhs.coalesced && lhs.fills == rhs.fills
-            && lhs.sweptPendingFiles == rhs.sweptPendingFiles && lhs.renderSeconds == rhs.renderSeconds
-            && lhs.renderTimeBuckets.map(\.count) == rhs.renderTimeBuckets.map(\.count)
-    }
-
-    public func hash(into hasher: inout Hasher) {
-        hasher.combine(renders)
-        hasher.combine(hits)
-        hasher.combine(fills)
     }
 }
 

@@ -56,6 +56,7 @@ struct ChartDirectory: Sendable {
     let grace: Double
     let statistics: StatisticsRecorder
     let observer: (@Sendable (WriterStage, ChartName) -> Void)?
+    let renderTimeObserver: (@Sendable (Duration) -> Void)?
     let directorySync: DirectorySync
 
     private func finalPath(_ name: ChartName) -> String { "\(path)/\(name.fileName)" }
@@ -177,6 +178,7 @@ struct ChartDirectory: Sendable {
         syncDirectory()
         let elapsed = ContinuousClock.now - started
         statistics.update { $0.recordRender(seconds: Self.seconds(elapsed)) }
+        renderTimeObserver?(elapsed)
         var status = stat()
         fstat(descriptor, &status)
         return CachedChart(

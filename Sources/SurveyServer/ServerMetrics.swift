@@ -1,15 +1,57 @@
 import ChartCache
+import CoreMetrics
 import Foundation
 import Hummingbird
 import Prometheus
 import Synchronization
 
-/// Request counts and latencies, and the chart cache's counters, in the Prometheus text format.
+/// The server's metrics, through swift-metrics with a Prometheus backend of our own (no global
+/// bootstrap, so several servers can live in one test process). Collectors are made once and
+/// reused; the figures other parts keep (the chart cache, streams, the scheduler) are brought
+/// into real counters and gauges when `/metrics` is read.
 public final class ServerMetrics: Sendable {
     let registry = PrometheusCollectorRegistry()
-    /// Collectors by label set, made once: the registry's own lookup is too slow per request.
-    private let counters = Mutex<[String: Counter]>([:])
-    private let histograms = Mutex<[String: DurationHistogram]>([:])
+    private let factory: PrometheusMetricsFactory
+    /// Request collectors by label set: the factory's own lookup is too slow per request.
+    private let requests = Mutex<[String: (counter: CoreMetrics.Counter, timer: CoreMetrics.Timer)]>([:])
+    private let timeouts = Mutex<[String: CoreMetrics.Counter]>([:])
+    private let shed: CoreMetrics.Counter
+    private let renderTime: CoreMetrics.Timer
+    /// The chart cache's counters, and what they had reached at the last scrape.
+    private let cacheCounters: [(keyPath: KeyPath<ChartCacheStatistics, Int> & Sendable, counter: CoreMetrics.Counter)]
+    private let reportedCache = Mutex(ChartCacheStatistics())
+    private let streamedBytes: CoreMetrics.Gauge, streamsWaiting: CoreMetrics.Gauge, prerenderLeader: CoreMetrics.Gauge
+    private let prerenderPasses: CoreMetrics.Counter
+    private let reportedPasses = Mutex(0)
+
+    init() {
+        var factory = PrometheusMetricsFactory(registry: registry)
+        let requestBuckets: [Duration] = [
+            .microseconds(250), .milliseconds(1), .milliseconds(5), .milliseconds(25), .milliseconds(100),
+            .milliseconds(500), .seconds(2), .seconds(10),
+        ]
+        factory.durationHistogramBuckets = [
+            "surveycharts_http_request_duration_seconds": requestBuckets,
+            "surveycharts_chart_render_seconds": [
+                .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25),
+                .milliseconds(50), .milliseconds(100), .milliseconds(250), .seconds(1), .seconds(10),
+            ],
+        ]
+        self.factory = factory
+        shed = CoreMetrics.Counter(label: "surveycharts_connections_shed_total", factory: factory)
+        renderTime = CoreMetrics.Timer(label: "surveycharts_chart_render_seconds", factory: factory)
+        cacheCounters = [
+            (\.renders, "surveycharts_chart_renders_total"), (\.hits, "surveycharts_chart_cache_hits_total"),
+            (\.waits, "surveycharts_chart_cache_waits_total"),
+            (\.takeovers, "surveycharts_chart_cache_takeovers_total"),
+            (\.failures, "surveycharts_chart_cache_failures_total"), (\.busy, "surveycharts_chart_cache_busy_total"),
+            (\.coalesced, "surveycharts_chart_cache_coalesced_total"),
+        ].map { ($0.0, CoreMetrics.Counter(label: $0.1, factory: factory)) }
+        streamedBytes = CoreMetrics.Gauge(label: "surveycharts_streamed_bytes_buffered", factory: factory)
+        streamsWaiting = CoreMetrics.Gauge(label: "surveycharts_streams_waiting", factory: factory)
+        prerenderLeader = CoreMetrics.Gauge(label: "surveycharts_prerender_leader", factory: factory)
+        prerenderPasses = CoreMetrics.Counter(label: "surveycharts_prerender_passes_total", factory: factory)
+    }
 
     /// Route classes, so labels stay few whatever the URLs.
     static func routeClass(_ path: String) -> String {
@@ -23,89 +65,68 @@ public final class ServerMetrics: Sendable {
     }
 
     func record(route: String, method: String, status: Int, duration: Duration) {
-        let counterKey = "\(route) \(method) \(status)"
-        let counter =
-            counters.withLock { $0[counterKey] }
+        let key = "\(route) \(method) \(status)"
+        let collectors =
+            requests.withLock { $0[key] }
             ?? {
-                let made = registry.makeCounter(
-                    descriptor: .init(
-                        namespace: "surveycharts", metricName: "http_requests", unitName: "total",
-                        helpText: "HTTP requests."),
-                    labels: [("route", route), ("method", method), ("status", String(status))])
-                counters.withLock { $0[counterKey] = made }
+                let made = (
+                    counter: CoreMetrics.Counter(
+                        label: "surveycharts_http_requests_total",
+                        dimensions: [("route", route), ("method", method), ("status", String(status))],
+                        factory: factory),
+                    timer: CoreMetrics.Timer(
+                        label: "surveycharts_http_request_duration_seconds", dimensions: [("route", route)],
+                        factory: factory)
+                )
+                requests.withLock { $0[key] = made }
                 return made
             }()
-        counter.increment()
-        let histogram =
-            histograms.withLock { $0[route] }
-            ?? {
-                let made = registry.makeDurationHistogram(
-                    descriptor: .init(
-                        namespace: "surveycharts", metricName: "http_request_duration", unitName: "seconds",
-                        helpText: "HTTP request latency."),
-                    labels: [("route", route)],
-                    buckets: [
-                        .microseconds(250), .milliseconds(1), .milliseconds(5), .milliseconds(25),
-                        .milliseconds(100), .milliseconds(500), .seconds(2), .seconds(10),
-                    ])
-                histograms.withLock { $0[route] = made }
-                return made
-            }()
-        histogram.record(duration)
+        collectors.counter.increment()
+        collectors.timer.recordNanoseconds(Self.nanoseconds(duration))
     }
 
     /// Counts a connection closed because it broke a timeout (`reason`: header, body, ...).
     func connectionTimedOut(_ reason: String) {
-        registry.makeCounter(
-            descriptor: .init(
-                namespace: "surveycharts", metricName: "connections_timed_out", unitName: "total",
-                helpText: "Connections closed because they kept the server waiting."),
-            labels: [("reason", reason)]
-        ).increment()
+        let counter =
+            timeouts.withLock { $0[reason] }
+            ?? {
+                let made = CoreMetrics.Counter(
+                    label: "surveycharts_connections_timed_out_total", dimensions: [("reason", reason)],
+                    factory: factory)
+                timeouts.withLock { $0[reason] = made }
+                return made
+            }()
+        counter.increment()
     }
 
     /// Counts a waiting connection closed unserved because the process had no descriptors left.
-    func connectionShed() {
-        registry.makeCounter(
-            descriptor: .init(
-                namespace: "surveycharts", metricName: "connections_shed", unitName: "total",
-                helpText: "Connections closed unserved because file descriptors ran out."),
-            labels: []
-        ).increment()
+    func connectionShed() { shed.increment() }
+
+    /// Records how long a chart took to render and publish (the cache's `renderTimeObserver`).
+    func chartRendered(in duration: Duration) { renderTime.recordNanoseconds(Self.nanoseconds(duration)) }
+
+    private static func nanoseconds(_ duration: Duration) -> Int64 {
+        duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
     }
 
-    /// The exposition text: request metrics, then the cache counters.
-    func exposition(cache: ChartCacheStatistics) -> String {
-        var text = registry.emitToString()
-        func counter(_ name: String, _ help: String, _ value: Int) {
-            text +=
-                "# HELP surveycharts_\(name) \(help)\n# TYPE surveycharts_\(name) counter\nsurveycharts_\(name) \(value)\n"
+    /// The exposition text, after bringing the cache's, the streams' and the scheduler's figures
+    /// into their collectors.
+    func exposition(cache: ChartCacheStatistics, prerenderLeader isLeader: Bool, prerenderPasses passes: Int) -> String
+    {
+        reportedCache.withLock { reported in
+            for (keyPath, counter) in cacheCounters where cache[keyPath: keyPath] > reported[keyPath: keyPath] {
+                counter.increment(by: cache[keyPath: keyPath] - reported[keyPath: keyPath])
+            }
+            reported = cache
         }
-        counter("chart_renders_total", "Charts this process rendered and published.", cache.renders)
-        counter("chart_cache_hits_total", "Chart requests answered from a published file.", cache.hits)
-        counter("chart_cache_waits_total", "Chart requests that waited for another writer.", cache.waits)
-        counter("chart_cache_takeovers_total", "Abandoned pending chart files taken over.", cache.takeovers)
-        counter("chart_cache_failures_total", "Chart renders or writes that failed.", cache.failures)
-        counter("chart_cache_busy_total", "Chart requests that reached their deadline.", cache.busy)
-        counter("chart_cache_coalesced_total", "Chart requests that joined a fill under way.", cache.coalesced)
-        text += "# HELP surveycharts_chart_render_seconds Chart render time.\n"
-        text += "# TYPE surveycharts_chart_render_seconds histogram\n"
-        for bucket in cache.renderTimeBuckets {
-            text += "surveycharts_chart_render_seconds_bucket{le=\"\(bucket.upperBound)\"} \(bucket.count)\n"
+        reportedPasses.withLock { reported in
+            if passes > reported { prerenderPasses.increment(by: passes - reported) }
+            reported = max(reported, passes)
         }
-        text += "surveycharts_chart_render_seconds_bucket{le=\"+Inf\"} \(cache.renders)\n"
-        text += "surveycharts_chart_render_seconds_sum \(cache.renderSeconds)\n"
-        text += "surveycharts_chart_render_seconds_count \(cache.renders)\n"
-        func gauge(_ name: String, _ help: String, _ value: Int) {
-            text +=
-                "# HELP surveycharts_\(name) \(help)\n# TYPE surveycharts_\(name) gauge\nsurveycharts_\(name) \(value)\n"
-        }
-        gauge(
-            "streamed_bytes_buffered", "Bytes of large files read and not yet taken by clients.",
-            StreamedBytesBudget.live.load(ordering: .relaxed))
-        gauge(
-            "streams_waiting", "Large-file streams waiting for --max-buffered-bytes room.", StreamedBytesBudget.waiting)
-        return text
+        streamedBytes.record(StreamedBytesBudget.live.load(ordering: .relaxed))
+        streamsWaiting.record(StreamedBytesBudget.waiting)
+        prerenderLeader.record(isLeader ? 1 : 0)
+        return registry.emitToString()
     }
 }
 

@@ -104,7 +104,7 @@ public struct SurveyServer: Sendable {
     let staticFiles: StaticFileStore
     let charts: StaticFileStore
     let pages: Pages
-    let metrics = ServerMetrics()
+    let metrics: ServerMetrics
     let logger: Logger
     let resultsPages = ResultsPageCache()
     let homePages = RenderedPageCache()
@@ -131,11 +131,14 @@ public struct SurveyServer: Sendable {
     public init(configuration: ServerConfiguration, logger: Logger = Logger(label: "surveycharts")) async throws {
         self.configuration = configuration
         self.logger = logger
+        let metrics = ServerMetrics()
+        self.metrics = metrics
         do {
-            cache = try ChartCache(
-                configuration: .init(
-                    directory: configuration.chartsDirectory, deadline: configuration.chartDeadline,
-                    blockingThreads: configuration.blockingThreads, threadStart: PieChartRenderer.prepareThread))
+            var cacheConfiguration = ChartCache.Configuration(
+                directory: configuration.chartsDirectory, deadline: configuration.chartDeadline,
+                blockingThreads: configuration.blockingThreads, threadStart: PieChartRenderer.prepareThread)
+            cacheConfiguration.renderTimeObserver = { metrics.chartRendered(in: $0) }
+            cache = try ChartCache(configuration: cacheConfiguration)
         } catch let error as ChartCacheError {
             throw StartupError(error.message)
         }
@@ -369,20 +372,10 @@ public struct SurveyServer: Sendable {
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                 body: .init(
                     byteBuffer: ByteBuffer(
-                        string: metrics.exposition(cache: cache.statistics) + schedulerExposition())))
+                        string: metrics.exposition(
+                            cache: cache.statistics, prerenderLeader: scheduler.isLeader,
+                            prerenderPasses: scheduler.passes))))
         }
-    }
-
-    private func schedulerExposition() -> String {
-        """
-        # HELP surveycharts_prerender_leader Whether this process leads the pre-render scheduler (1) or not (0).
-        # TYPE surveycharts_prerender_leader gauge
-        surveycharts_prerender_leader \(scheduler.isLeader ? 1 : 0)
-        # HELP surveycharts_prerender_passes_total Pre-render passes this process completed.
-        # TYPE surveycharts_prerender_passes_total counter
-        surveycharts_prerender_passes_total \(scheduler.passes)
-
-        """
     }
 
     /// A completed survey's page never changes: it carries a strong ETag.

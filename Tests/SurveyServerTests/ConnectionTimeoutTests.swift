@@ -17,10 +17,7 @@ struct ConnectionTimeoutTests {
     }
 
     static func timedOut(_ server: ServerProcess, _ reason: String) throws -> Int {
-        let metrics = try server.get("/metrics").text
-        let prefix = "surveycharts_connections_timed_out_total{reason=\"\(reason)\"} "
-        let line = metrics.split(separator: "\n").first { $0.hasPrefix(prefix) }
-        return line.flatMap { Int($0.dropFirst(prefix.count)) } ?? 0
+        Int(try server.metric("surveycharts_connections_timed_out_total", matching: "reason=\"\(reason)\"") ?? 0)
     }
 
     @Test func anIdleConnectionThatNeverSendsARequestIsClosed() throws {

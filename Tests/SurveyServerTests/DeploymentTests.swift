@@ -125,10 +125,7 @@ struct DeploymentTests {
 
         /// A counter from one app's /metrics, summed over its label sets.
         static func counter(_ app: ServerProcess, _ name: String, matching: String = "") throws -> Int {
-            try app.get("/metrics").text.split(separator: "\n")
-                // `contains("")` is false: an empty filter must match everything.
-                .filter { $0.hasPrefix(name) && (matching.isEmpty || $0.contains(matching)) }
-                .compactMap { Double($0.split(separator: " ").last ?? "") }.reduce(0) { $0 + Int($1) }
+            Int(try app.metric(name, matching: matching) ?? 0)
         }
     }
 

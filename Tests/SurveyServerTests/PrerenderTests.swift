@@ -165,9 +165,7 @@ struct PrerenderTests {
         #expect(failures.all.isEmpty, "\(failures.all)")
         #expect(reports.allSatisfy { $0.status == 0 }, "\(reports.map(\.standardError))")
         let prerendered = reports.compactMap { Self.counts($0.standardOutput)?.rendered }.reduce(0, +)
-        let metrics = try server.get("/metrics").text
-        let line = metrics.split(separator: "\n").first { $0.hasPrefix("surveycharts_chart_renders_total ") }
-        let served = Int(line?.split(separator: " ").last ?? "") ?? -1000
+        let served = Int(try server.metric("surveycharts_chart_renders_total") ?? -1000)
         // Every question has 4 charts (wide and narrow, 1x and 2x); the stampede asked for the wide ones.
         #expect(prerendered + served == 80, "prerender \(prerendered) + server \(served)")
     }
@@ -209,7 +207,7 @@ struct PrerenderTests {
         let site = try ServerTests.Site()
         let first = try site.serve(["--prerender-retry-ms", "100"], prerender: true)
         func leads(_ server: ServerProcess) throws -> Bool {
-            try server.get("/metrics").text.split(separator: "\n").contains("surveycharts_prerender_leader 1")
+            try server.metric("surveycharts_prerender_leader") == 1
         }
         func waitUntil(_ condition: () throws -> Bool) throws -> Bool {
             for _ in 0..<200 {

@@ -99,9 +99,11 @@ struct ServerTests {
             let again = try server.get(target, headers: ["If-None-Match": png.header("ETag")!])
             #expect(again.status == 304)
         }
-        let metrics = try server.get("/metrics").text
-        #expect(metrics.contains("surveycharts_chart_renders_total 2"))
-        #expect(metrics.contains("surveycharts_http_requests_total{route=\"chart\",method=\"GET\",status=\"200\"} 2"))
+        #expect(try server.metric("surveycharts_chart_renders_total") == 2)
+        #expect(
+            try server.metric(
+                "surveycharts_http_requests_total", matching: "{route=\"chart\",method=\"GET\",status=\"200\"}")
+                == 2)
         #expect(try server.get("/healthz").text == "ok\n")
         // The open survey's form records a ballot.
         let form = try server.get("/surveys/2")
@@ -373,7 +375,7 @@ struct ServerTests {
         #expect(try server.get(location).body == chart.body)
         let again = try server.post("/api/charts/pie", body: spec, contentType: "application/json")
         #expect(again.body == chart.body)
-        #expect(try server.get("/metrics").text.contains("surveycharts_chart_renders_total 1"))
+        #expect(try server.metric("surveycharts_chart_renders_total") == 1)
     }
 
     @Test func threeServersShareOneChartDirectoryAndRenderOnce() throws {
@@ -393,9 +395,7 @@ struct ServerTests {
         #expect(statuses.withLock { $0 }.allSatisfy { $0 == 200 })
         var renders = 0
         for server in servers {
-            let metrics = try server.get("/metrics").text
-            let line = metrics.split(separator: "\n").first { $0.hasPrefix("surveycharts_chart_renders_total ") }
-            renders += Int(line?.split(separator: " ").last ?? "") ?? -100
+            renders += Int(try server.metric("surveycharts_chart_renders_total") ?? -100)
         }
         #expect(renders == 2)
     }

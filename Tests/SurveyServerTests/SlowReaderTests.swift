@@ -17,8 +17,7 @@ struct SlowReaderTests {
     }
 
     static func gauge(_ server: ServerProcess, _ name: String) throws -> Int {
-        let line = try server.get("/metrics").text.split(separator: "\n").first { $0.hasPrefix(name + " ") }
-        return line.flatMap { Int($0.dropFirst(name.count + 1)) } ?? -1
+        Int(try server.metric(name) ?? -1)
     }
 
     @Test func fiveHundredClientsPipeliningLargeFilesAndNeverReadingAreCutOff() throws {
@@ -59,11 +58,8 @@ struct SlowReaderTests {
         let closedDeadline = Date().addingTimeInterval(20)
         var timedOut = 0
         while Date() < closedDeadline {
-            let metrics = try server.get("/metrics").text
-            let prefix = "surveycharts_connections_timed_out_total{reason=\"write_stall\"} "
-            timedOut =
-                metrics.split(separator: "\n").first { $0.hasPrefix(prefix) }
-                .flatMap { Int($0.dropFirst(prefix.count)) } ?? 0
+            timedOut = Int(
+                try server.metric("surveycharts_connections_timed_out_total", matching: "reason=\"write_stall\"") ?? 0)
             if timedOut >= 450 { break }
             usleep(250_000)
         }

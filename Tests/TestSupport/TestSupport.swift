@@ -400,3 +400,20 @@ public final class RawConnection {
         }
     }
 }
+
+extension ServerProcess {
+    /// The sum of the samples of metric `name` on `/metrics` whose labels contain `matching`
+    /// (all of them when it is empty); nil when there is no such sample. Counters and gauges
+    /// alike: values are read as numbers, whatever their format (`1`, `1.0`).
+    public func metric(_ name: String, matching: String = "") throws -> Double? {
+        let samples = try get("/metrics").text.split(separator: "\n").filter { line in
+            guard !line.hasPrefix("#"), line.hasPrefix(name) else { return false }
+            let rest = line.dropFirst(name.count)
+            // `name` itself, not a longer name that starts with it.
+            guard rest.first == " " || rest.first == "{" else { return false }
+            // `contains("")` is false: an empty filter must match everything.
+            return matching.isEmpty || rest.contains(matching)
+        }.compactMap { Double($0.split(separator: " ").last ?? "") }
+        return samples.isEmpty ? nil : samples.reduce(0, +)
+    }
+}
