@@ -1,6 +1,7 @@
 import ChartCache
 import Foundation
 import Logging
+import ServiceLifecycle
 import Surveys
 import Synchronization
 
@@ -33,7 +34,10 @@ public struct SystemSchedulerClock: SchedulerClock {
 /// Servers sharing a chart directory elect one leader with `flock` on `.prerender.lock` there;
 /// the others retry, so a new leader takes over when the old one dies. Pages never wait for
 /// it: a chart that is not ready yet is rendered on demand through the same cache.
-public final class PrerenderScheduler: Sendable {
+///
+/// It is a `Service`: the server runs it in its service group beside the HTTP server, so a
+/// graceful shutdown (SIGTERM, SIGINT) stops both.
+public final class PrerenderScheduler: Service, Sendable {
     /// Settings; new ones get defaults.
     public struct Configuration: Sendable {
         /// The chart directory (the lock file lives there).
@@ -81,7 +85,12 @@ public final class PrerenderScheduler: Sendable {
     public var rendered: Int { renderedCount.load(ordering: .relaxed) }
 
     /// Runs until the task is cancelled.
-    public func run() async {
+    /// Schedules until cancelled or, inside a service group, until graceful shutdown.
+    public func run() async throws {
+        await cancelWhenGracefulShutdown { await self.schedule() }
+    }
+
+    private func schedule() async {
         var lastDay: CalendarDay?
         defer { releaseLeadership() }
         while !Task.isCancelled {

@@ -245,6 +245,7 @@ public struct SurveyServer: Sendable {
                 address: .hostname(configuration.host, port: configuration.port), serverName: "SurveyCharts",
                 availableConnectionsDelegate: MaximumAvailableConnections(configuration.connectionLimit, logger: logger)
             ),
+            services: configuration.prerender ? [scheduler] : [],
             onServerRunning: { [logger, metrics] channel in
                 try? await channel.eventLoop.submit {
                     let exhaustion = AcceptExhaustionHandler(logger: logger, reserve: ReserveDescriptor()) {
@@ -272,14 +273,9 @@ public struct SurveyServer: Sendable {
                 "--max-connections \(asked) is more than \(limit.soft) file descriptors allow; using \(configuration.connectionLimit)"
             )
         }
-        let prerendering = Task { [scheduler, configuration] in
-            if configuration.prerender { await scheduler.run() }
-        }
-        defer { prerendering.cancel() }
+        // The scheduler runs as a service beside the HTTP server: SIGTERM stops both, then the pool.
+        defer { cache.shutdown() }
         try await application().runService(gracefulShutdownSignals: [.sigterm, .sigint])
-        prerendering.cancel()
-        await prerendering.value
-        cache.shutdown()
     }
 
     // MARK: Routes

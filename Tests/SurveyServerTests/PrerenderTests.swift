@@ -187,7 +187,7 @@ struct PrerenderTests {
             configuration: .init(chartsDirectory: directory.path + "/charts", timeZone: utc), store: store,
             cache: cache,
             clock: clock, logger: Logger(label: "test"))
-        let running = Task { await scheduler.run() }
+        let running = Task { try await scheduler.run() }
         defer { running.cancel() }
         while scheduler.passes < 1 || clock.sleeperCount == 0 { try await Task.sleep(for: .milliseconds(5)) }
         #expect(scheduler.isLeader)
@@ -200,7 +200,7 @@ struct PrerenderTests {
         #expect(files.filter { $0.hasSuffix(".png") }.count == 20)
         running.cancel()
         clock.wakeEveryone()
-        await running.value
+        try await running.value
     }
 
     @Test func leadershipMovesWhenTheLeaderDies() throws {
