@@ -108,7 +108,9 @@ public final class ChartCache: Sendable {
                 fills[name, default: Fill()].waiters[waiter] = continuation
                 return startsFill
             }
-            recorder.update { startsFill ? ($0.fills += 1) : ($0.coalesced += 1) }
+            recorder.update { statistics in
+                if startsFill { statistics.fills += 1 } else { statistics.coalesced += 1 }
+            }
             // Even a request stuck behind a full pool answers at its deadline.
             DispatchQueue.global().asyncAfter(deadline: .now() + ChartDirectory.seconds(configuration.deadline)) {
                 [self] in
@@ -147,7 +149,9 @@ public final class ChartCache: Sendable {
     /// Removes published charts that are not in `current` and were last modified before
     /// `cutoff`. Pending files, locks, other hidden files, directories, links and names that are
     /// not valid chart names are never touched.
-    public func prune(keeping current: Set<ChartName>, olderThan cutoff: Date, dryRun: Bool) async throws
+    public func prune(
+        keeping current: Set<ChartName>, olderThan cutoff: Date, dryRun: Bool
+    ) async throws
         -> PruneReport
     {
         let path = configuration.directory

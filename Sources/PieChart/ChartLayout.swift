@@ -400,7 +400,9 @@ private struct LayoutBuilder<Measurer: TextMeasuring> {
     /// Stacks labels of one side top to bottom near their wedges, without overlap, inside
     /// `top...bottom`. When they cannot all fit, the smallest slices give up their label (their
     /// percentage stays in the legend).
-    private func stack(_ candidates: [OutsideCandidate], top: Double, bottom: Double, gap: Double)
+    private func stack(
+        _ candidates: [OutsideCandidate], top: Double, bottom: Double, gap: Double
+    )
         -> ([OutsideCandidate], [Int])
     {
         var items = candidates.sorted { $0.anchor.y < $1.anchor.y }

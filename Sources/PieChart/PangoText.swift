@@ -95,7 +95,9 @@ final class PangoThreadState {
 
     /// A layout of `text` set as the layout engine measured it (between `beginChart` and `endChart`,
     /// the same one each time for the same arguments). The caller unrefs it.
-    func makeLayout(_ text: String, style: TextStyle, maxWidth: Double?, maxLines: Int, centered: Bool = false)
+    func makeLayout(
+        _ text: String, style: TextStyle, maxWidth: Double?, maxLines: Int, centered: Bool = false
+    )
         -> OpaquePointer
     {
         guard keepsChartLayouts else {
@@ -113,7 +115,9 @@ final class PangoThreadState {
         return layout
     }
 
-    private func newLayout(_ text: String, style: TextStyle, maxWidth: Double?, maxLines: Int, centered: Bool)
+    private func newLayout(
+        _ text: String, style: TextStyle, maxWidth: Double?, maxLines: Int, centered: Bool
+    )
         -> OpaquePointer
     {
         let layout = pango_layout_new(context)!

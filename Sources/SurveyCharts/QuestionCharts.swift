@@ -78,7 +78,9 @@ public enum QuestionCharts {
 
     /// The spec of a question's chart in `variant` at `scale`. It has no title: the page shows
     /// the question as the heading right above it.
-    public static func spec(for question: Question, variant: QuestionChartVariant = .wide, scale: Int = 1) throws
+    public static func spec(
+        for question: Question, variant: QuestionChartVariant = .wide, scale: Int = 1
+    ) throws
         -> ChartSpec
     {
         let size = variant.size(answers: question.answers.count)

@@ -85,7 +85,7 @@ final class ReserveDescriptor: Sendable {
     /// Opens the reserve again if it is not held.
     func take() {
         descriptor.withLock { descriptor in
-            if descriptor < 0 { descriptor = open("/dev/null", O_RDONLY | O_CLOEXEC);  }
+            if descriptor < 0 { descriptor = open("/dev/null", O_RDONLY | O_CLOEXEC) }
         }
     }
 

@@ -149,7 +149,9 @@ final class LogClock: Sendable {
 struct AccessLogMiddleware<Context: RemoteAddressRequestContext>: RouterMiddleware {
     let log: AccessLog
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+    func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws
         -> Response
     {
         let start = ContinuousClock.now

@@ -253,7 +253,9 @@ extension SurveyServer {
         return redirect(to: "/admin/surveys/\(survey.id)?done=saved")
     }
 
-    private func surveyPage(_ context: SurveyRequestContext, session: AdminSession, actionError: String) async throws
+    private func surveyPage(
+        _ context: SurveyRequestContext, session: AdminSession, actionError: String
+    ) async throws
         -> Response
     {
         let (survey, overview) = try await adminSurvey(context)
@@ -288,7 +290,9 @@ extension SurveyServer {
 
     /// A form post's session and fields: the session first (so unauthenticated posts learn
     /// nothing), then the origin and the CSRF token.
-    func operatorForm(_ request: Request, context: SurveyRequestContext) async throws -> (
+    func operatorForm(
+        _ request: Request, context: SurveyRequestContext
+    ) async throws -> (
         AdminSession, [(name: String, value: String)]
     ) {
         let session = try await operatorSession(request)

@@ -44,7 +44,9 @@ final class ConnectionDeadlinesHandler: ChannelDuplexHandler, RemovableChannelHa
 
     /// Why a connection was closed, the label of `surveycharts_connections_timed_out_total`.
     enum Reason: String {
-        case header, body, keepAlive = "keep_alive", writeStall = "write_stall"
+        case header, body
+        case keepAlive = "keep_alive"
+        case writeStall = "write_stall"
     }
 
     private enum Reading {

@@ -20,7 +20,9 @@ struct StaticFileMiddleware<Context: RequestContext>: RouterMiddleware {
 
     static var immutable: String { "public, max-age=31536000, immutable" }
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+    func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws
         -> Response
     {
         let path = request.uri.path

@@ -39,7 +39,9 @@ public struct StaticFile: Sendable {
 extension StaticFile {
     /// Status, headers and body (nil for none, as for HEAD and 304) answering a request for this file.
     /// Shared by this middleware and the event-loop fast path for charts.
-    func answer(method: HTTPRequest.Method, headers request: HTTPFields) -> (
+    func answer(
+        method: HTTPRequest.Method, headers request: HTTPFields
+    ) -> (
         status: HTTPResponse.Status, headers: HTTPFields, body: ByteBuffer?, range: Range<Int>?
     ) {
         let conditions = StaticFileRules.Conditions(
@@ -174,7 +176,9 @@ public final class StaticFileStore: Sendable {
     /// Puts a file that was just published (a rendered chart) into memory (unless it is too
     /// large to keep), and returns it.
     @discardableResult
-    public func remember(_ segments: [String], bytes: [UInt8], modified: Date, device: UInt64, inode: UInt64)
+    public func remember(
+        _ segments: [String], bytes: [UInt8], modified: Date, device: UInt64, inode: UInt64
+    )
         -> StaticFile
     {
         let file = StaticFile(

@@ -593,7 +593,9 @@ public struct SurveyServer: Sendable {
         return number
     }
 
-    private func jsonError(_ status: HTTPResponse.Status, code: String, _ message: String, field: String? = nil)
+    private func jsonError(
+        _ status: HTTPResponse.Status, code: String, _ message: String, field: String? = nil
+    )
         -> Response
     {
         let data = (try? JSONEncoder().encode(JSONErrorBody(error: code, message: message, field: field))) ?? Data()

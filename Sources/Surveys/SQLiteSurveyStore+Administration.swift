@@ -231,7 +231,9 @@ extension SQLiteSurveyStore {
 
     // MARK: Helpers
 
-    static func overviews(_ db: Database, _ clause: String, _ arguments: StatementArguments) throws
+    static func overviews(
+        _ db: Database, _ clause: String, _ arguments: StatementArguments
+    ) throws
         -> [SurveyOverview]
     {
         // Every ballot answers every question once, so each question's votes count the ballots; a

@@ -393,7 +393,9 @@ public final class SQLiteSurveyStore: SurveyStore {
         }
     }
 
-    static func summaries(_ db: Database, _ clause: String, _ arguments: StatementArguments) throws
+    static func summaries(
+        _ db: Database, _ clause: String, _ arguments: StatementArguments
+    ) throws
         -> [SurveySummary]
     {
         try Row.fetchAll(db, sql: "SELECT id, title, opens, closes FROM survey \(clause)", arguments: arguments).map {

@@ -172,7 +172,7 @@ public struct SurveyDocument: Sendable, Hashable, Codable {
         switch type {
         case is String.Type: return "a string"
         case is Int.Type, is Int64.Type: return "a whole number"
-        case is Array<Any>.Type: return "a list"
+        case is [Any].Type: return "a list"
         default:
             let name = "\(type)"
             return name.hasPrefix("Array") ? "a list" : (name.hasPrefix("Dictionary") ? "an object" : "\(name)")

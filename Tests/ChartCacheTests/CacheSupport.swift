@@ -63,7 +63,9 @@ struct HelperReport: Decodable {
 }
 
 enum Helper {
-    static func start(_ directory: TemporaryDirectory, name: String, _ extra: [String] = []) throws
+    static func start(
+        _ directory: TemporaryDirectory, name: String, _ extra: [String] = []
+    ) throws
         -> Executable.Running
     {
         try Executable.start(["--dir", directory.path, "--name", name] + extra, name: "ChartCacheTestHelper")

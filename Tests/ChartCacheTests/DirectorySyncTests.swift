@@ -19,7 +19,7 @@ struct DirectorySyncTests {
                 returned.add(1, ordering: .relaxed)
             }
         }
-        threads.forEach { $0.start() }
+        for thread in threads { thread.start() }
         let deadline = Date().addingTimeInterval(30)
         while returned.load(ordering: .relaxed) < callers && Date() < deadline { usleep(1000) }
         #expect(returned.load(ordering: .relaxed) == callers)

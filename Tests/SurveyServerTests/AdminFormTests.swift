@@ -18,7 +18,9 @@ struct AdminFormTests {
         ([("csrf", csrf)] + fields).map { "\($0.0)=\(AdminSite.encode($0.1))" }.joined(separator: "&")
     }
 
-    static func replacing(_ name: String, with value: String, in fields: [(String, String)] = valid) -> [(
+    static func replacing(
+        _ name: String, with value: String, in fields: [(String, String)] = valid
+    ) -> [(
         String, String
     )] {
         fields.map { $0.0 == name ? ($0.0, value) : $0 }

@@ -42,7 +42,9 @@ final class AdminSite {
         return try server.get(path, headers: headers)
     }
 
-    func post(_ path: String, _ body: String, cookie: String?, origin: String? = nil, accept: String? = nil) throws
+    func post(
+        _ path: String, _ body: String, cookie: String?, origin: String? = nil, accept: String? = nil
+    ) throws
         -> RawHTTPResponse
     {
         var headers: [String: String] = [:]

@@ -39,7 +39,7 @@ final class ManualClock: SchedulerClock, Sendable {
             state.sleepers.removeAll { $0.until <= instant }
             return due
         }
-        due.forEach { $0.resume() }
+        for sleeper in due { sleeper.resume() }
     }
 
     func wakeEveryone() {
@@ -47,7 +47,7 @@ final class ManualClock: SchedulerClock, Sendable {
             defer { state.sleepers.removeAll() }
             return state.sleepers.map(\.wake)
         }
-        all.forEach { $0.resume() }
+        for sleeper in all { sleeper.resume() }
     }
 }
 

@@ -381,7 +381,7 @@ struct ServerTests {
     @Test func threeServersShareOneChartDirectoryAndRenderOnce() throws {
         let site = try Site()
         let servers = try (0..<3).map { _ in try site.serve() }
-        defer { servers.forEach { $0.stop() } }
+        defer { for server in servers { server.stop() } }
         let json = try servers[0].get("/surveys/1/results.json")
         let object = try JSONSerialization.jsonObject(with: Data(json.body)) as? [String: Any]
         let questions = object?["questions"] as? [[String: Any]] ?? []

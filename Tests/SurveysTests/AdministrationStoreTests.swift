@@ -101,7 +101,9 @@ struct AdministrationStoreTests {
         #expect(try await store.session(idHash: "g", at: start, idleLimit: 12 * 3600) == nil)
     }
 
-    @Test(arguments: StoreKind.allCases) func createIgnoresIdsAndVotesAndRefusesBadSurveysWhole(kind: StoreKind)
+    @Test(arguments: StoreKind.allCases) func createIgnoresIdsAndVotesAndRefusesBadSurveysWhole(
+        kind: StoreKind
+    )
         async throws
     {
         let directory = try TemporaryDirectory()
@@ -140,7 +142,9 @@ struct AdministrationStoreTests {
         #expect(try await store.exportDocument() == before)
     }
 
-    @Test(arguments: StoreKind.allCases) func editsKeepVotesAndRefuseToDeleteOrMoveVotedAnswers(kind: StoreKind)
+    @Test(arguments: StoreKind.allCases) func editsKeepVotesAndRefuseToDeleteOrMoveVotedAnswers(
+        kind: StoreKind
+    )
         async throws
     {
         let directory = try TemporaryDirectory()

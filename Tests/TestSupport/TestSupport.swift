@@ -83,7 +83,9 @@ public enum Executable {
     }
 
     /// Starts `name` with `arguments`.
-    public static func start(_ arguments: [String], name: String = "surveycharts", environment: [String: String]? = nil)
+    public static func start(
+        _ arguments: [String], name: String = "surveycharts", environment: [String: String]? = nil
+    )
         throws -> Running
     {
         let process = Process()
