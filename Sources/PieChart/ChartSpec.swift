@@ -73,16 +73,10 @@ public struct ChartSpec: Sendable, Hashable, Codable {
         case title, slices, width, height, scale, theme
     }
 
+    /// Decodes through the same strict parser as `init(json:)`: unknown fields are refused and
+    /// errors are `ChartSpecError`s that name the field, whichever way a spec arrives.
     public init(from decoder: Decoder) throws {
-        // Decoding goes through the same strict parser as `init(json:)`, so errors name fields the same way.
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self = try ChartSpec(
-            title: container.decodeIfPresent(String.self, forKey: .title),
-            slices: container.decode([Slice].self, forKey: .slices),
-            width: container.decodeIfPresent(Int.self, forKey: .width) ?? 640,
-            height: container.decodeIfPresent(Int.self, forKey: .height) ?? 400,
-            scale: container.decodeIfPresent(Int.self, forKey: .scale) ?? 1,
-            theme: container.decodeIfPresent(Theme.self, forKey: .theme) ?? .light)
+        try self.init(parsed: try JSONValue(from: decoder))
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -161,7 +155,7 @@ public struct ChartSpec: Sendable, Hashable, Codable {
 
     /// The version of the drawing code. It is part of every cache key, so a change to how charts
     /// look gives every chart a new name. Bump it whenever the pixels change.
-    public static let rendererVersion = "piechart-4"
+    public static let rendererVersion = "piechart-5"
 
     /// The canonical form of this spec: sorted keys, defaults filled in, no insignificant
     /// whitespace. Equal specs give equal bytes, whatever JSON they were parsed from.
@@ -185,17 +179,19 @@ extension ChartSpec {
     /// would be ignored otherwise), and values must be whole non-negative numbers.
     /// - Throws: `ChartSpecError`.
     public init(json bytes: some Collection<UInt8>) throws {
-        let root: [String: JSONValue]
+        let value: JSONValue
         do {
-            let value = try JSONDecoder().decode(JSONValue.self, from: Data(bytes))
-            guard case .object(let object) = value else {
-                throw ChartSpecError(.wrongType, field: "$", "must be a JSON object with \"slices\"")
-            }
-            root = object
-        } catch let error as ChartSpecError {
-            throw error
+            value = try JSONDecoder().decode(JSONValue.self, from: Data(bytes))
         } catch {
             throw ChartSpecError(.malformedJSON, field: "$", "is not valid JSON (\(JSONValue.describe(error)))")
+        }
+        try self.init(parsed: value)
+    }
+
+    /// The one parser behind `init(json:)` and `Decodable`.
+    init(parsed value: JSONValue) throws {
+        guard case .object(let root) = value else {
+            throw ChartSpecError(.wrongType, field: "$", "must be a JSON object with \"slices\"")
         }
         let known = Set(CodingKeys.allCases.map(\.rawValue))
         if let unknown = root.keys.sorted().first(where: { !known.contains($0) }) {

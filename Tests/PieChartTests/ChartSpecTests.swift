@@ -145,6 +145,24 @@ struct ChartSpecTests {
         #expect(throws: ChartSpecError.self) {
             try JSONDecoder().decode(ChartSpec.self, from: Data(#"{"slices": [{"label": "A", "value": -3}]}"#.utf8))
         }
+        // One parser: Decodable refuses what `init(json:)` refuses, with the same error.
+        for json in [
+            #"{"slices": [{"label": "A", "value": 1}], "titel": "typo"}"#,
+            #"{"slices": [{"label": "A", "value": 1, "colour": "red"}]}"#,
+            #"{"slices": [{"label": "A", "value": 1.5}]}"#,
+            #"{"slices": [{"label": "A", "value": true}]}"#,
+            #"[1, 2]"#,
+        ] {
+            var viaInit: ChartSpecError?
+            var viaDecodable: ChartSpecError?
+            do { _ = try ChartSpec(json: Array(json.utf8)) } catch { viaInit = error as? ChartSpecError }
+            do { _ = try JSONDecoder().decode(ChartSpec.self, from: Data(json.utf8)) } catch {
+                viaDecodable = error as? ChartSpecError
+            }
+            #expect(
+                viaInit != nil && viaInit?.code == viaDecodable?.code && viaInit?.field == viaDecodable?.field,
+                "\(json)")
+        }
     }
 
     @Test func altTextStatesTheData() throws {
