@@ -25,10 +25,7 @@ struct AccessLogTests {
             #"^127\.0\.0\.1 - - \[\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} \+0000\] "GET /surveys/1\?from=%22home%22 HTTP/1\.1" 200 \d+ "/x" "probe \\"quoted\\" agent" \d+\.\d{6}$"#
         #expect(line.range(of: pattern, options: .regularExpression) != nil, "\(line)")
         // A warm chart hit, answered on the event loop without the router, is logged too.
-        let json = try server.get("/surveys/1/results.json")
-        let document = try #require(try JSONSerialization.jsonObject(with: Data(json.body)) as? [String: Any])
-        let chart = try #require(
-            ((document["questions"] as? [[String: Any]])?.first?["chart"] as? [String: String])?["1x"])
+        let chart = try #require(try server.results(1).questions.first?.chart["1x"])
         for _ in 0..<3 { #expect(try server.get(chart).status == 200) }
         #expect(server.logContains("\"GET \(chart) HTTP/1.1\" 200 "))
         let deadline = Date().addingTimeInterval(5)

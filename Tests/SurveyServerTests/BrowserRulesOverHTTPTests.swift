@@ -26,11 +26,7 @@ struct BrowserRulesOverHTTPTests {
     @Test func headAnswersEveryGetRouteWithTheSameStatusAndHeadersAndNoBody() throws {
         let (_, server) = try Self.demo()
         defer { server.stop() }
-        let results = try server.get("/surveys/1/results.json")
-        let chart = try #require(
-            (try JSONSerialization.jsonObject(with: Data(results.body)) as? [String: Any]).flatMap {
-                ($0["questions"] as? [[String: Any]])?.first?["chart"] as? [String: String]
-            }?["1x"])
+        let chart = try #require(try server.results(1).questions.first?.chart["1x"])
         let targets = [
             "/", "/surveys/1", "/surveys/2", "/surveys/2/thanks", "/surveys/1/results.json", "/surveys/2/results.json",
             "/surveys/999", "/healthz", "/metrics", "/favicon.ico", "/static/css/site.css", chart, "/no/such/page",
@@ -101,11 +97,7 @@ struct BrowserRulesOverHTTPTests {
                 ServerTests.today, "--no-prerender", "--no-chart-fast-path",
             ])
         defer { router.stop() }
-        let results = try fast.get("/surveys/1/results.json")
-        let chart = try #require(
-            (try JSONSerialization.jsonObject(with: Data(results.body)) as? [String: Any]).flatMap {
-                ($0["questions"] as? [[String: Any]])?.first?["chart"] as? [String: String]
-            }?["2x"])
+        let chart = try #require(try fast.results(1).questions.first?.chart["2x"])
         _ = try fast.get(chart)  // rendered, then warm in both processes' memory
         _ = try router.get(chart)
         for headers in [[:], ["If-None-Match": "*"], ["Range": "bytes=0-99"]] {
@@ -125,11 +117,7 @@ struct BrowserRulesOverHTTPTests {
     @Test func aChartHeldByAnotherWriterPastTheDeadlineIs503WithRetryAfter() throws {
         let (site, server) = try Self.demo(["--chart-deadline", "1"])
         defer { server.stop() }
-        let results = try server.get("/surveys/1/results.json")
-        let chart = try #require(
-            (try JSONSerialization.jsonObject(with: Data(results.body)) as? [String: Any]).flatMap {
-                ($0["questions"] as? [[String: Any]])?.first?["chart"] as? [String: String]
-            }?["1x"])
+        let chart = try #require(try server.results(1).questions.first?.chart["1x"])
         let fileName = try #require(chart.split(separator: "/").last.map(String.init))
         // Another process is drawing this chart: it created the pending file and holds its lock,
         // well past the deadline (1 s); then it gives up the way a failing writer does.
@@ -164,7 +152,7 @@ struct BrowserRulesOverHTTPTests {
         // The writer gave up without publishing: the next request draws the chart.
         let drawn = try server.get(chart)
         #expect(drawn.status == 200 && drawn.header("Content-Type") == "image/png")
-        #expect(Array(drawn.body.prefix(8)) == [137, 80, 78, 71, 13, 10, 26, 10])
+        #expect(isPNG(drawn.body))
     }
 
     /// Results pages are cached for 5 s (`resultsPageLifetime`); a change made behind the server's

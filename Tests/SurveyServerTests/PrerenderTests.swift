@@ -89,7 +89,7 @@ struct PrerenderTests {
     static func isPNG(_ path: String, width: Int) -> Bool {
         guard let data = FileManager.default.contents(atPath: path), data.count > 40 else { return false }
         let bytes = Array(data)
-        return Array(bytes.prefix(8)) == [137, 80, 78, 71, 13, 10, 26, 10]
+        return TestSupport.isPNG(bytes)
             && bytes[16..<20].reduce(0, { $0 << 8 | Int($1) }) == width
             && Array(bytes.suffix(8).prefix(4)) == Array("IEND".utf8)
     }

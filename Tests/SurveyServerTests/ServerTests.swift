@@ -94,7 +94,7 @@ struct ServerTests {
             #expect(png.status == 200)
             #expect(png.header("Content-Type") == "image/png")
             #expect(png.header("Cache-Control") == "public, max-age=31536000, immutable")
-            #expect(Array(png.body.prefix(8)) == [137, 80, 78, 71, 13, 10, 26, 10])
+            #expect(isPNG(png.body))
             #expect(png.body[16..<20].reduce(0) { $0 << 8 | Int($1) } == width)
             let again = try server.get(target, headers: ["If-None-Match": png.header("ETag")!])
             #expect(again.status == 304)

@@ -419,3 +419,47 @@ extension ServerProcess {
         return samples.isEmpty ? nil : samples.reduce(0, +)
     }
 }
+
+/// `GET /surveys/N/results.json`, decoded: what the tests read of it.
+public struct ResultsJSON: Decodable, Sendable {
+    /// One question's results.
+    public struct Question: Decodable, Sendable {
+        public var id: Int64
+        public var text: String
+        public var total: Int
+        /// The wide chart's URLs by scale ("1x", "2x").
+        public var chart: [String: String]
+        /// The narrow chart's URLs by scale.
+        public var narrowChart: [String: String]
+        public var answers: [Answer]
+    }
+
+    /// One answer's count.
+    public struct Answer: Decodable, Sendable {
+        public var id: Int64
+        public var text: String
+        public var votes: Int
+        public var percent: Int
+    }
+
+    public var id: Int64
+    public var title: String
+    public var questions: [Question]
+}
+
+extension ServerProcess {
+    /// Survey `id`'s results document; throws when the server does not answer 200 with one.
+    public func results(_ id: Int) throws -> ResultsJSON {
+        let response = try get("/surveys/\(id)/results.json")
+        guard response.status == 200 else {
+            throw CocoaError(
+                .fileReadUnknown, userInfo: [NSLocalizedDescriptionKey: "results.json: \(response.status)"])
+        }
+        return try JSONDecoder().decode(ResultsJSON.self, from: Data(response.body))
+    }
+}
+
+/// Whether `bytes` start with the PNG signature.
+public func isPNG(_ bytes: some Sequence<UInt8>) -> Bool {
+    Array(bytes.prefix(8)) == [137, 80, 78, 71, 13, 10, 26, 10]
+}
