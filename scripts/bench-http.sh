@@ -12,36 +12,40 @@ swift build -c release --product surveycharts >/dev/null
 swift build -c release --product surveycharts-bench >/dev/null
 binary=.build/release/surveycharts
 work=$(mktemp -d /tmp/surveycharts-bench-http.XXXXXX)
-server_pid=""
-fast_pid=""
 nginx_pid=""
-pg_pid=""
-logged_pid=""
-big_pid=""
 caddy_pid=""
 origin_pid=""
-router_pid=""
+servers=()  # every `surveycharts serve` still running
 cleanup() {
-    [ -n "$router_pid" ] && kill "$router_pid" 2>/dev/null && wait "$router_pid" 2>/dev/null || true
+    for pid in "${servers[@]}"; do kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true; done
     [ -n "$caddy_pid" ] && kill "$caddy_pid" 2>/dev/null && wait "$caddy_pid" 2>/dev/null || true
     [ -n "$origin_pid" ] && kill "$origin_pid" 2>/dev/null || true
-    [ -n "$big_pid" ] && kill "$big_pid" 2>/dev/null && wait "$big_pid" 2>/dev/null || true
-    [ -n "$logged_pid" ] && kill "$logged_pid" 2>/dev/null && wait "$logged_pid" 2>/dev/null || true
-    [ -n "$pg_pid" ] && kill "$pg_pid" 2>/dev/null && wait "$pg_pid" 2>/dev/null || true
-    [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true
-    [ -n "$fast_pid" ] && kill "$fast_pid" 2>/dev/null && wait "$fast_pid" 2>/dev/null || true
     [ -n "$nginx_pid" ] && kill "$nginx_pid" 2>/dev/null || true
     rm -rf "$work"
 }
 trap cleanup EXIT
 duration=${BENCH_SECONDS:-8}
 
-"$binary" serve --port 0 --no-access-log --database "$work/surveys.sqlite3" --charts-dir "$work/piecharts" \
-    --static-dir static \
-    > "$work/server.out" 2> "$work/server.log" &
-server_pid=$!
-for _ in $(seq 1 100); do grep -q "listening on" "$work/server.out" 2>/dev/null && break; sleep 0.1; done
-port=$(sed -nE 's/.*listening on http:\/\/127.0.0.1:([0-9]+).*/\1/p' "$work/server.out")
+# start_server NAME ARGS...: `surveycharts serve --port 0 --static-dir static ARGS...`, output in
+# $work/NAME.out and .log; waits until it listens, then sets $server_pid and $server_port.
+start_server() {
+    local name=$1
+    shift
+    "$binary" serve --port 0 --static-dir static "$@" > "$work/$name.out" 2> "$work/$name.log" &
+    server_pid=$!
+    servers+=("$server_pid")
+    for _ in $(seq 1 100); do grep -q "listening on" "$work/$name.out" 2>/dev/null && break; sleep 0.1; done
+    server_port=$(sed -nE 's/.*listening on http:\/\/127.0.0.1:([0-9]+).*/\1/p' "$work/$name.out")
+}
+# stop_server PID: stops one server started by start_server.
+stop_server() {
+    kill "$1"
+    wait "$1" 2>/dev/null || true
+}
+
+start_server main --no-access-log --database "$work/surveys.sqlite3" --charts-dir "$work/piecharts"
+main_pid=$server_pid
+port=$server_port
 chart=$(curl -s "http://127.0.0.1:$port/surveys/1/results.json" | python3 -c 'import json,sys; print(json.load(sys.stdin)["questions"][1]["chart"]["1x"])')
 curl -s -o /dev/null "http://127.0.0.1:$port$chart"
 # The chart bytes a results page costs (the seed's survey 1): phones load the narrow chart at 2x,
@@ -101,24 +105,19 @@ caddy_hits=$(wrk -t2 -c64 -d"${duration}s" "http://127.0.0.1:$caddy_port$chart" 
 kill "$caddy_pid"; wait "$caddy_pid" 2>/dev/null || true; caddy_pid=""
 # The same hits on a second server over the same files without the event-loop fast path: every hit
 # goes through Hummingbird's router and our static file middleware. What the fast path is worth.
-"$binary" serve --port 0 --no-access-log --no-prerender --no-chart-fast-path --database "$work/surveys.sqlite3" \
-    --charts-dir "$work/piecharts" --static-dir static > "$work/router.out" 2> "$work/router.log" &
-router_pid=$!
-for _ in $(seq 1 100); do grep -q "listening on" "$work/router.out" 2>/dev/null && break; sleep 0.1; done
-router_port=$(sed -nE 's/.*listening on http:\/\/127.0.0.1:([0-9]+).*/\1/p' "$work/router.out")
+start_server router --no-access-log --no-prerender --no-chart-fast-path --database "$work/surveys.sqlite3" \
+    --charts-dir "$work/piecharts"
+router_port=$server_port
 curl -s -o /dev/null "http://127.0.0.1:$router_port$chart"
 router_hits=$(wrk -t2 -c64 -d"${duration}s" "http://127.0.0.1:$router_port$chart" | rate)
-kill "$router_pid"; wait "$router_pid" 2>/dev/null || true; router_pid=""
+stop_server "$server_pid"
 page=$(wrk -t2 -c64 -d"${duration}s" "http://127.0.0.1:$port/surveys/1" | rate)
 # The same page on a server with the access log on (the default), writing to a file.
-"$binary" serve --port 0 --no-prerender --database "$work/logged.sqlite3" --charts-dir "$work/logged-charts" \
-    --static-dir static > "$work/logged.out" 2> "$work/logged.log" &
-logged_pid=$!
-for _ in $(seq 1 100); do grep -q "listening on" "$work/logged.out" 2>/dev/null && break; sleep 0.1; done
-logged_port=$(sed -nE 's/.*listening on http:\/\/127.0.0.1:([0-9]+).*/\1/p' "$work/logged.out")
+start_server logged --no-prerender --database "$work/logged.sqlite3" --charts-dir "$work/logged-charts"
+logged_port=$server_port
 curl -s -o /dev/null "http://127.0.0.1:$logged_port/surveys/1"
 logged_page=$(wrk -t2 -c64 -d"${duration}s" "http://127.0.0.1:$logged_port/surveys/1" | rate)
-kill "$logged_pid"; wait "$logged_pid" 2>/dev/null || true; logged_pid=""
+stop_server "$server_pid"
 logged_lines=$(grep -c '"GET /surveys/1 HTTP/1.1" 200' "$work/logged.log" || true)
 cat > "$work/ballot.lua" <<'LUA'
 wrk.method = "POST"
@@ -127,22 +126,16 @@ wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
 LUA
 ballots=$(wrk -t2 -c16 -d"${duration}s" -s "$work/ballot.lua" "http://127.0.0.1:$port/surveys/2" | rate)
 # The same ballots on a server that does not wait for the disk: what durability costs.
-"$binary" serve --port 0 --no-access-log --no-prerender --unsafe-non-durable-ballots \
-    --database "$work/fast.sqlite3" --charts-dir "$work/fast-charts" --static-dir static \
-    > "$work/fast.out" 2> "$work/fast.log" &
-fast_pid=$!
-for _ in $(seq 1 100); do grep -q "listening on" "$work/fast.out" 2>/dev/null && break; sleep 0.1; done
-fast_port=$(sed -nE 's/.*listening on http:\/\/127.0.0.1:([0-9]+).*/\1/p' "$work/fast.out")
+start_server fast --no-access-log --no-prerender --unsafe-non-durable-ballots \
+    --database "$work/fast.sqlite3" --charts-dir "$work/fast-charts"
+fast_port=$server_port
 fast_ballots=$(wrk -t2 -c16 -d"${duration}s" -s "$work/ballot.lua" "http://127.0.0.1:$fast_port/surveys/2" | rate)
 # The same ballots on a server on PostgreSQL (one local cluster, default settings: every commit
 # waits for its WAL flush, as synchronous=FULL does).
 pg_database="${SURVEYCHARTS_TEST_POSTGRES_URL%/*}/bench_http_$$"
 psql "$SURVEYCHARTS_TEST_POSTGRES_URL" -q -c "CREATE DATABASE bench_http_$$"
-"$binary" serve --port 0 --no-access-log --no-prerender --database "$pg_database" \
-    --charts-dir "$work/pg-charts" --static-dir static > "$work/pg.out" 2> "$work/pg.log" &
-pg_pid=$!
-for _ in $(seq 1 100); do grep -q "listening on" "$work/pg.out" 2>/dev/null && break; sleep 0.1; done
-pg_port=$(sed -nE 's/.*listening on http:\/\/127.0.0.1:([0-9]+).*/\1/p' "$work/pg.out")
+start_server pg --no-access-log --no-prerender --database "$pg_database" --charts-dir "$work/pg-charts"
+pg_port=$server_port
 pg_ballots=$(wrk -t2 -c16 -d"${duration}s" -s "$work/ballot.lua" "http://127.0.0.1:$pg_port/surveys/2" | rate)
 pg_recorded=$("$binary" export --database "$pg_database" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["surveys"][1]["questions"][0]["answers"][0]["votes"])')
 recorded=$("$binary" export --database "$work/surveys.sqlite3" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["surveys"][1]["questions"][0]["answers"][0]["votes"])')
@@ -189,19 +182,17 @@ for n in range(10000):
 json.dump({"surveys": surveys}, open(sys.argv[1], "w"))
 GEN
 "$binary" import "$work/big.json" --database "$work/big.sqlite3" > /dev/null
-"$binary" serve --port 0 --no-access-log --no-prerender --no-demo --database "$work/big.sqlite3" \
-    --charts-dir "$work/big-charts" --static-dir static > "$work/big.out" 2> "$work/big.log" &
-big_pid=$!
-for _ in $(seq 1 100); do grep -q "listening on" "$work/big.out" 2>/dev/null && break; sleep 0.1; done
-big_port=$(sed -nE 's/.*listening on http:\/\/127.0.0.1:([0-9]+).*/\1/p' "$work/big.out")
+start_server big --no-access-log --no-prerender --no-demo --database "$work/big.sqlite3" \
+    --charts-dir "$work/big-charts"
+big_port=$server_port
 curl -s "http://127.0.0.1:$big_port/" > "$work/big-home.html"
 big_bytes=$(wc -c < "$work/big-home.html")
 big_links=$(grep -o '<a href="/surveys/' "$work/big-home.html" | wc -l)
 big_home=$(wrk -t2 -c64 -d"${duration}s" "http://127.0.0.1:$big_port/" | rate)
 big_page=$(wrk -t2 -c64 -d"${duration}s" "http://127.0.0.1:$big_port/?open=20&recent=6" | rate)
 big_results=$(wrk -t2 -c64 -d"${duration}s" "http://127.0.0.1:$big_port/surveys/2000" | rate)
-kill "$big_pid"; wait "$big_pid" 2>/dev/null || true; big_pid=""
-rss_kb=$(sed -nE 's/^VmHWM:[[:space:]]+([0-9]+) kB/\1/p' "/proc/$server_pid/status")
+stop_server "$server_pid"
+rss_kb=$(sed -nE 's/^VmHWM:[[:space:]]+([0-9]+) kB/\1/p' "/proc/$main_pid/status")
 python3 - "$ours" "$theirs" "$page" "$ballots" "$recorded" "$rss_kb" "$duration" "$fast_ballots" "$pg_ballots" "$pg_recorded" "$logged_page" "$logged_lines" "$big_home" "$big_bytes" "$big_links" "$big_page" "$big_results" "$caddy_hits" "$origin_page" "$origin_ballots" "$origin_recorded" "$phone_bytes" "$desktop_bytes" "$router_hits" <<'PY'
 import sys
 ours, theirs, page, ballots = (float(x) for x in sys.argv[1:5])

@@ -121,34 +121,23 @@ struct BrowserRulesOverHTTPTests {
         let fileName = try #require(chart.split(separator: "/").last.map(String.init))
         // Another process is drawing this chart: it created the pending file and holds its lock,
         // well past the deadline (1 s); then it gives up the way a failing writer does.
-        let holder = Process()
-        holder.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        holder.arguments = [
-            "python3", "-c",
-            """
-            import fcntl, os, sys, time
-            fd = os.open(sys.argv[1], os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            print("locked", flush=True)
-            time.sleep(4)
-            os.unlink(sys.argv[1])
-            """, site.charts + "/.\(fileName).pending",
-        ]
-        let output = Pipe()
-        holder.standardOutput = output
-        try holder.run()
-        defer {
-            if holder.isRunning { kill(holder.processIdentifier, SIGKILL) }
-            holder.waitUntilExit()
-        }
-        #expect(String(decoding: output.fileHandleForReading.availableData, as: UTF8.self).hasPrefix("locked"))
+        let holder = try ScriptProcess(
+            python: """
+                import fcntl, os, sys, time
+                fd = os.open(sys.argv[1], os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                print("locked", flush=True)
+                time.sleep(6)
+                os.unlink(sys.argv[1])
+                """, arguments: [site.charts + "/.\(fileName).pending"])
+        defer { holder.stop() }
+        #expect(holder.firstLine.hasPrefix("locked"))
         let busy = try server.get(chart)
         // Answered while the other writer still holds the chart: the deadline ended the wait.
         #expect(holder.isRunning)
         #expect(busy.status == 503)
         #expect(busy.header("Retry-After") == "1")
-        holder.waitUntilExit()
-        #expect(holder.terminationStatus == 0)
+        #expect(holder.waitUntilExit() == 0)
         // The writer gave up without publishing: the next request draws the chart.
         let drawn = try server.get(chart)
         #expect(drawn.status == 200 && drawn.header("Content-Type") == "image/png")
@@ -173,27 +162,17 @@ struct BrowserRulesOverHTTPTests {
         let (site, server) = try Self.demo(["--ballot-deadline", "1"])
         defer { server.stop() }
         // Another process holds the write lock well past the ballot deadline (1 s), then lets go.
-        let holder = Process()
-        holder.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        holder.arguments = [
-            "python3", "-c",
-            """
-            import sqlite3, sys, time
-            db = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)
-            db.execute("BEGIN EXCLUSIVE")
-            print("locked", flush=True)
-            time.sleep(6)
-            db.execute("ROLLBACK")
-            """, site.database,
-        ]
-        let output = Pipe()
-        holder.standardOutput = output
-        try holder.run()
-        defer {
-            if holder.isRunning { kill(holder.processIdentifier, SIGKILL) }
-            holder.waitUntilExit()
-        }
-        _ = output.fileHandleForReading.availableData  // "locked"
+        let holder = try ScriptProcess(
+            python: """
+                import sqlite3, sys, time
+                db = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)
+                db.execute("BEGIN EXCLUSIVE")
+                print("locked", flush=True)
+                time.sleep(6)
+                db.execute("ROLLBACK")
+                """, arguments: [site.database])
+        defer { holder.stop() }
+        #expect(holder.firstLine.hasPrefix("locked"))
         let ballot = try server.post("/surveys/2", body: "q3=7&q4=11")
         // Answered while the lock is still held: the deadline, not the lock, ended the wait.
         #expect(holder.isRunning)
@@ -201,8 +180,8 @@ struct BrowserRulesOverHTTPTests {
         #expect(ballot.header("Retry-After") != nil)
         #expect(ballot.header("Content-Type") == "text/html; charset=utf-8")
         #expect(ballot.text.contains("try again"))
-        holder.waitUntilExit()  // the lock is released: a ballot given up must not land late
-        #expect(holder.terminationStatus == 0)
+        // The lock is released: a ballot given up must not land late.
+        #expect(holder.waitUntilExit() == 0)
         #expect(try Self.votes(site) == [[0, 0, 0, 0], [0, 0, 0, 0]])
         #expect(try server.post("/surveys/2", body: "q3=7&q4=11").status == 303)
         #expect(try Self.votes(site) == [[1, 0, 0, 0], [1, 0, 0, 0]])

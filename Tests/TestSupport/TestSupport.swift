@@ -463,3 +463,38 @@ extension ServerProcess {
 public func isPNG(_ bytes: some Sequence<UInt8>) -> Bool {
     Array(bytes.prefix(8)) == [137, 80, 78, 71, 13, 10, 26, 10]
 }
+
+/// A Python script run beside a test (a process holding a lock, say). `start` returns once the
+/// script has printed its first line, so the test knows it got that far.
+public final class ScriptProcess: @unchecked Sendable {
+    let process = Process()
+    /// The first line the script printed.
+    public private(set) var firstLine = ""
+
+    /// Runs `python3 -c source arguments...` and waits for its first line of output.
+    public init(python source: String, arguments: [String]) throws {
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", source] + arguments
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        firstLine = String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
+    }
+
+    deinit { stop() }
+
+    public var isRunning: Bool { process.isRunning }
+
+    /// Waits for the script to end; its exit status.
+    @discardableResult
+    public func waitUntilExit() -> Int32 {
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    /// Kills the script if it still runs, and waits for it.
+    public func stop() {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+    }
+}
