@@ -8,9 +8,10 @@ import PackageDescription
 let strict: [SwiftSetting] =
     ProcessInfo.processInfo.environment["SURVEYCHARTS_STRICT"] == nil ? [] : [.treatAllWarnings(as: .error)]
 
+// Linux only: CSystemShims uses Linux system calls (SIGEV_THREAD_ID timers, prctl thread names), and
+// only Linux is built and tested. SwiftPM has no way to declare Linux, so `platforms` names nothing.
 let package = Package(
     name: "SurveyCharts",
-    platforms: [.macOS(.v14)],
     products: [
         .executable(name: "surveycharts", targets: ["surveycharts"]),
         .library(name: "PieChart", targets: ["PieChart"]),
