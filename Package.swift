@@ -56,6 +56,7 @@ let package = Package(
             dependencies: [
                 "CSystemShims",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: strict
         ),

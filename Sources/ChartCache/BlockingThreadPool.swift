@@ -1,73 +1,55 @@
 import CSystemShims
 import Foundation
+import NIOPosix
 
-/// A fixed set of threads for blocking system calls (`flock`, `fsync`, file I/O) and CPU-bound
-/// rendering, so none of it runs on an event loop or on Swift concurrency's cooperative pool.
+/// The threads for blocking system calls (`flock`, `fsync`, file I/O) and CPU-bound rendering,
+/// so none of it runs on an event loop or on Swift concurrency's cooperative pool.
 ///
-/// Jobs run in submission order. The pool never grows: a burst of work queues instead of
-/// spawning threads.
-public final class BlockingThreadPool: @unchecked Sendable {
-    private let condition = NSCondition()
-    private var jobs: [() -> Void] = []
-    private var head = 0
-    private var stopping = false
-    private var threads: [Thread] = []
-    private var busyThreads = 0
-
+/// It is SwiftNIO's `NIOThreadPool` (jobs in submission order, a fixed number of threads: a burst
+/// of work queues instead of spawning threads), plus what the cache needs on top: each thread
+/// named `name-<index>` for `ps -L`, and a set-up hook run once on every thread before any job.
+public final class BlockingThreadPool: Sendable {
+    private let pool: NIOThreadPool
     /// The number of threads.
     public let threadCount: Int
 
     /// Starts `threadCount` threads named `name-<index>` (the kernel keeps 15 bytes of a thread
     /// name, so keep `name` short: `ps -L` and `/proc/<pid>/task/*/comm` show it).
     ///
-    /// `threadStart` runs first on each new thread: the place for costly per-thread set-up (a
-    /// font map) that must stay out of the per-request path.
+    /// `threadStart` runs first on each thread: the place for costly per-thread set-up (a font
+    /// map) that must stay out of the per-request path.
     public init(threadCount: Int, name: String = "blocking", threadStart: (@Sendable () -> Void)? = nil) {
         precondition(threadCount > 0, "a blocking pool needs at least one thread")
         self.threadCount = threadCount
+        pool = NIOThreadPool(numberOfThreads: threadCount)
+        pool.start()
+        // One set-up job per thread. Each waits until all have started, so no thread takes two
+        // and every thread takes one; jobs submitted later queue behind them.
+        let started = ArrivalCount()
         for index in 0..<threadCount {
-            let threadName = "\(name)-\(index)"
-            // The threads keep the pool alive until `shutdown()`.
-            let thread = Thread {
-                surveycharts_set_thread_name(threadName)
+            pool.submit { _ in
+                surveycharts_set_thread_name("\(name)-\(index)")
                 threadStart?()
-                self.work()
+                started.arriveAndWait(until: threadCount)
             }
-            thread.name = threadName
-            thread.stackSize = 1 << 20
-            threads.append(thread)
-            thread.start()
         }
     }
 
-    /// Stops the threads once the queued jobs are done. Call it when the pool is no longer needed.
+    /// Stops the threads once the queued jobs are done, without waiting for them. Call it when the
+    /// pool is no longer needed; later jobs run on the caller's thread.
     public func shutdown() {
-        condition.lock()
-        stopping = true
-        condition.broadcast()
-        condition.unlock()
-    }
-
-    /// Jobs waiting for a thread, and threads running a job.
-    public var load: (queued: Int, running: Int) {
-        condition.lock()
-        defer { condition.unlock() }
-        return (jobs.count - head, busyThreads)
+        pool.shutdownGracefully { _ in }
     }
 
     /// Queues `job` to run on one of the pool's threads.
     public func submit(_ job: @escaping @Sendable () -> Void) {
-        condition.lock()
-        jobs.append(job)
-        condition.signal()
-        condition.unlock()
+        pool.submit { _ in job() }
     }
 
     /// Runs `body` on the pool and returns its result to the awaiting task.
+    /// - Throws: what `body` throws, or `NIOThreadPoolError.ThreadPoolInactive` after `shutdown()`.
     public func run<Result: Sendable>(_ body: @escaping @Sendable () throws -> Result) async throws -> Result {
-        try await withCheckedThrowingContinuation { continuation in
-            submit { continuation.resume(with: Swift.Result { try body() }) }
-        }
+        try await pool.runIfActive(body)
     }
 
     /// The kernel's name of the calling thread, as `ps -L` shows it.
@@ -76,27 +58,18 @@ public final class BlockingThreadPool: @unchecked Sendable {
         surveycharts_get_thread_name(&buffer, Int32(buffer.count))
         return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
+}
 
-    private func work() {
-        while true {
-            condition.lock()
-            while head == jobs.count && !stopping { condition.wait() }
-            if head == jobs.count && stopping {
-                condition.unlock()
-                return
-            }
-            let job = jobs[head]
-            head += 1
-            if head > 1024 && head * 2 > jobs.count {
-                jobs.removeFirst(head)
-                head = 0
-            }
-            busyThreads += 1
-            condition.unlock()
-            job()
-            condition.lock()
-            busyThreads -= 1
-            condition.unlock()
-        }
+/// Counts threads arriving; each waits until `count` have arrived.
+private final class ArrivalCount: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var arrived = 0
+
+    func arriveAndWait(until count: Int) {
+        condition.lock()
+        defer { condition.unlock() }
+        arrived += 1
+        condition.broadcast()
+        while arrived < count { condition.wait() }
     }
 }

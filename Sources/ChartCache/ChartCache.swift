@@ -33,6 +33,10 @@ public final class ChartCache: Sendable {
         /// Told how long each chart this process rendered and published took (render, write and
         /// sync): for a latency histogram.
         public var renderTimeObserver: (@Sendable (Duration) -> Void)?
+        /// The process's blocking pool, when its owner (a server) shares it with other work; nil
+        /// makes the cache its own pool of `blockingThreads` threads running `threadStart`.
+        /// `shutdown()` stops only a pool the cache made.
+        public var pool: BlockingThreadPool?
 
         /// Creates a configuration for `directory` with the defaults of DESIGN.
         public init(
@@ -55,6 +59,7 @@ public final class ChartCache: Sendable {
     public let configuration: Configuration
     /// The pool that runs every blocking call; the server may share it for other file work.
     public let pool: BlockingThreadPool
+    private let ownsPool: Bool
 
     private let directory: ChartDirectory
     private let recorder = StatisticsRecorder()
@@ -74,8 +79,11 @@ public final class ChartCache: Sendable {
     public init(configuration: Configuration) throws {
         self.configuration = configuration
         try Self.checkDirectory(configuration.directory)
-        pool = BlockingThreadPool(
-            threadCount: configuration.blockingThreads, name: "chartcache", threadStart: configuration.threadStart)
+        ownsPool = configuration.pool == nil
+        pool =
+            configuration.pool
+            ?? BlockingThreadPool(
+                threadCount: configuration.blockingThreads, name: "chartcache", threadStart: configuration.threadStart)
         directory = ChartDirectory(
             path: configuration.directory, grace: ChartDirectory.seconds(configuration.abandonedGracePeriod),
             statistics: recorder, observer: configuration.writerStageObserver,
@@ -84,8 +92,10 @@ public final class ChartCache: Sendable {
         if configuration.sweepOnStart { _ = directory.sweepAbandoned() }
     }
 
-    /// Stops the cache's threads. Requests under way finish first.
-    public func shutdown() { pool.shutdown() }
+    /// Stops the threads of a pool the cache made (not a pool it was given). Requests under way finish first.
+    public func shutdown() {
+        if ownsPool { pool.shutdown() }
+    }
 
     /// Counters since the cache was created.
     public var statistics: ChartCacheStatistics { recorder.snapshot }

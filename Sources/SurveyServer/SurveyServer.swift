@@ -100,6 +100,8 @@ public struct SurveyServer: Sendable {
     let configuration: ServerConfiguration
     let store: any SurveyStore
     let cache: ChartCache
+    /// The one pool for blocking work, owned here.
+    let pool: BlockingThreadPool
     let chartFiles: SurveyChartFiles
     let staticFiles: StaticFileStore
     let charts: StaticFileStore
@@ -133,13 +135,19 @@ public struct SurveyServer: Sendable {
         self.logger = logger
         let metrics = ServerMetrics()
         self.metrics = metrics
+        // The process's one pool for blocking work: charts, static files, password hashes, the
+        // scheduler's lock. Each thread gets its font map before its first job.
+        let pool = BlockingThreadPool(
+            threadCount: configuration.blockingThreads, name: "blocking", threadStart: PieChartRenderer.prepareThread)
+        self.pool = pool
         do {
             var cacheConfiguration = ChartCache.Configuration(
-                directory: configuration.chartsDirectory, deadline: configuration.chartDeadline,
-                blockingThreads: configuration.blockingThreads, threadStart: PieChartRenderer.prepareThread)
+                directory: configuration.chartsDirectory, deadline: configuration.chartDeadline)
+            cacheConfiguration.pool = pool
             cacheConfiguration.renderTimeObserver = { metrics.chartRendered(in: $0) }
             cache = try ChartCache(configuration: cacheConfiguration)
         } catch let error as ChartCacheError {
+            pool.shutdown()
             throw StartupError(error.message)
         }
         var isDirectory: ObjCBool = false
@@ -151,10 +159,10 @@ public struct SurveyServer: Sendable {
                     + "project's static/ folder")
         }
         staticFiles = try StaticFileStore(
-            root: configuration.staticDirectory, pool: cache.pool, contentAddressed: false,
+            root: configuration.staticDirectory, pool: pool, contentAddressed: false,
             cacheControl: "public, max-age=300")
         charts = try StaticFileStore(
-            root: configuration.chartsDirectory, pool: cache.pool, contentAddressed: true,
+            root: configuration.chartsDirectory, pool: pool, contentAddressed: true,
             cacheControl: StaticFileMiddleware<SurveyRequestContext>.immutable)
         var storeOptions = SurveyStores.Options()
         storeOptions.ballotDeadline = configuration.ballotDeadline
@@ -201,7 +209,7 @@ public struct SurveyServer: Sendable {
         pages = try Pages()
         accessLog = configuration.accessLog ? AccessLog() : nil
         adminAuthentication = AdminAuthentication(
-            store: store, pool: cache.pool, logger: logger, idleLimit: configuration.adminSessionIdle,
+            store: store, pool: pool, logger: logger, idleLimit: configuration.adminSessionIdle,
             trustedProxies: configuration.trustedProxies, throttle: LoginThrottle())
         var schedule = PrerenderScheduler.Configuration(
             chartsDirectory: configuration.chartsDirectory, timeZone: configuration.timeZone)
@@ -274,7 +282,7 @@ public struct SurveyServer: Sendable {
             )
         }
         // The scheduler runs as a service beside the HTTP server: SIGTERM stops both, then the pool.
-        defer { cache.shutdown() }
+        defer { pool.shutdown() }
         try await application().runService(gracefulShutdownSignals: [.sigterm, .sigint])
     }
 
@@ -564,7 +572,7 @@ public struct SurveyServer: Sendable {
         let evicted = apiChartBudget.use(name, bytes: bytes)
         guard !evicted.isEmpty else { return }
         let directory = configuration.chartsDirectory
-        _ = try? await cache.pool.run {
+        _ = try? await pool.run {
             for victim in evicted { unlink(directory + "/" + victim) }
         }
         for victim in evicted { charts.forget([victim]) }
