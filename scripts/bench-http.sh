@@ -119,11 +119,12 @@ curl -s -o /dev/null "http://127.0.0.1:$logged_port/surveys/1"
 logged_page=$(wrk -t2 -c64 -d"${duration}s" "http://127.0.0.1:$logged_port/surveys/1" | rate)
 stop_server "$server_pid"
 logged_lines=$(grep -c '"GET /surveys/1 HTTP/1.1" 200' "$work/logged.log" || true)
-cat > "$work/ballot.lua" <<'LUA'
-wrk.method = "POST"
-wrk.body = "q3=7&q4=11"
-wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
-LUA
+# form_post FILE BODY: a wrk script that POSTs BODY as a form.
+form_post() {
+    printf 'wrk.method = "POST"\nwrk.body = "%s"\nwrk.headers["Content-Type"] = "application/x-www-form-urlencoded"\n' \
+        "$2" > "$1"
+}
+form_post "$work/ballot.lua" "q3=7&q4=11"
 ballots=$(wrk -t2 -c16 -d"${duration}s" -s "$work/ballot.lua" "http://127.0.0.1:$port/surveys/2" | rate)
 # The same ballots on a server that does not wait for the disk: what durability costs.
 start_server fast --no-access-log --no-prerender --unsafe-non-durable-ballots \
@@ -156,11 +157,7 @@ origin_out=$(../shared/peers/marketr/start.sh "$origin_port" "$work/origin")
 origin_pid=$(echo "$origin_out" | sed -nE 's/^marketr pid ([0-9]+).*/\1/p')
 curl -s -o /dev/null "http://127.0.0.1:$origin_port/1/"
 origin_page=$(wrk -t2 -c64 -d"${duration}s" "http://127.0.0.1:$origin_port/1/" | rate)
-cat > "$work/origin-ballot.lua" <<'LUA'
-wrk.method = "POST"
-wrk.body = "answer=7&1-answer=10"
-wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
-LUA
+form_post "$work/origin-ballot.lua" "answer=7&1-answer=10"
 origin_ballots=$(wrk -t2 -c16 -d"${duration}s" -s "$work/origin-ballot.lua" "http://127.0.0.1:$origin_port/2/" | rate)
 kill "$origin_pid"; origin_pid=""
 sleep 0.5
