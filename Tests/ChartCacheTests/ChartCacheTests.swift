@@ -217,6 +217,8 @@ struct ChartCacheTests {
             (error as? ChartCacheError)?.code == .busy
         }
         _ = try? await blocker.value
+        // The given-up request's fill is still queued; let it finish before the directory goes.
+        try await cache.pool.run {}
     }
 
     // MARK: Invariant 5: failures reach every waiter and are never stored

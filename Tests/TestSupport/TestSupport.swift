@@ -13,7 +13,15 @@ public final class TemporaryDirectory: @unchecked Sendable {
         path = String(decoding: bytes.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
-    deinit { try? FileManager.default.removeItem(atPath: path) }
+    /// Removes the directory. A writer that a test left running (a queued pool job, a child
+    /// process being killed) can add a file while it is being removed: look again for a second.
+    deinit {
+        for _ in 0..<20 {
+            try? FileManager.default.removeItem(atPath: path)
+            guard FileManager.default.fileExists(atPath: path) else { return }
+            usleep(50_000)
+        }
+    }
 
     /// Writes `text` to `name` inside the directory and returns the file's path.
     @discardableResult
