@@ -66,6 +66,22 @@ public struct SurveyOverview: Sendable, Hashable {
 /// What an edit may do to a survey that the entry alone cannot tell; every store checks it inside
 /// the edit's transaction.
 public enum SurveyEditRules {
+    /// A survey closed early may be reopened only on the day it was closed, before anyone could
+    /// rely on its results.
+    /// - Throws: `SurveyStoreError` (`invalidEdit`, field `closes`) saying why not.
+    public static func checkReopen(title: String, closedEarlyOn closedOn: String?, today: CalendarDay) throws {
+        guard let closedOn else {
+            throw SurveyStoreError(
+                .invalidEdit, field: "closes", "“\(title)” was not closed early, so there is nothing to undo")
+        }
+        guard closedOn == today.description else {
+            throw SurveyStoreError(
+                .invalidEdit, field: "closes",
+                "“\(title)” was closed on \(closedOn); it can be reopened only that same day, before anyone could "
+                    + "rely on its results. Edit its dates instead")
+        }
+    }
+
     /// The rules of an edit that the entry alone cannot tell: ids must belong to this survey, and
     /// no answer holding votes may be removed or moved to another question.
     public static func check(_ current: Survey, becoming entry: SurveyDocument.SurveyEntry) throws {

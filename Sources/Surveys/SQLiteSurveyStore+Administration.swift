@@ -203,16 +203,7 @@ extension SQLiteSurveyStore {
                     arguments: [id])
             else { throw SurveyStoreError(.notFound, "survey \(id) does not exist") }
             let title: String = row["title"]
-            guard let closedOn: String = row["closed_early_on"] else {
-                throw SurveyStoreError(
-                    .invalidEdit, field: "closes", "“\(title)” was not closed early, so there is nothing to undo")
-            }
-            guard closedOn == today.description else {
-                throw SurveyStoreError(
-                    .invalidEdit, field: "closes",
-                    "“\(title)” was closed on \(closedOn); it can be reopened only that same day, before anyone could "
-                        + "rely on its results. Edit its dates instead")
-            }
+            try SurveyEditRules.checkReopen(title: title, closedEarlyOn: row["closed_early_on"], today: today)
             try db.execute(
                 sql: """
                     UPDATE survey SET opens = opens_before_close, closes = closes_before_close,

@@ -380,16 +380,7 @@ extension PostgresSurveyStore {
             guard let (title, closedOn) = found else {
                 throw SurveyStoreError(.notFound, "survey \(id) does not exist")
             }
-            guard let closedOn else {
-                throw SurveyStoreError(
-                    .invalidEdit, field: "closes", "“\(title)” was not closed early, so there is nothing to undo")
-            }
-            guard closedOn == today.description else {
-                throw SurveyStoreError(
-                    .invalidEdit, field: "closes",
-                    "“\(title)” was closed on \(closedOn); it can be reopened only that same day, before anyone could "
-                        + "rely on its results. Edit its dates instead")
-            }
+            try SurveyEditRules.checkReopen(title: title, closedEarlyOn: closedOn, today: today)
             try await connection.query(
                 """
                 UPDATE survey SET opens = opens_before_close, closes = closes_before_close,
