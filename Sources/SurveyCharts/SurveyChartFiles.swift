@@ -12,7 +12,9 @@ public final class SurveyChartFiles: Sendable {
     let today: @Sendable () -> CalendarDay
     /// Question id → its survey (nil: no such question) and when it was looked up: a chart hit
     /// reads the database at most once a second per question.
-    private let recentSurveys = Mutex<[Int64: (survey: Survey?, checked: ContinuousClock.Instant)]>([:])
+    /// `servable` is decided at lookup time, so the event-loop fast path does no calendar work.
+    private let recentSurveys = Mutex<[Int64: (survey: Survey?, servable: Bool, checked: ContinuousClock.Instant)]>(
+        [:])
     private static let freshness: Duration = .seconds(1)
     private static let keptSurveys = 4096
 
@@ -43,7 +45,7 @@ public final class SurveyChartFiles: Sendable {
         guard let known = recentSurveys.withLock({ $0[questionID] }),
             ContinuousClock.now - known.checked < Self.freshness
         else { return nil }
-        return known.survey.map { QuestionCharts.mayServe($0, on: today()) } ?? false
+        return known.servable
     }
 
     /// Answers a request for the chart file `fileName`:
@@ -60,9 +62,8 @@ public final class SurveyChartFiles: Sendable {
         guard let request = QuestionChartRequest(fileName: fileName) else {
             return try await existing(fileName).map { .existing($0) } ?? .notFound
         }
-        guard let survey = try await survey(holdingQuestion: request.questionID),
-            QuestionCharts.mayServe(survey, on: today())
-        else { return .notFound }
+        let found = try await survey(holdingQuestion: request.questionID)
+        guard found.servable, let survey = found.survey else { return .notFound }
         if let found = try await existing(fileName) { return .existing(found) }
         guard let question = survey.questions.first(where: { $0.id == request.questionID }),
             let current = try QuestionCharts.names(for: question).named(fileName)
@@ -79,16 +80,19 @@ public final class SurveyChartFiles: Sendable {
         return try await cache.chart(named: name) { [renderer] in try renderer.render(spec).png }
     }
 
-    private func survey(holdingQuestion questionID: Int64) async throws -> Survey? {
+    /// The survey holding `questionID` (nil: none) and whether its charts may be served: from a
+    /// lookup made under a second ago, else one store read.
+    private func survey(holdingQuestion questionID: Int64) async throws -> (survey: Survey?, servable: Bool) {
         let now = ContinuousClock.now
         if let known = recentSurveys.withLock({ $0[questionID] }), now - known.checked < Self.freshness {
-            return known.survey
+            return (known.survey, known.servable)
         }
         let survey = try await store.survey(holdingQuestion: questionID)
+        let servable = survey.map { QuestionCharts.mayServe($0, on: today()) } ?? false
         recentSurveys.withLock { surveys in
             if surveys.count >= Self.keptSurveys { surveys.removeAll(keepingCapacity: true) }
-            surveys[questionID] = (survey, now)
+            surveys[questionID] = (survey, servable, now)
         }
-        return survey
+        return (survey, servable)
     }
 }
