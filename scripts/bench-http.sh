@@ -103,14 +103,6 @@ ours=$(wrk -t2 -c64 -d"${duration}s" "http://127.0.0.1:$port$chart" | rate)
 theirs=$(wrk -t2 -c64 -d"${duration}s" "http://127.0.0.1:$nginx_port$chart" | rate)
 caddy_hits=$(wrk -t2 -c64 -d"${duration}s" "http://127.0.0.1:$caddy_port$chart" | rate)
 kill "$caddy_pid"; wait "$caddy_pid" 2>/dev/null || true; caddy_pid=""
-# The same hits on a second server over the same files without the event-loop fast path: every hit
-# goes through Hummingbird's router and our static file middleware. What the fast path is worth.
-start_server router --no-access-log --no-prerender --no-chart-fast-path --database "$work/surveys.sqlite3" \
-    --charts-dir "$work/piecharts"
-router_port=$server_port
-curl -s -o /dev/null "http://127.0.0.1:$router_port$chart"
-router_hits=$(wrk -t2 -c64 -d"${duration}s" "http://127.0.0.1:$router_port$chart" | rate)
-stop_server "$server_pid"
 page=$(wrk -t2 -c64 -d"${duration}s" "http://127.0.0.1:$port/surveys/1" | rate)
 # The same page on a server with the access log on (the default), writing to a file.
 start_server logged --no-prerender --database "$work/logged.sqlite3" --charts-dir "$work/logged-charts"
@@ -190,7 +182,7 @@ big_page=$(wrk -t2 -c64 -d"${duration}s" "http://127.0.0.1:$big_port/?open=20&re
 big_results=$(wrk -t2 -c64 -d"${duration}s" "http://127.0.0.1:$big_port/surveys/2000" | rate)
 stop_server "$server_pid"
 rss_kb=$(sed -nE 's/^VmHWM:[[:space:]]+([0-9]+) kB/\1/p' "/proc/$main_pid/status")
-python3 - "$ours" "$theirs" "$page" "$ballots" "$recorded" "$rss_kb" "$duration" "$fast_ballots" "$pg_ballots" "$pg_recorded" "$logged_page" "$logged_lines" "$big_home" "$big_bytes" "$big_links" "$big_page" "$big_results" "$caddy_hits" "$origin_page" "$origin_ballots" "$origin_recorded" "$phone_bytes" "$desktop_bytes" "$router_hits" <<'PY'
+python3 - "$ours" "$theirs" "$page" "$ballots" "$recorded" "$rss_kb" "$duration" "$fast_ballots" "$pg_ballots" "$pg_recorded" "$logged_page" "$logged_lines" "$big_home" "$big_bytes" "$big_links" "$big_page" "$big_results" "$caddy_hits" "$origin_page" "$origin_ballots" "$origin_recorded" "$phone_bytes" "$desktop_bytes" <<'PY'
 import sys
 ours, theirs, page, ballots = (float(x) for x in sys.argv[1:5])
 recorded, rss_kb, duration = int(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7])
@@ -202,9 +194,6 @@ big_page, big_results = float(sys.argv[16]), float(sys.argv[17])
 caddy_hits, origin_page, origin_ballots, origin_recorded = float(sys.argv[18]), float(sys.argv[19]), float(sys.argv[20]), int(sys.argv[21])
 print("chart hits: surveycharts %.0f req/s, nginx %.0f req/s, Caddy %.0f req/s; %.2f× nginx (goal ≥ 0.6), %.2f× Caddy "
       "(goal > 1)" % (ours, theirs, caddy_hits, ours / theirs, ours / caddy_hits))
-router_hits = float(sys.argv[24])
-print("chart hits through Hummingbird's router (--no-chart-fast-path): %.0f req/s; the event-loop fast path is worth "
-      "%.2f× (%.2f× nginx without it)" % (router_hits, ours / router_hits, router_hits / theirs))
 print("results page (warm): %.0f req/s (target ≥ 5000)" % page)
 print("results page, access log on: %.0f req/s (%d lines written, wrk counted about %.0f), off: %.0f req/s; "
       "the log keeps %.2f× (goal ≥ 0.9)" % (logged_page, logged_lines, logged_page * duration, page, logged_page / page))

@@ -1,5 +1,6 @@
-import Dispatch
 import Foundation
+import NIOCore
+import NIOPosix
 import Synchronization
 
 /// The on-disk chart cache: one writer per chart across every thread and process that shares
@@ -37,6 +38,9 @@ public final class ChartCache: Sendable {
         /// makes the cache its own pool of `blockingThreads` threads running `threadStart`.
         /// `shutdown()` stops only a pool the cache made.
         public var pool: BlockingThreadPool?
+        /// Where request deadlines are scheduled: the same NIO event loops, and the same timer
+        /// mechanism, as the server's connection deadlines (Hummingbird's default group).
+        public var timers: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
 
         /// Creates a configuration for `directory` with the defaults of DESIGN.
         public init(
@@ -70,7 +74,14 @@ public final class ChartCache: Sendable {
 
     /// One fill under way and the requests waiting for it.
     private struct Fill {
-        var waiters: [UInt64: CheckedContinuation<CachedChart, Error>] = [:]
+        var waiters: [UInt64: Waiter] = [:]
+    }
+
+    /// A request waiting for a fill, and the timer that answers it `busy` at its deadline.
+    private struct Waiter {
+        var continuation: CheckedContinuation<CachedChart, Error>
+        /// Set just after the waiter is registered; cancelled when the fill answers first.
+        var deadline: Scheduled<Void>?
     }
 
     /// Opens the cache on `configuration.directory`, creating the directory if needed.
@@ -115,23 +126,22 @@ public final class ChartCache: Sendable {
             let waiter = nextWaiter.add(1, ordering: .relaxed).newValue
             let startsFill = fills.withLock { fills -> Bool in
                 let startsFill = fills[name] == nil
-                fills[name, default: Fill()].waiters[waiter] = continuation
+                fills[name, default: Fill()].waiters[waiter] = Waiter(continuation: continuation)
                 return startsFill
             }
             recorder.update { statistics in
                 if startsFill { statistics.fills += 1 } else { statistics.coalesced += 1 }
             }
             // Even a request stuck behind a full pool answers at its deadline.
-            DispatchQueue.global().asyncAfter(deadline: .now() + ChartDirectory.seconds(configuration.deadline)) {
-                [self] in
-                let expired = fills.withLock { fills in fills[name]?.waiters.removeValue(forKey: waiter) }
-                if let expired {
-                    recorder.update { $0.busy += 1 }
-                    expired.resume(
-                        throwing: ChartCacheError(
-                            .busy, name: name.fileName, "\(name) is still being rendered; retry shortly"))
-                }
+            let timer = configuration.timers.next().scheduleTask(in: TimeAmount(configuration.deadline)) { [self] in
+                expire(waiter, of: name)
             }
+            let registered = fills.withLock { fills in
+                guard fills[name]?.waiters[waiter] != nil else { return false }
+                fills[name]?.waiters[waiter]?.deadline = timer
+                return true
+            }
+            if !registered { timer.cancel() }  // the fill answered already
             guard startsFill else { return }
             pool.submit { [self] in
                 let result = Result { try directory.fill(name, deadline: deadline, render: render) }
@@ -139,11 +149,22 @@ public final class ChartCache: Sendable {
                 if case .failure(let error as ChartCacheError) = result, error.code == .busy {
                     recorder.update { $0.busy += waiters.count }
                 }
-                for (_, continuation) in waiters.sorted(by: { $0.key < $1.key }) {
-                    continuation.resume(with: result)
+                for (_, waiter) in waiters.sorted(by: { $0.key < $1.key }) {
+                    waiter.deadline?.cancel()
+                    waiter.continuation.resume(with: result)
                 }
             }
         }
+    }
+
+    /// Answers `busy` to a waiter whose deadline passed before its fill did.
+    private func expire(_ waiter: UInt64, of name: ChartName) {
+        guard let expired = fills.withLock({ fills in fills[name]?.waiters.removeValue(forKey: waiter) }) else {
+            return
+        }
+        recorder.update { $0.busy += 1 }
+        expired.continuation.resume(
+            throwing: ChartCacheError(.busy, name: name.fileName, "\(name) is still being rendered; retry shortly"))
     }
 
     /// What `prune(keeping:olderThan:dryRun:)` did.

@@ -11,8 +11,7 @@ public final class SurveyChartFiles: Sendable {
     let renderer: PieChartRenderer
     let today: @Sendable () -> CalendarDay
     /// Question id → its survey (nil: no such question) and when it was looked up: a chart hit
-    /// reads the database at most once a second per question.
-    /// `servable` is decided at lookup time, so the event-loop fast path does no calendar work.
+    /// reads the database at most once a second per question, and does calendar work only then.
     private let recentSurveys = Mutex<[Int64: (survey: Survey?, servable: Bool, checked: ContinuousClock.Instant)]>(
         [:])
     private static let freshness: Duration = .seconds(1)
@@ -37,15 +36,6 @@ public final class SurveyChartFiles: Sendable {
         self.cache = cache
         self.renderer = renderer
         self.today = today
-    }
-
-    /// Whether a fresh lookup (under a second old) says the question's charts may be served; nil
-    /// when there is none. Never reads the database, so the event loop may call it.
-    public func knownServable(questionID: Int64) -> Bool? {
-        guard let known = recentSurveys.withLock({ $0[questionID] }),
-            ContinuousClock.now - known.checked < Self.freshness
-        else { return nil }
-        return known.servable
     }
 
     /// Answers a request for the chart file `fileName`:

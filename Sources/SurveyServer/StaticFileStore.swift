@@ -38,7 +38,6 @@ public struct StaticFile: Sendable {
 
 extension StaticFile {
     /// Status, headers and body (nil for none, as for HEAD and 304) answering a request for this file.
-    /// Shared by this middleware and the event-loop fast path for charts.
     func answer(
         method: HTTPRequest.Method, headers request: HTTPFields
     ) -> (
@@ -155,13 +154,6 @@ public final class StaticFileStore: Sendable {
             return cached
         }
         return try await pool.run { [self] in try load(relative) }
-    }
-
-    /// The in-memory copy of a file of a content-addressed store, without touching the disk;
-    /// nil when it is not in memory (or the store is not content-addressed).
-    public func cachedFile(_ relative: String) -> StaticFile? {
-        guard contentAddressed else { return nil }
-        return memory.withLock { $0.entries[relative]?.file }
     }
 
     /// Forgets a file (after it was removed from disk).

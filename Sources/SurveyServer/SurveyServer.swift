@@ -37,9 +37,6 @@ public struct ServerConfiguration: Sendable {
     public var now: @Sendable () -> Date = { Date() }
     /// Log every request (at info) through swift-log.
     public var accessLog = true
-    /// Answer warm chart hits on the event loop (`ChartFastPathHandler`) before Hummingbird
-    /// parses them into requests. Off only to measure what it is worth.
-    public var chartFastPath = true
     /// How long a completed survey's rendered results page is reused. The page cannot change
     /// once the survey closes; the limit only bounds how long an edit made behind our back lasts.
     public var resultsPageLifetime: Duration = .seconds(5)
@@ -231,10 +228,8 @@ public struct SurveyServer: Sendable {
                 apiChartServed: { [self] name, bytes in await apiChartUsed(name, bytes: bytes) }))
         addRoutes(to: router)
         let onListening = configuration.onListening
-        let dates = HTTPDateCache()
-        let (charts, chartFiles, metrics, accessLog) = (self.charts, self.chartFiles, self.metrics, self.accessLog)
+        let metrics = self.metrics
         let (timeouts, maximumBodyBytes) = (configuration.timeouts, configuration.maximumBodyBytes)
-        let fastPath = configuration.chartFastPath
         return Application(
             router: router,
             server: .http1(
@@ -242,13 +237,7 @@ public struct SurveyServer: Sendable {
                     additionalChannelHandlers: [
                         RequestHeadRulesHandler.Installer(maximumBodyBytes: maximumBodyBytes),
                         ConnectionDeadlinesHandler(timeouts: timeouts) { metrics.connectionTimedOut($0.rawValue) },
-                    ]
-                        + (fastPath
-                            ? [
-                                ChartFastPathHandler(
-                                    charts: charts, chartFiles: chartFiles, metrics: metrics, dates: dates,
-                                    accessLog: accessLog)
-                            ] : []))),
+                    ])),
             configuration: .init(
                 address: .hostname(configuration.host, port: configuration.port), serverName: "SurveyCharts",
                 availableConnectionsDelegate: MaximumAvailableConnections(configuration.connectionLimit, logger: logger)

@@ -49,13 +49,6 @@ struct ServeCommand: AsyncParsableCommand {
         help: "Log every request (SURVEYCHARTS_ACCESS_LOG=0 turns it off).")
     var accessLog: Bool = ProcessInfo.processInfo.environment["SURVEYCHARTS_ACCESS_LOG"] != "0"
 
-    @Flag(
-        inversion: .prefixedNo,
-        help: ArgumentHelp(
-            "Answer warm chart hits on the event loop, before the router (on by default; off only to measure it).",
-            visibility: .hidden))
-    var chartFastPath = true
-
     @Option(
         help: ArgumentHelp(
             """
@@ -210,7 +203,6 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.staticDirectory = staticDir
         configuration.loadDemo = !noDemo
         configuration.accessLog = accessLog
-        configuration.chartFastPath = chartFastPath
         configuration.prerender = prerender
         configuration.ballotsPerBrowser = ballotsPerBrowser
         configuration.durableBallots = !unsafeNonDurableBallots

@@ -86,34 +86,6 @@ struct BrowserRulesOverHTTPTests {
         #expect(icon.status == 200 && icon.header("Content-Type") == "image/svg+xml" && icon.text.hasPrefix("<svg"))
     }
 
-    /// A warm chart hit answered on the event loop and one answered by the router carry the same
-    /// status, headers and bytes: the fast path applies the same rules, it does not restate them.
-    @Test func theFastPathAndTheRouterAnswerChartHitsAlike() throws {
-        let (site, fast) = try Self.demo()
-        defer { fast.stop() }
-        let router = try ServerProcess(
-            [
-                "--database", site.database, "--charts-dir", site.charts, "--static-dir", site.statics, "--today",
-                ServerTests.today, "--no-prerender", "--no-chart-fast-path",
-            ])
-        defer { router.stop() }
-        let chart = try #require(try fast.results(1).questions.first?.chart["2x"])
-        _ = try fast.get(chart)  // rendered, then warm in both processes' memory
-        _ = try router.get(chart)
-        for headers in [[:], ["If-None-Match": "*"], ["Range": "bytes=0-99"]] {
-            let one = try fast.get(chart, headers: headers)
-            let other = try router.get(chart, headers: headers)
-            #expect(one.status == other.status, "\(headers)")
-            #expect(one.body == other.body, "\(headers)")
-            for name in [
-                "Content-Type", "Content-Length", "Content-Range", "ETag", "Last-Modified", "Cache-Control",
-                "Accept-Ranges", "X-Content-Type-Options", "Server",
-            ] {
-                #expect(one.header(name) == other.header(name), "\(name) with \(headers)")
-            }
-        }
-    }
-
     @Test func aChartHeldByAnotherWriterPastTheDeadlineIs503WithRetryAfter() throws {
         let (site, server) = try Self.demo(["--chart-deadline", "1"])
         defer { server.stop() }

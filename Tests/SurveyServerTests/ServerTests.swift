@@ -297,7 +297,7 @@ struct ServerTests {
         #expect(changed.text == "changed" && changed.header("ETag") != etag)
     }
 
-    @Test func warmChartsAnsweredOnTheEventLoopFollowTheSameRules() throws {
+    @Test func warmChartsFollowTheSameRulesAsColdOnes() throws {
         let site = try Site()
         let server = try site.serve()
         defer { server.stop() }
@@ -306,7 +306,7 @@ struct ServerTests {
         let chart = try #require(((object?["questions"] as? [[String: Any]])?[0]["chart"] as? [String: String])?["1x"])
         let cold = try server.get(chart)
         #expect(cold.status == 200)
-        // Now it is in memory and its survey is known to be completed: the fast path answers.
+        // Now it is answered from memory, with the same headers.
         let warm = try server.get(chart)
         #expect(warm.body == cold.body && warm.header("ETag") == cold.header("ETag"))
         #expect(warm.header("Cache-Control") == "public, max-age=31536000, immutable")
@@ -320,8 +320,7 @@ struct ServerTests {
         let post = try RawHTTP.send(port: server.port, method: "POST", target: chart)
         #expect(post.status == 405)
         // Several requests on one connection, answered in order, then closed on request. The first
-        // is a chart never rendered (Hummingbird renders it); the warm chart behind it could be
-        // answered at once on the event loop, but must wait its turn.
+        // is a chart never rendered; the warm chart behind it is ready at once, but must wait its turn.
         let other = try #require(
             ((object?["questions"] as? [[String: Any]])?[1]["chart"] as? [String: String])?["2x"])
         let request =
