@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import NIOPosix
 import Synchronization
 
 /// Bounds on the public chart API (`POST /api/charts/pie`), which anyone can call with any
@@ -76,8 +77,13 @@ final class AdmissionLimiter: Sendable {
     }
 
     private let state: Mutex<State>
+    /// Where waiting deadlines are scheduled: NIO's event loops, like every request deadline.
+    private let timers: any EventLoopGroup
 
-    init(permits: Int) { state = Mutex(State(available: permits)) }
+    init(permits: Int, timers: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
+        state = Mutex(State(available: permits))
+        self.timers = timers
+    }
 
     /// Runs `body` holding a permit; throws `ChartCacheError.busy`-like `ServiceError` when no
     /// permit comes within `deadline`.
@@ -101,13 +107,17 @@ final class AdmissionLimiter: Sendable {
             return state.nextID
         }
         guard let id = immediate else { return true }
-        let timer = Task { [weak self] in
-            try? await Task.sleep(for: deadline)
-            self?.expire(id)
-        }
-        defer { timer.cancel() }
+        // The timer is armed only once the waiter is queued, so it always finds it (or a release
+        // that came first).
+        let timer = Mutex<Scheduled<Void>?>(nil)
+        defer { timer.withLock { $0?.cancel() } }
         return await withCheckedContinuation { continuation in
             state.withLock { $0.waiters.append((id, continuation)) }
+            let scheduled = timers.next().scheduleTask(in: TimeAmount(deadline)) { [weak self] in
+                guard let self else { return }
+                expire(id)
+            }
+            timer.withLock { $0 = scheduled }
         }
     }
 

@@ -4,12 +4,14 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
+import PieChart
 import Surveys
 import Synchronization
 
-/// A failure a handler reports to the client: an HTML page on routes browsers visit, a JSON
-/// object on JSON routes (`/api/…`, `….json`). Handlers throw it; `ErrorPagesMiddleware` renders it.
-struct ServiceError: Error, Sendable {
+/// A failure as the client sees it: an HTML page on routes browsers visit, a JSON object on JSON
+/// routes (`/api/…`, `….json`). Handlers throw it, and it renders itself (`HTTPResponseError`).
+/// Errors of other modules name their `ServiceError` in one place each, below.
+struct ServiceError: HTTPResponseError, Sendable {
     /// A link the error page offers, such as "See the results".
     struct Link: Sendable {
         var href: String
@@ -31,6 +33,9 @@ struct ServiceError: Error, Sendable {
     var headers: HTTPFields = [:]
     /// Answer JSON even on a page route (a program, not a browser, asked).
     var asJSON = false
+    /// A failure of the server rather than of the request is logged when it is answered: at this
+    /// level, as "<what> <method> <path>: <cause>" ("database busy on POST /surveys/2: …").
+    var log: (level: Logger.Level, what: String, cause: String)?
 
     init(
         _ status: HTTPResponse.Status, code: String, title: String, _ message: String, field: String? = nil,
@@ -43,6 +48,13 @@ struct ServiceError: Error, Sendable {
         self.field = field
         self.links = links
         self.headers = headers
+    }
+
+    /// This failure, logged at `level` as `what`, caused by `cause`.
+    func logged(_ level: Logger.Level, _ what: String, cause: String) -> ServiceError {
+        var logged = self
+        logged.log = (level, what, cause)
+        return logged
     }
 
     static func noSuchSurvey() -> ServiceError {
@@ -60,6 +72,135 @@ struct ServiceError: Error, Sendable {
             .conflict, code: "closed", title: "Voting is closed",
             "“\(survey.title)” closed on \(survey.closes); your ballot was not recorded.",
             links: [Link(href: "/surveys/\(survey.id)", label: "See the results")])
+    }
+
+    /// The 413 of a request body over `limit` bytes. (Hummingbird makes `NIOTooManyBytesError` an
+    /// `HTTPResponseError` of its own, with a plain body, and its `maxBytes` is what was left to
+    /// read, not the limit; ours is a page or JSON like the rest.)
+    static func tooLarge(limit: Int) -> ServiceError {
+        ServiceError(
+            .contentTooLarge, code: "too_large", title: "Too much data",
+            "The request body is larger than the \(limit) bytes this server accepts; nothing was recorded.")
+    }
+
+    /// A failure nothing else describes: a bug, logged with its cause.
+    static func unexpected(_ error: any Error) -> ServiceError {
+        ServiceError(
+            .internalServerError, code: "internal_error", title: "Something went wrong",
+            "The server failed to answer this request. The failure is logged; please try again later."
+        ).logged(.error, "unexpected failure on", cause: "\(error)")
+    }
+
+    /// The page or JSON object for `request`, logged first if it is a server failure.
+    func response(from request: Request, context: some RequestContext) -> Response {
+        if let log {
+            context.logger.log(
+                level: log.level, "\(log.what) \(request.method) \(request.uri.path): \(log.cause)")
+        }
+        var headers = headers
+        let body: ByteBuffer
+        if asJSON || Self.isJSONRoute(request.uri.path) {
+            headers[.contentType] = "application/json"
+            headers[.xContentTypeOptions] = "nosniff"
+            let data = (try? JSONEncoder().encode(JSONErrorBody(error: code, message: message, field: field))) ?? Data()
+            body = ByteBuffer(bytes: data)
+        } else {
+            headers[.contentType] = "text/html; charset=utf-8"
+            body = ByteBuffer(string: Pages.standard.message(title: title, message, links: links))
+        }
+        return Response(status: status, headers: headers, body: .init(byteBuffer: body))
+    }
+
+    /// Routes that programs call answer JSON errors; everything else is a page.
+    static func isJSONRoute(_ path: String) -> Bool {
+        path.hasPrefix("/api/") || path.hasSuffix(".json")
+    }
+}
+
+// Errors of other modules, each mapped to what it means for the client here, once. Each answers
+// through its `ServiceError`; `HTTPResponseError` needs the two forwarding members spelled out,
+// public, on every public type.
+
+extension SurveyStoreError: HTTPResponseError {
+    public var status: HTTPResponse.Status { serviceError.status }
+
+    public func response(from request: Request, context: some RequestContext) -> Response {
+        serviceError.response(from: request, context: context)
+    }
+
+    var serviceError: ServiceError {
+        switch code {
+        case .notFound: return .noSuchSurvey()
+        case .notOpen: return ServiceError(.conflict, code: "not_open", title: "Voting is closed", message)
+        case .invalidBallot, .invalidImport, .invalidEdit:
+            return ServiceError(.badRequest, code: code.rawValue, title: "Bad request", description)
+        case .busy:
+            return ServiceError(
+                .serviceUnavailable, code: "database_busy", title: "Please try again",
+                "The survey database is busy, so nothing was recorded. Please try again in a moment.",
+                headers: [.retryAfter: "2"]
+            ).logged(.warning, "database busy on", cause: message)
+        case .database:
+            return ServiceError(
+                .serviceUnavailable, code: "database_unavailable", title: "Please try again",
+                "The survey database is busy or unavailable; nothing was recorded. Please try again in a moment.",
+                headers: [.retryAfter: "5"]
+            ).logged(.error, "database failure on", cause: message)
+        }
+    }
+}
+
+extension ChartCacheError: HTTPResponseError {
+    public var status: HTTPResponse.Status { serviceError.status }
+
+    public func response(from request: Request, context: some RequestContext) -> Response {
+        serviceError.response(from: request, context: context)
+    }
+
+    var serviceError: ServiceError {
+        switch code {
+        case .busy:
+            // Back-pressure, not a failure: not logged.
+            return ServiceError(
+                .serviceUnavailable, code: "busy", title: "Please try again",
+                "The server is busy drawing charts. Please try again in a moment.", headers: [.retryAfter: "1"])
+        case .writeFailed, .directoryUnusable:
+            return ServiceError(
+                .serviceUnavailable, code: "chart_storage_failed", title: "Please try again later",
+                "The server cannot store charts right now (its disk may be full). Please try again later.",
+                headers: [.retryAfter: "30"]
+            ).logged(.error, "cannot store a chart for", cause: message)
+        default:
+            return .unexpected(self)
+        }
+    }
+}
+
+/// A spec sent to the chart API that breaks the chart spec's rules.
+extension ChartSpecError: HTTPResponseError {
+    public var status: HTTPResponse.Status { serviceError.status }
+
+    public func response(from request: Request, context: some RequestContext) -> Response {
+        serviceError.response(from: request, context: context)
+    }
+
+    var serviceError: ServiceError {
+        ServiceError(.badRequest, code: code.rawValue, title: "Bad chart spec", message, field: field)
+    }
+}
+
+extension ResourceExhaustedError: HTTPResponseError {
+    var status: HTTPResponse.Status { serviceError.status }
+
+    func response(from request: Request, context: some RequestContext) -> Response {
+        serviceError.response(from: request, context: context)
+    }
+
+    var serviceError: ServiceError {
+        ServiceError(
+            .serviceUnavailable, code: "overloaded", title: "Please try again",
+            "The server is overloaded right now. Please try again in a moment.", headers: [.retryAfter: "5"]
+        ).logged(.error, "out of resources on", cause: message)
     }
 }
 
@@ -102,14 +243,14 @@ final class RouteMethods: Sendable {
     }
 }
 
-/// Turns every failure into a response with a body, a `Content-Type`, and a log line for 5xx:
-/// HTML pages with a way back on routes browsers visit, JSON on JSON routes. It also gives every
-/// HTML response the security headers (CSP, nosniff, Referrer-Policy), and answers HEAD without
-/// a body.
+/// Turns every failure into a response with a body and a `Content-Type`: errors that map
+/// themselves (`HTTPResponseError`) answer for themselves; Hummingbird's 404 becomes our page, or
+/// 405 with `Allow` on a known path; anything else is a logged 500. It also gives every HTML
+/// response the security headers (CSP, nosniff, Referrer-Policy), and answers HEAD without a body.
 struct ErrorPagesMiddleware<Context: RequestContext>: RouterMiddleware {
-    let pages: Pages
     let routes: RouteMethods
-    let logger: Logger
+    /// The largest request body, named in the 413.
+    let maximumBodyBytes: Int
 
     /// Sent with every HTML page: nothing from other origins, no framing, forms post only here.
     static var securityHeaders: HTTPFields {
@@ -129,8 +270,18 @@ struct ErrorPagesMiddleware<Context: RequestContext>: RouterMiddleware {
         var response: Response
         do {
             response = try await next(request, context)
+        } catch let error as HTTPError {
+            response = routerFailure(error, request: request).response(from: request, context: context)
+        } catch is NIOTooManyBytesError {
+            response = ServiceError.tooLarge(limit: maximumBodyBytes).response(from: request, context: context)
+        } catch let error as any HTTPResponseError {
+            do {
+                response = try error.response(from: request, context: context)
+            } catch {
+                response = ServiceError.unexpected(error).response(from: request, context: context)
+            }
         } catch {
-            response = render(failure(error, request: request), request: request)
+            response = ServiceError.unexpected(error).response(from: request, context: context)
         }
         if let type = response.headers[.contentType], type.hasPrefix("text/html") {
             for field in Self.securityHeaders where response.headers[field.name] == nil {
@@ -140,93 +291,21 @@ struct ErrorPagesMiddleware<Context: RequestContext>: RouterMiddleware {
         return request.method == .head ? response.createHeadResponse() : response
     }
 
-    /// What `error` means for the client.
-    func failure(_ error: any Error, request: Request) -> ServiceError {
-        switch error {
-        case let error as ServiceError:
-            return error
-        case let error as HTTPError where error.status == .notFound:
-            if let allowed = routes.allowed(for: request.uri.path), !allowed.contains(request.method) {
-                let allow = allowed.map(\.rawValue).joined(separator: ", ")
-                return ServiceError(
-                    .methodNotAllowed, code: "method_not_allowed", title: "Method not allowed",
-                    "This address answers \(allow), not \(request.method.rawValue).", headers: [.allow: allow])
-            }
-            return ServiceError(
-                .notFound, code: "not_found", title: "Page not found",
-                error.body ?? "There is no page at this address. It may have moved, or the link may be mistyped.")
-        case let error as HTTPError:
+    /// Hummingbird's own errors (no route, a bad request head) as our pages.
+    func routerFailure(_ error: HTTPError, request: Request) -> ServiceError {
+        guard error.status == .notFound else {
             return ServiceError(
                 error.status, code: "http_\(error.status.code)", title: error.status.reasonPhrase,
                 error.body ?? error.status.reasonPhrase, headers: error.headers)
-        case is NIOTooManyBytesError:
-            return ServiceError(
-                .contentTooLarge, code: "too_large", title: "Too much data",
-                "The request body is larger than this server accepts; nothing was recorded.")
-        case let error as SurveyStoreError:
-            switch error.code {
-            case .notFound: return .noSuchSurvey()
-            case .notOpen:
-                return ServiceError(.conflict, code: "not_open", title: "Voting is closed", error.message)
-            case .invalidBallot, .invalidImport, .invalidEdit:
-                return ServiceError(.badRequest, code: error.code.rawValue, title: "Bad request", error.description)
-            case .busy:
-                logger.warning("database busy on \(request.method) \(request.uri.path): \(error.message)")
-                return ServiceError(
-                    .serviceUnavailable, code: "database_busy", title: "Please try again",
-                    "The survey database is busy, so nothing was recorded. Please try again in a moment.",
-                    headers: [.retryAfter: "2"])
-            case .database:
-                logger.error("database failure on \(request.method) \(request.uri.path): \(error.message)")
-                return ServiceError(
-                    .serviceUnavailable, code: "database_unavailable", title: "Please try again",
-                    "The survey database is busy or unavailable; nothing was recorded. Please try again in a moment.",
-                    headers: [.retryAfter: "5"])
-            }
-        case let error as ResourceExhaustedError:
-            logger.error("out of resources on \(request.method) \(request.uri.path): \(error.message)")
-            return ServiceError(
-                .serviceUnavailable, code: "overloaded", title: "Please try again",
-                "The server is overloaded right now. Please try again in a moment.", headers: [.retryAfter: "5"])
-        case let error as ChartCacheError where error.code == .writeFailed || error.code == .directoryUnusable:
-            logger.error("cannot store a chart for \(request.method) \(request.uri.path): \(error.message)")
-            return ServiceError(
-                .serviceUnavailable, code: "chart_storage_failed", title: "Please try again later",
-                "The server cannot store charts right now (its disk may be full). Please try again later.",
-                headers: [.retryAfter: "30"])
-        case let error as ChartCacheError where error.code == .busy:
-            return ServiceError(
-                .serviceUnavailable, code: "busy", title: "Please try again",
-                "The server is busy drawing charts. Please try again in a moment.", headers: [.retryAfter: "1"])
-        default:
-            logger.error("unexpected failure on \(request.method) \(request.uri.path): \(error)")
-            return ServiceError(
-                .internalServerError, code: "internal_error", title: "Something went wrong",
-                "The server failed to answer this request. The failure is logged; please try again later.")
         }
-    }
-
-    /// `failure` as HTML or JSON, depending on the route.
-    func render(_ failure: ServiceError, request: Request) -> Response {
-        var headers = failure.headers
-        let body: ByteBuffer
-        if failure.asJSON || Self.isJSONRoute(request.uri.path) {
-            headers[.contentType] = "application/json"
-            headers[.xContentTypeOptions] = "nosniff"
-            let data =
-                (try? JSONEncoder().encode(
-                    JSONErrorBody(error: failure.code, message: failure.message, field: failure.field)))
-                ?? Data()
-            body = ByteBuffer(bytes: data)
-        } else {
-            headers[.contentType] = "text/html; charset=utf-8"
-            body = ByteBuffer(string: pages.message(title: failure.title, failure.message, links: failure.links))
+        if let allowed = routes.allowed(for: request.uri.path), !allowed.contains(request.method) {
+            let allow = allowed.map(\.rawValue).joined(separator: ", ")
+            return ServiceError(
+                .methodNotAllowed, code: "method_not_allowed", title: "Method not allowed",
+                "This address answers \(allow), not \(request.method.rawValue).", headers: [.allow: allow])
         }
-        return Response(status: failure.status, headers: headers, body: .init(byteBuffer: body))
-    }
-
-    /// Routes that programs call answer JSON errors; everything else is a page.
-    static func isJSONRoute(_ path: String) -> Bool {
-        path.hasPrefix("/api/") || path.hasSuffix(".json")
+        return ServiceError(
+            .notFound, code: "not_found", title: "Page not found",
+            error.body ?? "There is no page at this address. It may have moved, or the link may be mistyped.")
     }
 }

@@ -9,7 +9,13 @@ import Surveys
 struct Pages: Sendable {
     private let library: MustacheLibrary
 
-    init() throws {
+    /// The pages, compiled once per process. The templates are part of the source, so one that
+    /// does not compile is a bug, caught by every test that loads a page.
+    static let standard: Pages = {
+        do { return try Pages() } catch { fatalError("a built-in page template does not compile: \(error)") }
+    }()
+
+    private init() throws {
         var library = MustacheLibrary()
         for (name, text) in Self.templates.merging(Self.adminTemplates, uniquingKeysWith: { first, _ in first }) {
             library.register(try MustacheTemplate(string: text), named: name)

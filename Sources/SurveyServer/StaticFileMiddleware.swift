@@ -56,24 +56,19 @@ struct StaticFileMiddleware<Context: RequestContext>: RouterMiddleware {
     private func serveChart(_ request: Request, segments: [String]) async throws -> Response {
         guard segments.count == 1 else { return plain(.notFound, "not found") }
         let name = segments[0]
-        do {
-            switch try await chartFiles.file(named: name, existing: { _ in try await charts.file(segments) }) {
-            case .notFound:
-                return plain(.notFound, "not found")
-            case .existing(let file):
-                if APIChartBudget.isAPIChart(name) { await apiChartServed(name, file.facts.size) }
-                return respond(request, file: file)
-            case .rendered(let chart):
-                // The rendered bytes go to memory as they are; nothing is read back from disk.
-                let file = charts.remember(
-                    segments, bytes: chart.bytes, modified: chart.modificationTime, device: chart.device,
-                    inode: chart.inode)
-                return respond(request, file: file)
-            }
-        } catch let error as ChartCacheError where error.code == .busy {
-            return Response(
-                status: .serviceUnavailable,
-                headers: [.retryAfter: "1", .contentType: "text/plain; charset=utf-8", .contentLength: "0"])
+        // A chart still being drawn past the deadline is `ChartCacheError.busy`: 503, retry in 1 s.
+        switch try await chartFiles.file(named: name, existing: { _ in try await charts.file(segments) }) {
+        case .notFound:
+            return plain(.notFound, "not found")
+        case .existing(let file):
+            if APIChartBudget.isAPIChart(name) { await apiChartServed(name, file.facts.size) }
+            return respond(request, file: file)
+        case .rendered(let chart):
+            // The rendered bytes go to memory as they are; nothing is read back from disk.
+            let file = charts.remember(
+                segments, bytes: chart.bytes, modified: chart.modificationTime, device: chart.device,
+                inode: chart.inode)
+            return respond(request, file: file)
         }
     }
 

@@ -203,7 +203,7 @@ public struct SurveyServer: Sendable {
             directory: configuration.chartsDirectory, maximumBytes: configuration.chartAPI.cacheMaximumBytes)
         let today: @Sendable () -> CalendarDay = { [configuration] in configuration.today }
         chartFiles = SurveyChartFiles(store: store, cache: cache, renderer: PieChartRenderer(), today: today)
-        pages = try Pages()
+        pages = Pages.standard
         accessLog = configuration.accessLog ? AccessLog() : nil
         adminAuthentication = AdminAuthentication(
             store: store, pool: pool, logger: logger, idleLimit: configuration.adminSessionIdle,
@@ -221,7 +221,8 @@ public struct SurveyServer: Sendable {
         let router = Router(context: SurveyRequestContext.self, options: .autoGenerateHeadEndpoints)
         router.add(middleware: MetricsMiddleware(metrics: metrics))
         if let accessLog { router.add(middleware: AccessLogMiddleware(log: accessLog)) }
-        router.add(middleware: ErrorPagesMiddleware(pages: pages, routes: routeMethods, logger: logger))
+        router.add(
+            middleware: ErrorPagesMiddleware(routes: routeMethods, maximumBodyBytes: configuration.maximumBodyBytes))
         router.add(
             middleware: StaticFileMiddleware(
                 staticFiles: staticFiles, charts: charts, chartFiles: chartFiles, metrics: metrics,
@@ -493,39 +494,27 @@ public struct SurveyServer: Sendable {
                 value.lowercased().hasPrefix("bearer ") ? String(value.dropFirst("bearer ".count)) : nil
             }
             guard let key = bearer ?? request.headers[.xAPIKey], keys.contains(key) else {
-                var response = jsonError(
-                    .unauthorized, code: "api_key_required",
-                    "this chart API needs a key: send it as Authorization: Bearer <key> or X-API-Key")
-                response.headers[.wwwAuthenticate] = "Bearer realm=\"surveycharts\""
-                return response
+                throw ServiceError(
+                    .unauthorized, code: "api_key_required", title: "Unauthorized",
+                    "this chart API needs a key: send it as Authorization: Bearer <key> or X-API-Key",
+                    headers: [.wwwAuthenticate: "Bearer realm=\"surveycharts\""])
             }
         }
         let client = context.remoteAddress?.ipAddress ?? "unknown"
         if let wait = apiRateLimiter.take(client) {
-            var response = jsonError(
-                .tooManyRequests, code: "rate_limited",
-                "at most \(Int(limits.requestsPerSecond)) charts a second per client; try again in \(wait) s")
-            response.headers[.retryAfter] = String(wait)
-            return response
+            throw ServiceError(
+                .tooManyRequests, code: "rate_limited", title: "Too many requests",
+                "at most \(Int(limits.requestsPerSecond)) charts a second per client; try again in \(wait) s",
+                headers: [.retryAfter: String(wait)])
         }
         var request = request
-        let body: ByteBuffer
-        do {
-            body = try await request.collectBody(upTo: configuration.maximumBodyBytes)
-        } catch is NIOTooManyBytesError {
-            return jsonError(
-                .contentTooLarge, code: "too_large", "the spec is larger than \(configuration.maximumBodyBytes) bytes")
-        }
-        let spec: ChartSpec
-        do {
-            spec = try ChartSpec(json: body.readableBytesView)
-        } catch let error as ChartSpecError {
-            return jsonError(.badRequest, code: error.code.rawValue, error.message, field: error.field)
-        }
+        // Too large a body (413) and a spec that breaks the rules (400) answer for themselves.
+        let body = try await request.collectBody(upTo: configuration.maximumBodyBytes)
+        let spec = try ChartSpec(json: body.readableBytesView)
         let pixels = spec.width * spec.height * spec.scale * spec.scale
         guard pixels <= limits.maximumPixels else {
-            return jsonError(
-                .badRequest, code: "too_many_pixels",
+            throw ServiceError(
+                .badRequest, code: "too_many_pixels", title: "Bad chart spec",
                 "\(spec.width)×\(spec.height) at scale \(spec.scale) is \(pixels) pixels; this API draws at most "
                     + "\(limits.maximumPixels)", field: "width")
         }
@@ -545,13 +534,12 @@ public struct SurveyServer: Sendable {
                     .xContentTypeOptions: "nosniff",
                 ],
                 body: .init(byteBuffer: ByteBuffer(bytes: chart.bytes)))
-        } catch let error as ChartCacheError where error.code == .busy {
-            var response = jsonError(.serviceUnavailable, code: "busy", error.message)
-            response.headers[.retryAfter] = "1"
-            return response
         } catch let error as ChartCacheError where error.code == .renderFailed {
-            // The spec was valid but cannot be drawn on its canvas (a legend that cannot fit).
-            return jsonError(.badRequest, code: "cannot_render", error.underlying ?? error.message, field: "slices")
+            // The client's spec was valid but cannot be drawn on its canvas (a legend that cannot
+            // fit): the request's fault here, where a question's chart failing would be the server's.
+            throw ServiceError(
+                .badRequest, code: "cannot_render", title: "Bad chart spec", error.underlying ?? error.message,
+                field: "slices")
         }
     }
 
@@ -588,17 +576,6 @@ public struct SurveyServer: Sendable {
                 "The page number “\(text)” is not a whole number from 1.")
         }
         return number
-    }
-
-    private func jsonError(
-        _ status: HTTPResponse.Status, code: String, _ message: String, field: String? = nil
-    )
-        -> Response
-    {
-        let data = (try? JSONEncoder().encode(JSONErrorBody(error: code, message: message, field: field))) ?? Data()
-        return Response(
-            status: status, headers: [.contentType: "application/json", .xContentTypeOptions: "nosniff"],
-            body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 }
 

@@ -109,6 +109,7 @@ struct BrowserRulesOverHTTPTests {
         #expect(holder.isRunning)
         #expect(busy.status == 503)
         #expect(busy.header("Retry-After") == "1")
+        #expect(busy.header("Content-Type") == "text/html; charset=utf-8" && busy.text.contains("busy drawing charts"))
         #expect(holder.waitUntilExit() == 0)
         // The writer gave up without publishing: the next request draws the chart.
         let drawn = try server.get(chart)

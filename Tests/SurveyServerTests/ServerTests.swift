@@ -364,7 +364,10 @@ struct ServerTests {
         let huge = try server.post(
             "/api/charts/pie", body: #"{"title": "\#(String(repeating: "x", count: 100_000))"}"#,
             contentType: "application/json")
-        #expect(huge.status == 413)
+        #expect(huge.status == 413 && huge.header("Content-Type") == "application/json")
+        let tooLarge = try JSONSerialization.jsonObject(with: Data(huge.body)) as? [String: String]
+        #expect(
+            tooLarge?["error"] == "too_large" && tooLarge?["message"]?.contains("65536 bytes") == true, "\(huge.text)")
         let spec =
             #"{"title": "Favourite?", "slices": [{"label": "Comedy", "value": 2}, {"label": "Drama", "value": 3}], "scale": 2}"#
         let chart = try server.post("/api/charts/pie", body: spec, contentType: "application/json")
