@@ -82,9 +82,24 @@ public enum SurveyEditRules {
         }
     }
 
+    /// What an edit removes and resets, decided here once; each store applies it in its own SQL,
+    /// removals first, then the survey row, then every question and answer of the entry in order
+    /// (updated when it has an id, inserted when not).
+    public struct Removals: Sendable, Equatable {
+        /// Answers the edit drops (none holds a vote: `check` made sure).
+        public var answerIDs: [Int64]
+        /// Questions the edit drops, after their answers.
+        public var questionIDs: [Int64]
+        /// New dates end an early close: the survey runs on the dates it was given.
+        public var clearsEarlyClose: Bool
+    }
+
     /// The rules of an edit that the entry alone cannot tell: ids must belong to this survey, and
     /// no answer holding votes may be removed or moved to another question.
-    public static func check(_ current: Survey, becoming entry: SurveyDocument.SurveyEntry) throws {
+    /// - Returns: what the edit removes, for the store to apply.
+    /// - Throws: `SurveyStoreError` (`invalidEdit`) naming the field at fault.
+    @discardableResult
+    public static func check(_ current: Survey, becoming entry: SurveyDocument.SurveyEntry) throws -> Removals {
         var answerHome: [Int64: (question: Int64, answer: Answer)] = [:]
         for question in current.questions {
             for answer in question.answers { answerHome[answer.id] = (question.id, answer) }
@@ -118,6 +133,11 @@ public enum SurveyEditRules {
                     "“\(answer.text)” holds \(answer.votes) votes, so it cannot be deleted")
             }
         }
+        let keptQuestions = Set(entry.questions.compactMap(\.id))
+        return Removals(
+            answerIDs: current.questions.flatMap { $0.answers.map(\.id).filter { !kept.contains($0) } },
+            questionIDs: current.questions.map(\.id).filter { !keptQuestions.contains($0) },
+            clearsEarlyClose: entry.opens != current.opens || entry.closes != current.closes)
     }
 
 }

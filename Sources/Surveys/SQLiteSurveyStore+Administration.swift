@@ -124,26 +124,22 @@ extension SQLiteSurveyStore {
             guard let current = try Self.loadSurvey(db, id: id) else {
                 throw SurveyStoreError(.notFound, "survey \(id) does not exist")
             }
-            try SurveyEditRules.check(current, becoming: entry)
-            let keptQuestions = Set(entry.questions.compactMap(\.id))
-            let keptAnswers = Set(entry.questions.flatMap { $0.answers.compactMap(\.id) })
-            // Removals first: checkEdit has made sure none of them holds a vote.
-            for question in current.questions {
-                for answer in question.answers where !keptAnswers.contains(answer.id) {
-                    try db.execute(sql: "DELETE FROM answer WHERE id = ?", arguments: [answer.id])
-                }
+            let removals = try SurveyEditRules.check(current, becoming: entry)
+            for answerID in removals.answerIDs {
+                try db.execute(sql: "DELETE FROM answer WHERE id = ?", arguments: [answerID])
             }
-            for question in current.questions where !keptQuestions.contains(question.id) {
-                try db.execute(sql: "DELETE FROM question WHERE id = ?", arguments: [question.id])
+            for questionID in removals.questionIDs {
+                try db.execute(sql: "DELETE FROM question WHERE id = ?", arguments: [questionID])
             }
-            let datesChanged = entry.opens != current.opens || entry.closes != current.closes
             try db.execute(
                 sql: """
                     UPDATE survey SET title = ?, opens = ?, closes = ?,
                         closed_early_on = CASE WHEN ? THEN NULL ELSE closed_early_on END
                     WHERE id = ?
                     """,
-                arguments: [entry.title, entry.opens.description, entry.closes.description, datesChanged, id])
+                arguments: [
+                    entry.title, entry.opens.description, entry.closes.description, removals.clearsEarlyClose, id,
+                ])
             for (q, question) in entry.questions.enumerated() {
                 let questionID: Int64
                 if let existing = question.id {

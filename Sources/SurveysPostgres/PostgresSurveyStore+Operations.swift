@@ -303,22 +303,17 @@ extension PostgresSurveyStore {
             guard let current = try await loadSurvey(connection, id: id) else {
                 throw SurveyStoreError(.notFound, "survey \(id) does not exist")
             }
-            try SurveyEditRules.check(current, becoming: entry)
-            let keptQuestions = Set(entry.questions.compactMap(\.id))
-            let keptAnswers = Set(entry.questions.flatMap { $0.answers.compactMap(\.id) })
-            for question in current.questions {
-                for answer in question.answers where !keptAnswers.contains(answer.id) {
-                    try await connection.query("DELETE FROM answer WHERE id = \(answer.id)", logger: logger)
-                }
+            let removals = try SurveyEditRules.check(current, becoming: entry)
+            for answerID in removals.answerIDs {
+                try await connection.query("DELETE FROM answer WHERE id = \(answerID)", logger: logger)
             }
-            for question in current.questions where !keptQuestions.contains(question.id) {
-                try await connection.query("DELETE FROM question WHERE id = \(question.id)", logger: logger)
+            for questionID in removals.questionIDs {
+                try await connection.query("DELETE FROM question WHERE id = \(questionID)", logger: logger)
             }
-            let datesChanged = entry.opens != current.opens || entry.closes != current.closes
             try await connection.query(
                 """
                 UPDATE survey SET title = \(entry.title), opens = \(entry.opens.description), closes = \(entry.closes.description),
-                    closed_early_on = CASE WHEN \(datesChanged) THEN NULL ELSE closed_early_on END
+                    closed_early_on = CASE WHEN \(removals.clearsEarlyClose) THEN NULL ELSE closed_early_on END
                 WHERE id = \(id)
                 """, logger: logger)
             for (q, question) in entry.questions.enumerated() {

@@ -56,6 +56,29 @@ struct AdministrationStoreTests {
         }
     }
 
+    /// The rules decide once what an edit removes, so both stores remove the same rows.
+    @Test func theRulesSayWhatAnEditRemoves() throws {
+        let current = Survey(
+            id: 7, title: "Lunch", opens: today, closes: today.adding(days: 3),
+            questions: [
+                Question(
+                    id: 1, text: "Pizza?",
+                    answers: [
+                        Answer(id: 11, text: "Yes", votes: 2), Answer(id: 12, text: "No", votes: 0),
+                        Answer(id: 13, text: "Maybe", votes: 0),
+                    ]),
+                Question(id: 2, text: "Drink?", answers: [Answer(id: 21, text: "Water", votes: 0)]),
+            ])
+        var edit = asEntry(current)
+        edit.questions[0].answers.remove(at: 1)  // "No" goes
+        edit.questions.remove(at: 1)  // "Drink?" goes, with its answer
+        let removals = try SurveyEditRules.check(current, becoming: edit)
+        #expect(removals == .init(answerIDs: [12, 21], questionIDs: [2], clearsEarlyClose: false))
+        edit.closes = today.adding(days: 5)
+        #expect(try SurveyEditRules.check(current, becoming: edit).clearsEarlyClose)
+        #expect(try SurveyEditRules.check(current, becoming: asEntry(current)).answerIDs.isEmpty)
+    }
+
     @Test(arguments: StoreKind.allCases) func usersAreUniqueAndRemovingOneEndsItsSessions(kind: StoreKind) async throws
     {
         let directory = try TemporaryDirectory()
