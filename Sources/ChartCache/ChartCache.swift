@@ -68,20 +68,24 @@ public final class ChartCache: Sendable {
     private let directory: ChartDirectory
     private let recorder = StatisticsRecorder()
     private let fills = Mutex<[ChartName: Fill]>([:])
-    /// Waiter ids are unique for the cache's lifetime, so a deadline timer left over from an
-    /// earlier fill of the same chart can never expire a waiter of a later one.
+    /// Ids are unique for the cache's lifetime: a fill's id is its first waiter's, so a deadline
+    /// timer left over from an earlier fill of the same chart can never expire a later one.
     private let nextWaiter = Atomic<UInt64>(0)
 
     /// One fill under way and the requests waiting for it.
     private struct Fill {
+        let id: UInt64
         var waiters: [UInt64: Waiter] = [:]
+        /// One timer per fill, armed at its oldest waiter's deadline and re-armed for the next
+        /// while others wait: a timer per request cost a scheduling wake-up each, and NIO cancels
+        /// by a linear search.
+        var timer: Scheduled<Void>?
     }
 
-    /// A request waiting for a fill, and the timer that answers it `busy` at its deadline.
+    /// A request waiting for a fill.
     private struct Waiter {
         var continuation: CheckedContinuation<CachedChart, Error>
-        /// Set just after the waiter is registered; cancelled when the fill answers first.
-        var deadline: Scheduled<Void>?
+        var deadline: NIODeadline
     }
 
     /// Opens the cache on `configuration.directory`, creating the directory if needed.
@@ -122,49 +126,68 @@ public final class ChartCache: Sendable {
         named name: ChartName, render: @escaping @Sendable () throws -> [UInt8]
     ) async throws -> CachedChart {
         let deadline = ContinuousClock.now + configuration.deadline
+        let timerDeadline = NIODeadline.now() + TimeAmount(configuration.deadline)
         return try await withCheckedThrowingContinuation { continuation in
             let waiter = nextWaiter.add(1, ordering: .relaxed).newValue
             let startsFill = fills.withLock { fills -> Bool in
                 let startsFill = fills[name] == nil
-                fills[name, default: Fill()].waiters[waiter] = Waiter(continuation: continuation)
+                if startsFill { fills[name] = Fill(id: waiter) }
+                fills[name]?.waiters[waiter] = Waiter(continuation: continuation, deadline: timerDeadline)
                 return startsFill
             }
             recorder.update { statistics in
                 if startsFill { statistics.fills += 1 } else { statistics.coalesced += 1 }
             }
-            // Even a request stuck behind a full pool answers at its deadline.
-            let timer = configuration.timers.next().scheduleTask(in: TimeAmount(configuration.deadline)) { [self] in
-                expire(waiter, of: name)
-            }
-            let registered = fills.withLock { fills in
-                guard fills[name]?.waiters[waiter] != nil else { return false }
-                fills[name]?.waiters[waiter]?.deadline = timer
-                return true
-            }
-            if !registered { timer.cancel() }  // the fill answered already
             guard startsFill else { return }
+            // Even a request stuck behind a full pool answers at its deadline. The first waiter's
+            // deadline is the fill's earliest.
+            armTimer(of: name, fill: waiter, at: timerDeadline)
             pool.submit { [self] in
                 let result = Result { try directory.fill(name, deadline: deadline, render: render) }
-                let waiters = fills.withLock { fills in fills.removeValue(forKey: name)?.waiters ?? [:] }
+                let fill = fills.withLock { fills in fills.removeValue(forKey: name) }
+                fill?.timer?.cancel()
+                let waiters = fill?.waiters ?? [:]
                 if case .failure(let error as ChartCacheError) = result, error.code == .busy {
                     recorder.update { $0.busy += waiters.count }
                 }
                 for (_, waiter) in waiters.sorted(by: { $0.key < $1.key }) {
-                    waiter.deadline?.cancel()
                     waiter.continuation.resume(with: result)
                 }
             }
         }
     }
 
-    /// Answers `busy` to a waiter whose deadline passed before its fill did.
-    private func expire(_ waiter: UInt64, of name: ChartName) {
-        guard let expired = fills.withLock({ fills in fills[name]?.waiters.removeValue(forKey: waiter) }) else {
-            return
+    /// Schedules the deadline timer of fill `id` of `name`, unless the fill has ended or has one.
+    private func armTimer(of name: ChartName, fill id: UInt64, at deadline: NIODeadline) {
+        let timer = configuration.timers.next().scheduleTask(deadline: deadline) { [self] in
+            expireWaiters(of: name, fill: id)
         }
-        recorder.update { $0.busy += 1 }
-        expired.continuation.resume(
-            throwing: ChartCacheError(.busy, name: name.fileName, "\(name) is still being rendered; retry shortly"))
+        let armed = fills.withLock { fills in
+            guard fills[name]?.id == id, fills[name]?.timer == nil else { return false }
+            fills[name]?.timer = timer
+            return true
+        }
+        if !armed { timer.cancel() }
+    }
+
+    /// Answers `busy` to the waiters of fill `id` whose deadline passed, and re-arms the timer for
+    /// the next one (at most once a millisecond, however many wait).
+    private func expireWaiters(of name: ChartName, fill id: UInt64) {
+        let now = NIODeadline.now()
+        let (expired, next) = fills.withLock { fills -> ([(UInt64, Waiter)], NIODeadline?) in
+            guard var fill = fills[name], fill.id == id else { return ([], nil) }
+            let expired = fill.waiters.filter { $0.value.deadline <= now }
+            for waiter in expired.keys { fill.waiters.removeValue(forKey: waiter) }
+            fill.timer = nil
+            fills[name] = fill
+            return (expired.sorted { $0.key < $1.key }, fill.waiters.values.map(\.deadline).min())
+        }
+        if !expired.isEmpty { recorder.update { $0.busy += expired.count } }
+        for (_, waiter) in expired {
+            waiter.continuation.resume(
+                throwing: ChartCacheError(.busy, name: name.fileName, "\(name) is still being rendered; retry shortly"))
+        }
+        if let next { armTimer(of: name, fill: id, at: max(next, now + .milliseconds(1))) }
     }
 
     /// What `prune(keeping:olderThan:dryRun:)` did.

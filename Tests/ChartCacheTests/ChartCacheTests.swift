@@ -221,6 +221,42 @@ struct ChartCacheTests {
         try await cache.pool.run {}
     }
 
+    /// A fill has one deadline timer, re-armed for each waiter in turn: a request that joins a
+    /// stuck fill later is answered at its own deadline, not at the first waiter's, and none hangs.
+    @Test func waitersJoiningAStuckFillLaterGetTheirOwnDeadlines() async throws {
+        let directory = try TemporaryDirectory()
+        let deadline = Duration.milliseconds(400)
+        let cache = try ChartCache(
+            configuration: .init(directory: directory.path, deadline: deadline, blockingThreads: 1))
+        defer { cache.shutdown() }
+        let slow = CountingRenderer(delayMilliseconds: 2000)
+        let blocker = Task { try await cache.chart(named: name, render: slow.render(name.fileName)) }
+        while slow.renders.load(ordering: .relaxed) == 0 { try await Task.sleep(for: .milliseconds(5)) }
+        let other = try ChartName(validating: "q2-0123456789abcdef.png")
+        let renderer = CountingRenderer()
+        @Sendable func waitForOther() async -> (busy: Bool, waited: Duration) {
+            let start = ContinuousClock.now
+            do {
+                _ = try await cache.chart(named: other, render: renderer.render(other.fileName))
+                return (false, ContinuousClock.now - start)
+            } catch {
+                return ((error as? ChartCacheError)?.code == .busy, ContinuousClock.now - start)
+            }
+        }
+        let first = Task { await waitForOther() }
+        try await Task.sleep(for: .milliseconds(200))
+        let second = Task { await waitForOther() }
+        let (one, two) = (await first.value, await second.value)
+        #expect(one.busy && two.busy)
+        // Timers never fire early: the later waiter got its own full deadline.
+        #expect(one.waited >= deadline && two.waited >= deadline, "\(one.waited), \(two.waited)")
+        #expect(cache.statistics.coalesced == 1)
+        _ = try? await blocker.value
+        #expect(cache.statistics.busy == 3)  // the blocker's own request, then both waiters
+        // The given-up fill is still queued; let it finish before the directory goes.
+        try await cache.pool.run {}
+    }
+
     // MARK: Invariant 5: failures reach every waiter and are never stored
 
     @Test func aFailingRenderIsReportedToEveryWaiterAndNotStored() async throws {
