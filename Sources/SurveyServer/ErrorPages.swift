@@ -97,18 +97,21 @@ struct ServiceError: HTTPResponseError, Sendable {
             context.logger.log(
                 level: log.level, "\(log.what) \(request.method) \(request.uri.path): \(log.cause)")
         }
-        var headers = headers
-        let body: ByteBuffer
-        if asJSON || Self.isJSONRoute(request.uri.path) {
-            headers[.contentType] = "application/json"
-            headers[.xContentTypeOptions] = "nosniff"
-            let data = (try? JSONEncoder().encode(JSONErrorBody(error: code, message: message, field: field))) ?? Data()
-            body = ByteBuffer(bytes: data)
+        var response: Response
+        if asJSON || Self.isJSONRoute(request.uri.path),
+            let json = try? JSONErrorBody(error: code, message: message, field: field).response(
+                from: request, context: context)
+        {
+            response = json
         } else {
-            headers[.contentType] = "text/html; charset=utf-8"
-            body = ByteBuffer(string: Pages.standard.message(title: title, message, links: links))
+            response = Response(
+                status: status, headers: [.contentType: "text/html; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(string: Pages.standard.message(title: title, message, links: links)))
+            )
         }
-        return Response(status: status, headers: headers, body: .init(byteBuffer: body))
+        response.status = status
+        for field in headers { response.headers[field.name] = field.value }
+        return response
     }
 
     /// Routes that programs call answer JSON errors; everything else is a page.
@@ -205,7 +208,7 @@ extension ResourceExhaustedError: HTTPResponseError {
 }
 
 /// The body of every JSON error.
-struct JSONErrorBody: Codable, Sendable {
+struct JSONErrorBody: ResponseCodable, Sendable {
     var error: String
     var message: String
     var field: String?

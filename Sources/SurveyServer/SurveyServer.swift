@@ -335,14 +335,14 @@ public struct SurveyServer: Sendable {
             guard survey.state(on: configuration.today) != .upcoming else { return notYetOpen(survey) }
             return html(pages.thanks(survey))
         }
-        route(router, .get, "/surveys/:id/results.json") { _, context in
+        route(router, .get, "/surveys/:id/results.json") { request, context in
             let survey = try await openSurvey(context)
             guard survey.state(on: configuration.today) == .completed else {
                 throw ServiceError(
                     .notFound, code: "not_completed", title: "Results not published",
                     "results are published when the survey closes")
             }
-            return try resultsJSON(survey)
+            return try SurveyResultsDocument(survey).response(from: request, context: context)
         }
         route(router, .post, "/api/charts/pie") { request, context in
             try await renderSpec(request, context: context)
@@ -478,15 +478,6 @@ public struct SurveyServer: Sendable {
         return response
     }
 
-    private func resultsJSON(_ survey: Survey) throws -> Response {
-        let document = try SurveyResultsDocument(survey)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return Response(
-            status: .ok, headers: [.contentType: "application/json", .xContentTypeOptions: "nosniff"],
-            body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(document))))
-    }
-
     private func renderSpec(_ request: Request, context: SurveyRequestContext) async throws -> Response {
         let limits = configuration.chartAPI
         if let keys = limits.keys {
@@ -581,7 +572,7 @@ public struct SurveyServer: Sendable {
 
 /// The body of `results.json` (DESIGN "HTTP"): the shown integer percentages, exact counts, and
 /// the chart URLs of each variant.
-struct SurveyResultsDocument: Codable, Sendable {
+struct SurveyResultsDocument: ResponseCodable, Sendable {
     struct QuestionResult: Codable, Sendable {
         var id: Int64
         var text: String
@@ -731,10 +722,26 @@ public struct SurveyRequestContext: RequestContext, RemoteAddressRequestContext 
     public var coreContext: CoreRequestContextStorage
     /// The connected client's address.
     public let remoteAddress: SocketAddress?
+    /// How `ResponseEncodable` bodies (results.json, JSON errors) are written.
+    public var responseEncoder: SurveyJSONEncoder { SurveyJSONEncoder() }
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         remoteAddress = source.channel.remoteAddress
+    }
+}
+
+/// Every JSON body the service sends: sorted keys (stable bytes for caches and diffs), URLs with
+/// their slashes as they are, `Content-Type: application/json` and `nosniff`.
+public struct SurveyJSONEncoder: ResponseEncoder {
+    /// Encodes `value` as a 200 response; callers change the status of errors.
+    public func encode(_ value: some Encodable, from request: Request, context: some RequestContext) throws -> Response
+    {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return Response(
+            status: .ok, headers: [.contentType: "application/json", .xContentTypeOptions: "nosniff"],
+            body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
     }
 }
 
