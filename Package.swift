@@ -143,7 +143,8 @@ let package = Package(
         .testTarget(
             name: "SurveysTests", dependencies: ["Surveys", "SurveysPostgres", "TestSupport"], swiftSettings: strict),
         .testTarget(
-            name: "SurveyServerTests", dependencies: ["SurveyServer", "SurveyCharts", "surveycharts", "TestSupport"],
+            name: "SurveyServerTests",
+            dependencies: ["SurveyServer", "SurveyCharts", "Surveys", "surveycharts", "TestSupport"],
             swiftSettings: strict),
     ]
 )

@@ -158,8 +158,7 @@ extension SurveyServer {
         adminRoute(router, .get, "/admin/surveys/:id/export.json") { request, context in
             _ = try await operatorSession(request)
             let (survey, _) = try await adminSurvey(context)
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            // The import format, as `surveycharts export` writes it (pretty, sorted), to download.
             let document = SurveyDocument(surveys: [SurveyDocument.SurveyEntry(survey)])
             return Response(
                 status: .ok,
@@ -167,7 +166,7 @@ extension SurveyServer {
                     .contentType: "application/json", .xContentTypeOptions: "nosniff",
                     .contentDisposition: "attachment; filename=\"survey-\(survey.id).json\"", .cacheControl: "no-store",
                 ],
-                body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(document))))
+                body: .init(byteBuffer: ByteBuffer(data: try document.encoded())))
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Surveys
 import TestSupport
 import Testing
 
@@ -123,6 +124,15 @@ struct AdminFormTests {
                 hostile, "Line\r\nbreak?", "'=HYPERLINK(\"http://evil\",\"x\"), \"quoted\"", "1", "100",
             ])
         #expect(rows.last == [hostile, "Line\r\nbreak?", "No", "0", "0"])
+        // The JSON download is the import format, text and votes exactly as stored.
+        let json = try admin.get("/admin/surveys/5/export.json", cookie: cookie)
+        #expect(json.header("Content-Type") == "application/json")
+        #expect(json.header("Content-Disposition") == "attachment; filename=\"survey-5.json\"")
+        let document = try SurveyDocument(json: Data(json.body))
+        #expect(document.surveys.count == 1 && document.surveys[0].title == hostile)
+        #expect(document.surveys[0].questions[0].text == "Line\r\nbreak?")
+        #expect(document.surveys[0].questions[0].answers.map { $0.votes ?? 0 } == [1, 0])
+        #expect(try admin.get("/admin/surveys/5/export.json", cookie: nil).status != 200)
     }
 
     @Test func editsThatWouldLoseVotesAreRefusedWithTheReasonAndTheRestIsKept() throws {
