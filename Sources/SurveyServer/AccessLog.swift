@@ -6,32 +6,25 @@ import Synchronization
 /// The access log: one line per request, in the combined format nginx writes, batched as nginx's
 /// `access_log … buffer=64k flush=1s` does.
 ///
-/// A request only formats its line and appends it to a buffer under a lock; a thread of its own
-/// writes the buffer when it holds 64 KB or once a second. Hummingbird's `LogRequestsMiddleware`
-/// through swift-log cost the results page five sixths of its throughput (metadata dictionaries,
-/// a date formatter and a thread wake-up per line). If the output stalls (a full pipe), lines
-/// beyond `capacity` are dropped and counted, never waited for.
+/// A request only formats its line and appends it to a `BackgroundWriter`, whose thread writes
+/// when 64 KB are waiting or once a second. Hummingbird's `LogRequestsMiddleware` through
+/// swift-log cost the results page five sixths of its throughput (metadata dictionaries, a date
+/// formatter and a thread wake-up per line). If the output stalls (a full pipe), lines beyond
+/// `capacity` bytes are dropped and counted, never waited for.
 public final class AccessLog: Sendable {
-    /// Bytes that wake the writer before its second is up.
-    static let flushBytes = 64 * 1024
-    /// Most bytes kept while the output does not take them.
-    public let capacity: Int
-    private let state = Mutex<(buffer: [UInt8], dropped: Int, writerWaiting: Bool)>(([], 0, false))
-    private let wake = DispatchSemaphore(value: 0)
-    private let descriptor: Int32
+    private let output: BackgroundWriter
     private let clock = LogClock()
 
     /// Starts the writer thread, writing to `descriptor` (standard error by default).
     public init(descriptor: Int32 = 2, capacity: Int = 8 << 20) {
-        self.descriptor = descriptor
-        self.capacity = capacity
-        let thread = Thread { [self] in run() }
-        thread.name = "access-log"
-        thread.start()
+        output = BackgroundWriter(
+            descriptor: descriptor, name: "access-log", capacity: capacity, flushBytes: 64 * 1024,
+            flushInterval: .seconds(1),
+            droppedNotice: { "access log: dropped \($0) lines while the output was blocked\n" })
     }
 
     /// Lines dropped so far because the output was stalled.
-    public var dropped: Int { state.withLock { $0.dropped } }
+    public var dropped: Int { output.dropped }
 
     /// Appends one request's line.
     func record(
@@ -62,20 +55,7 @@ public final class AccessLog: Sendable {
         line += String(repeating: "0", count: 6 - fraction.count)
         line += fraction
         line += "\n"
-        let wakeWriter = state.withLock { state -> Bool in
-            guard state.buffer.count + line.utf8.count <= capacity else {
-                state.dropped += 1
-                return false
-            }
-            state.buffer.append(contentsOf: line.utf8)
-            // One wake-up per 64 KB, not per line: the writer otherwise wakes once a second.
-            if state.writerWaiting && state.buffer.count >= Self.flushBytes {
-                state.writerWaiting = false
-                return true
-            }
-            return false
-        }
-        if wakeWriter { wake.signal() }
+        output.append(line)
     }
 
     /// Quotes and control characters in logged text are escaped, so a client cannot forge lines.
@@ -92,32 +72,6 @@ public final class AccessLog: Sendable {
             }
         }
         return result
-    }
-
-    private func run() {
-        while true {
-            state.withLock { $0.writerWaiting = true }
-            _ = wake.wait(timeout: .now() + 1)
-            let (bytes, dropped) = state.withLock { state -> ([UInt8], Int) in
-                defer {
-                    state.buffer.removeAll(keepingCapacity: true)
-                    state.dropped = 0
-                    state.writerWaiting = false
-                }
-                return (state.buffer, state.dropped)
-            }
-            var output = bytes
-            if dropped > 0 {
-                output += Array("access log: dropped \(dropped) lines while the output was blocked\n".utf8)
-            }
-            var offset = 0
-            while offset < output.count {
-                let written = output.withUnsafeBytes { write(descriptor, $0.baseAddress! + offset, $0.count - offset) }
-                if written < 0 && errno == EINTR { continue }
-                guard written > 0 else { break }
-                offset += written
-            }
-        }
     }
 }
 

@@ -192,8 +192,8 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         if exitWithParent { surveycharts_terminate_with_parent() }
         // Logging never blocks a request: a stalled stderr pipe drops lines instead.
-        let sink = BackgroundLogHandler.Sink()
-        LoggingSystem.bootstrap { label in BackgroundLogHandler(label: label, sink: sink) }
+        let errorLog = BackgroundLogHandler.standardError()
+        LoggingSystem.bootstrap { label in BackgroundLogHandler(label: label, output: errorLog) }
         var configuration = ServerConfiguration()
         configuration.host = host
         configuration.port = port
