@@ -10,8 +10,9 @@ import Synchronization
 /// complete, fsynced file. See DESIGN "Chart cache protocol" for the protocol and its invariants.
 ///
 /// All blocking work (`open`, `flock`, `write`, `fsync`, `rename`, and the render closure
-/// itself) runs on the cache's own `BlockingThreadPool`, never on the caller's thread. Concurrent
-/// requests for one name in one process share a single fill: one descriptor, one pool thread.
+/// itself) runs on a `BlockingThreadPool` (the process's, lent by its owner, or one the cache
+/// makes), never on the caller's thread. Concurrent requests for one name in one process share a
+/// single fill: one descriptor, one pool thread, one deadline timer.
 public final class ChartCache: Sendable {
     /// Settings; new ones get defaults, so callers keep compiling as this grows.
     public struct Configuration: Sendable {
