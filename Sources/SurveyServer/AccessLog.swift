@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import NIOCore
 import Synchronization
 
 /// The access log: one line per request, in the combined format nginx writes, batched as nginx's
@@ -48,7 +49,7 @@ public final class AccessLog: Sendable {
         line += Self.sanitized(userAgent ?? "-")
         line += "\" "
         // Seconds with six decimals, without Foundation's formatter (measured: the line's costliest part).
-        let microseconds = duration.components.seconds * 1_000_000 + duration.components.attoseconds / 1_000_000_000_000
+        let microseconds = TimeAmount(duration).nanoseconds / 1000
         let fraction = String(microseconds % 1_000_000)
         line += String(microseconds / 1_000_000)
         line += "."

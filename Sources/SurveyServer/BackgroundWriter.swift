@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import Synchronization
 
 /// Text written to a file descriptor by a thread of its own, so that no request ever waits for
@@ -68,8 +69,7 @@ public final class BackgroundWriter: Sendable {
     }
 
     private func run() {
-        let interval = flushInterval.components
-        let nanoseconds = Int(interval.seconds) * 1_000_000_000 + Int(interval.attoseconds / 1_000_000_000)
+        let nanoseconds = Int(TimeAmount(flushInterval).nanoseconds)
         while true {
             let ready = state.withLock { state -> Bool in
                 if state.buffer.count >= flushBytes { return true }

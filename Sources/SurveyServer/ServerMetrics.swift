@@ -2,6 +2,7 @@ import ChartCache
 import CoreMetrics
 import Foundation
 import Hummingbird
+import NIOCore
 import Prometheus
 import Synchronization
 
@@ -82,7 +83,7 @@ public final class ServerMetrics: Sendable {
                 return made
             }()
         collectors.counter.increment()
-        collectors.timer.recordNanoseconds(Self.nanoseconds(duration))
+        collectors.timer.recordNanoseconds(TimeAmount(duration).nanoseconds)
     }
 
     /// Counts a connection closed because it broke a timeout (`reason`: header, body, ...).
@@ -103,11 +104,7 @@ public final class ServerMetrics: Sendable {
     func connectionShed() { shed.increment() }
 
     /// Records how long a chart took to render and publish (the cache's `renderTimeObserver`).
-    func chartRendered(in duration: Duration) { renderTime.recordNanoseconds(Self.nanoseconds(duration)) }
-
-    private static func nanoseconds(_ duration: Duration) -> Int64 {
-        duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
-    }
+    func chartRendered(in duration: Duration) { renderTime.recordNanoseconds(TimeAmount(duration).nanoseconds) }
 
     /// The exposition text, after bringing the cache's, the streams' and the scheduler's figures
     /// into their collectors.
