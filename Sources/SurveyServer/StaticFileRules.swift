@@ -1,5 +1,4 @@
 import Foundation
-import Surveys
 
 /// The rules of DESIGN "Static handler", as pure functions: which path a URL names, and which
 /// status, headers and byte range answer a request for a file. No I/O, so every rule is unit-testable.
@@ -181,29 +180,9 @@ public enum StaticFileRules {
         return parseHTTPDate(value) == file.modified
     }
 
-    private static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+    /// An HTTP date (any of RFC 9110's three forms) as seconds since 1970, or nil: see `HTTPDate`.
+    public static func parseHTTPDate(_ text: String) -> Int? { HTTPDate.seconds(text).map { Int($0) } }
 
-    /// An IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`) as seconds since 1970, or nil.
-    public static func parseHTTPDate(_ text: String) -> Int? {
-        let parts = text.split(separator: " ")
-        guard parts.count == 6, parts[5] == "GMT", let dayOfMonth = Int(parts[1]), let year = Int(parts[3]),
-            let month = months.firstIndex(of: String(parts[2])),
-            let day = CalendarDay(year: year, month: month + 1, day: dayOfMonth)
-        else { return nil }
-        let time = parts[4].split(separator: ":").compactMap { Int($0) }
-        guard time.count == 3 else { return nil }
-        return day.ordinal * 86_400 + time[0] * 3600 + time[1] * 60 + time[2]
-    }
-
-    /// Seconds since 1970 as an IMF-fixdate.
-    public static func httpDate(_ seconds: Int) -> String {
-        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
-        let rest = seconds - days * 86_400
-        let weekdays = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"]
-        let (year, month, day) = CalendarDay(ordinal: days).components
-        func two(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(value)" }
-        let weekday = weekdays[((days % 7) + 7) % 7]
-        return "\(weekday), \(two(day)) \(months[month - 1]) \(year) \(two(rest / 3600)):\(two(rest / 60 % 60)):"
-            + "\(two(rest % 60)) GMT"
-    }
+    /// Seconds since 1970 as an IMF-fixdate (clamped to the years an HTTP date can name).
+    public static func httpDate(_ seconds: Int) -> String { HTTPDate.format(Int64(seconds)) }
 }

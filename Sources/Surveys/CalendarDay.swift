@@ -8,8 +8,15 @@ public struct CalendarDay: Hashable, Comparable, Sendable, CustomStringConvertib
     /// Days since 1970-01-01 (proleptic Gregorian).
     public let ordinal: Int
 
-    /// Creates the day `ordinal` days after 1970-01-01.
-    public init(ordinal: Int) { self.ordinal = ordinal }
+    /// The most days from 1970-01-01 a day may be, either way (about three billion years): every
+    /// calendar computation on an ordinal within it stays far from overflow.
+    public static let ordinalLimit = 1 << 40
+
+    /// The years a day can be parsed or built from: four digits, as `YYYY-MM-DD` writes them.
+    public static let years = 0...9999
+
+    /// Creates the day `ordinal` days after 1970-01-01, clamped to ±`ordinalLimit`.
+    public init(ordinal: Int) { self.ordinal = min(max(ordinal, -Self.ordinalLimit), Self.ordinalLimit) }
 
     /// Parses `YYYY-MM-DD`; nil for anything else, including impossible dates such as 2026-02-30.
     public init?(_ text: String) {
@@ -23,18 +30,26 @@ public struct CalendarDay: Hashable, Comparable, Sendable, CustomStringConvertib
 
     /// The day `year`-`month`-`day`, or nil when there is no such day.
     public init?(year: Int, month: Int, day: Int) {
-        guard (1...12).contains(month), day >= 1, day <= Self.daysIn(month: month, year: year) else { return nil }
+        guard Self.years.contains(year), (1...12).contains(month), day >= 1,
+            day <= Self.daysIn(month: month, year: year)
+        else { return nil }
         ordinal = Self.ordinal(year: year, month: month, day: day)
     }
 
     /// The day `date` falls on in `timeZone`.
     public init(date: Date, timeZone: TimeZone) {
         let seconds = date.timeIntervalSince1970 + Double(timeZone.secondsFromGMT(for: date))
-        ordinal = Int((seconds / 86_400).rounded(.down))
+        let days = (seconds / 86_400).rounded(.down)
+        let limit = Double(Self.ordinalLimit)
+        self.init(ordinal: days.isNaN ? 0 : Int(min(max(days, -limit), limit)))
     }
 
     /// The day `count` days later (earlier when negative).
-    public func adding(days count: Int) -> CalendarDay { CalendarDay(ordinal: ordinal + count) }
+    /// Saturates at ±`ordinalLimit` rather than overflowing.
+    public func adding(days count: Int) -> CalendarDay {
+        let (sum, overflow) = ordinal.addingReportingOverflow(count)
+        return CalendarDay(ordinal: overflow ? (count < 0 ? Int.min : Int.max) : sum)
+    }
 
     /// The instant this day starts in `timeZone`.
     public func start(in timeZone: TimeZone) -> Date {
