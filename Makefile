@@ -2,7 +2,7 @@
 SWIFT ?= swift
 SURVEYCHARTS_CHARTS_DIR ?= piecharts
 
-.PHONY: deps test-deps build run test test-passes update-reference lint format bench-render bench-cache bench-http bench-prerender
+.PHONY: deps test-deps build run test test-passes update-reference lint format bench-render bench-cache bench-http bench-prerender fuzz
 
 deps:
 	@scripts/install-deps.sh
@@ -64,3 +64,7 @@ bench-http: deps
 
 bench-prerender: deps
 	@scripts/bench-prerender.sh
+
+# libFuzzer on every parser of outside input, FUZZ_SECONDS (60) each; `make test` replays the corpus.
+fuzz: deps
+	@scripts/fuzz.sh

@@ -8,6 +8,14 @@ import PackageDescription
 let strict: [SwiftSetting] =
     ProcessInfo.processInfo.environment["SURVEYCHARTS_STRICT"] == nil ? [] : [.treatAllWarnings(as: .error)]
 
+// `make fuzz` builds with SURVEYCHARTS_FUZZ=1 (in .build-fuzz): our own targets get libFuzzer's
+// coverage and AddressSanitizer, and keep their internals testable for the fuzz targets;
+// dependencies are built as usual.
+let fuzzing = ProcessInfo.processInfo.environment["SURVEYCHARTS_FUZZ"] != nil
+let instrumented: [SwiftSetting] =
+    fuzzing ? [.unsafeFlags(["-sanitize=fuzzer,address", "-enable-testing"]), .define("SURVEYCHARTS_FUZZING")] : []
+let ours = strict + instrumented
+
 // Linux only: CSystemShims uses Linux system calls (SIGEV_THREAD_ID timers, prctl thread names), and
 // only Linux is built and tested. SwiftPM has no way to declare Linux, so `platforms` names nothing.
 let package = Package(
@@ -49,7 +57,7 @@ let package = Package(
         .target(
             name: "PieChart",
             dependencies: ["CCairo", "CPNG"],
-            swiftSettings: strict
+            swiftSettings: ours
         ),
         .target(
             name: "ChartCache",
@@ -58,13 +66,13 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
-            swiftSettings: strict
+            swiftSettings: ours
         ),
         // Surveys, questions, answers and votes, behind a store protocol (SQLite now, PostgreSQL next).
         .target(
             name: "Surveys",
             dependencies: [.product(name: "GRDB", package: "GRDB.swift")],
-            swiftSettings: strict
+            swiftSettings: ours
         ),
         // The PostgreSQL store (postgres-nio), and `SurveyStores.open`, which picks a store by its URL.
         .target(
@@ -74,14 +82,14 @@ let package = Package(
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: strict
+            swiftSettings: ours
         ),
         // The rules that turn questions into charts (specs, names, which are current and servable),
         // and the one entry that answers a request for a chart file.
         .target(
             name: "SurveyCharts",
             dependencies: ["Surveys", "PieChart", "ChartCache"],
-            swiftSettings: strict
+            swiftSettings: ours
         ),
         // HTTP: routes, pages, our static file handler, votes, charts, metrics.
         .target(
@@ -102,7 +110,7 @@ let package = Package(
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
-            swiftSettings: strict
+            swiftSettings: ours
         ),
         .executableTarget(
             name: "surveycharts",
@@ -116,35 +124,53 @@ let package = Package(
                 "CSystemShims",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
-            swiftSettings: strict
+            swiftSettings: ours
         ),
         // Benchmarks for scripts/bench-*.sh: medians only, never asserted.
         .executableTarget(
             name: "surveycharts-bench",
             dependencies: ["PieChart", "ChartCache", "CCairo", "CPNG"],
-            swiftSettings: strict
+            swiftSettings: ours
+        ),
+        // Every parser of outside input as a fuzz target (`make fuzz`; replayed by `make test`).
+        .target(
+            name: "FuzzTargets",
+            dependencies: [
+                "PieChart", "Surveys", "SurveyCharts", "SurveyServer",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: ours
+        ),
+        // libFuzzer's driver for FuzzTargets (SURVEYCHARTS_FUZZ=1), or a replayer of saved inputs.
+        .executableTarget(
+            name: "surveycharts-fuzz",
+            dependencies: ["FuzzTargets"],
+            swiftSettings: ours,
+            linkerSettings: fuzzing ? [.unsafeFlags(["-sanitize=fuzzer,address"])] : []
         ),
         // Spawned by the ChartCache tests to prove the protocol across processes and under faults.
         .executableTarget(
             name: "ChartCacheTestHelper",
             dependencies: ["ChartCache"],
-            swiftSettings: strict
+            swiftSettings: ours
         ),
         // Temporary directories and child processes, shared by the test targets.
-        .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),
-        .testTarget(name: "PieChartTests", dependencies: ["PieChart", "CCairo", "CPNG"], swiftSettings: strict),
+        .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: ours),
+        .testTarget(name: "PieChartTests", dependencies: ["PieChart", "CCairo", "CPNG"], swiftSettings: ours),
         .testTarget(
             name: "ChartCacheTests", dependencies: ["ChartCache", "ChartCacheTestHelper", "TestSupport"],
-            swiftSettings: strict),
+            swiftSettings: ours),
         .testTarget(
-            name: "SurveyChartsCLITests", dependencies: ["surveycharts", "TestSupport"], swiftSettings: strict),
+            name: "SurveyChartsCLITests", dependencies: ["surveycharts", "TestSupport"], swiftSettings: ours),
         .testTarget(
-            name: "SurveyChartsTests", dependencies: ["SurveyCharts", "TestSupport"], swiftSettings: strict),
+            name: "SurveyChartsTests", dependencies: ["SurveyCharts", "TestSupport"], swiftSettings: ours),
         .testTarget(
-            name: "SurveysTests", dependencies: ["Surveys", "SurveysPostgres", "TestSupport"], swiftSettings: strict),
+            name: "SurveysTests", dependencies: ["Surveys", "SurveysPostgres", "TestSupport"], swiftSettings: ours),
+        .testTarget(name: "FuzzTargetsTests", dependencies: ["FuzzTargets"], swiftSettings: ours),
         .testTarget(
             name: "SurveyServerTests",
             dependencies: ["SurveyServer", "SurveyCharts", "Surveys", "surveycharts", "TestSupport"],
-            swiftSettings: strict),
+            swiftSettings: ours),
     ]
 )

@@ -35,6 +35,9 @@ public final class ChartCache: Sendable {
         /// Told how long each chart this process rendered and published took (render, write and
         /// sync): for a latency histogram.
         public var renderTimeObserver: (@Sendable (Duration) -> Void)?
+        /// Told of each chart this process published (its name and size in bytes), from the
+        /// writer itself: a fill that outlives every request waiting for it is reported too.
+        public var publishObserver: (@Sendable (ChartName, Int) -> Void)?
         /// The process's blocking pool, when its owner (a server) shares it with other work; nil
         /// makes the cache its own pool of `blockingThreads` threads running `threadStart`.
         /// `shutdown()` stops only a pool the cache made.
@@ -103,7 +106,7 @@ public final class ChartCache: Sendable {
         directory = ChartDirectory(
             path: configuration.directory, grace: ChartDirectory.seconds(configuration.abandonedGracePeriod),
             statistics: recorder, observer: configuration.writerStageObserver,
-            renderTimeObserver: configuration.renderTimeObserver,
+            renderTimeObserver: configuration.renderTimeObserver, publishObserver: configuration.publishObserver,
             directorySync: DirectorySync(path: configuration.directory))
         if configuration.sweepOnStart { _ = directory.sweepAbandoned() }
     }

@@ -57,6 +57,7 @@ struct ChartDirectory: Sendable {
     let statistics: StatisticsRecorder
     let observer: (@Sendable (WriterStage, ChartName) -> Void)?
     let renderTimeObserver: (@Sendable (Duration) -> Void)?
+    let publishObserver: (@Sendable (ChartName, Int) -> Void)?
     let directorySync: DirectorySync
 
     private func finalPath(_ name: ChartName) -> String { "\(path)/\(name.fileName)" }
@@ -179,6 +180,7 @@ struct ChartDirectory: Sendable {
         let elapsed = ContinuousClock.now - started
         statistics.update { $0.recordRender(seconds: Self.seconds(elapsed)) }
         renderTimeObserver?(elapsed)
+        publishObserver?(name, bytes.count)
         var status = stat()
         fstat(descriptor, &status)
         return CachedChart(

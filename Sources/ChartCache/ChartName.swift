@@ -59,6 +59,17 @@ public struct ChartName: Hashable, Sendable, CustomStringConvertible {
         ChartName(trusted: "c-\(key.shortHex)\(suffix(scale)).png")
     }
 
+    /// Whether `fileName` has the shape `adHoc` gives: an API chart, which belongs to no question.
+    public static func isAPIChart(_ fileName: String) -> Bool {
+        var bytes = Array(fileName.utf8)[...]
+        guard bytes.starts(with: "c-".utf8), bytes.suffix(4).elementsEqual(".png".utf8) else { return false }
+        bytes = bytes.dropFirst(2).dropLast(4)
+        if bytes.suffix(3).elementsEqual("@2x".utf8) || bytes.suffix(3).elementsEqual("@3x".utf8) {
+            bytes = bytes.dropLast(3)
+        }
+        return bytes.count == 16 && bytes.allSatisfy { (48...57).contains($0) || (97...102).contains($0) }
+    }
+
     /// The hidden file a writer fills before publishing: `.<name>.pending`.
     public var pendingFileName: String { ".\(fileName).pending" }
 

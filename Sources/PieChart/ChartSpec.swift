@@ -31,6 +31,9 @@ public struct ChartSpec: Sendable, Hashable, Codable {
         public static let maximumSlices = 64
         /// Longest label or title, in characters (grapheme clusters).
         public static let maximumLabelLength = 300
+        /// Longest title or label in UTF-8 bytes: one character may carry any number of combining
+        /// marks, so characters alone do not bound the work of shaping it.
+        public static let maximumLabelBytes = 1200
         /// Allowed width and height, in points.
         public static let sizeRange = 100...4096
         /// Allowed HiDPI scale factors.
@@ -142,6 +145,11 @@ public struct ChartSpec: Sendable, Hashable, Codable {
     private static func validateText(_ text: String, field: String, allowEmpty: Bool) throws {
         if !allowEmpty && text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
             throw ChartSpecError(.outOfRange, field: field, "must not be empty")
+        }
+        guard text.utf8.count <= Limits.maximumLabelBytes else {
+            throw ChartSpecError(
+                .outOfRange, field: field,
+                "must be at most \(Limits.maximumLabelBytes) bytes of UTF-8, got \(text.utf8.count)")
         }
         guard text.count <= Limits.maximumLabelLength else {
             throw ChartSpecError(

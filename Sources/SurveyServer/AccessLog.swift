@@ -30,7 +30,7 @@ public final class AccessLog: Sendable {
     /// Appends one request's line.
     func record(
         client: String, method: String, target: String, status: Int, bytes: Int?, referer: String?,
-        userAgent: String?, duration: Duration
+        userAgent: String?, duration: Duration, requestID: String
     ) {
         var line = client
         line += " - - ["
@@ -55,6 +55,8 @@ public final class AccessLog: Sendable {
         line += "."
         line += String(repeating: "0", count: 6 - fraction.count)
         line += fraction
+        line += " "
+        line += Self.sanitized(requestID)
         line += "\n"
         output.append(line)
     }
@@ -101,22 +103,23 @@ final class LogClock: Sendable {
 }
 
 /// Writes one access-log line per request, after its response.
-struct AccessLogMiddleware<Context: RemoteAddressRequestContext>: RouterMiddleware {
+struct AccessLogMiddleware: RouterMiddleware {
     let log: AccessLog
 
     func handle(
-        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+        _ request: Request, context: SurveyRequestContext,
+        next: (Request, SurveyRequestContext) async throws -> Response
     ) async throws
         -> Response
     {
         let start = ContinuousClock.now
         let response = try await next(request, context)
         log.record(
-            client: context.remoteAddress?.ipAddress ?? "-", method: request.method.rawValue,
+            client: context.client.loggedAddress, method: request.method.rawValue,
             target: request.uri.description,
             status: response.status.code, bytes: response.headers[.contentLength].flatMap(Int.init),
             referer: request.headers[.referer], userAgent: request.headers[.userAgent],
-            duration: ContinuousClock.now - start)
+            duration: ContinuousClock.now - start, requestID: context.client.requestID)
         return response
     }
 }

@@ -42,66 +42,126 @@ public enum OperatorPasswords {
 ///
 /// The session cookie holds 256 random bits; the store keeps only their SHA-256, so a copy of the
 /// database does not let anyone in. Each session has its own CSRF token, sent back by every admin
-/// form. Failed sign-ins are throttled per account and per client address.
+/// form.
+///
+/// Sign-in attempts are throttled in the store (DESIGN "Operators"), so the limit holds across
+/// processes: each attempt is reserved, in the same transaction that counts the earlier ones,
+/// before its password is checked. A browser that has signed in to an account before carries a
+/// signed device cookie for it, and is counted on its own: an attacker's failures slow the
+/// account down for unknown clients only, and never lock its operator out.
 final class AdminAuthentication: Sendable {
     static let cookieName = "surveycharts_session"
+    static let deviceCookieName = "surveycharts_device"
 
     let store: any SurveyStore
-    let pool: BlockingThreadPool
+    let passwords: PasswordChecks
     let logger: Logger
     let idleLimit: Duration
-    let trustedProxies: Set<String>
-    let throttle: LoginThrottle
+    let rule: SignInThrottleRule
+    /// Signs device cookies: derived from the store's ballot secret, so every process agrees.
+    private let deviceKey: [UInt8]
     /// A hash to check against when the account does not exist, so that a wrong name takes as long
     /// as a wrong password and names cannot be discovered by timing.
     private let decoyHash: String
 
     init(
-        store: any SurveyStore, pool: BlockingThreadPool, logger: Logger, idleLimit: Duration,
-        trustedProxies: Set<String>, throttle: LoginThrottle
+        store: any SurveyStore, passwords: PasswordChecks, logger: Logger, idleLimit: Duration, secret: [UInt8],
+        rule: SignInThrottleRule = SignInThrottleRule()
     ) {
         self.store = store
-        self.pool = pool
+        self.passwords = passwords
         self.logger = logger
         self.idleLimit = idleLimit
-        self.trustedProxies = trustedProxies
-        self.throttle = throttle
+        self.rule = rule
+        deviceKey = Array(
+            HMAC<SHA256>.authenticationCode(for: Array("device-cookie".utf8), using: SymmetricKey(data: secret)))
         decoyHash = OperatorPasswords.hash(OperatorPasswords.random())
     }
 
     /// The outcome of a sign-in attempt.
     enum SignIn {
-        case signedIn(cookie: String, session: AdminSession)
+        case signedIn(cookies: [String], session: AdminSession)
         case refused
         case throttled(retryAfter: Int)
     }
 
     /// Checks `name` and `password` and, when they match, starts a session.
-    func signIn(name: String, password: String, request: Request, client: String) async throws -> SignIn {
+    /// - Throws: `ServiceError` 503 when too many passwords are being checked already.
+    func signIn(
+        name: String, password: String, request: Request, client: ClientIdentity, logger: Logger
+    ) async throws -> SignIn {
         let now = Date()
-        let keys = ["user:" + name.lowercased(), "address:" + client]
-        if let wait = throttle.retryAfter(keys, now: now) {
-            logger.warning("admin sign-in throttled for \(name) from \(client): retry in \(wait) s")
+        let account = name.lowercased()
+        let device = deviceID(in: request, account: account)
+        // A known device has its own budget; everyone else shares the account's, and their own.
+        let keys = device.map { ["device:" + $0] } ?? ["user:" + account, "address:" + client.limitKey]
+        let attempt: Int64
+        switch try await store.reserveSignIn(keys: keys, at: now, rule: rule) {
+        case .throttled(let wait):
+            logger.warning(
+                "admin sign-in throttled for \(name) from \(client.loggedAddress)\(device == nil ? "" : " (known device)"): retry in \(wait) s"
+            )
             return .throttled(retryAfter: wait)
+        case .reserved(let id):
+            attempt = id
         }
-        let stored = try await store.passwordHash(user: name)
-        let decoy = decoyHash
-        let matches = try await pool.run {
-            OperatorPasswords.verify(password, hash: stored ?? decoy) && stored != nil
+        let matches: Bool
+        do {
+            let stored = try await store.passwordHash(user: name)
+            let decoy = decoyHash
+            matches = try await passwords.check {
+                OperatorPasswords.verify(password, hash: stored ?? decoy) && stored != nil
+            }
+        } catch {
+            try? await store.settleSignIn(attempt: attempt, outcome: .notChecked)
+            throw error
         }
         guard matches else {
-            throttle.recordFailure(keys, now: now)
-            logger.warning("admin sign-in failed for \(name) from \(client)")
+            try await store.settleSignIn(attempt: attempt, outcome: .failed)
+            logger.warning("admin sign-in failed for \(name) from \(client.loggedAddress)")
             return .refused
         }
-        throttle.clear(keys[0])
+        try await store.settleSignIn(
+            attempt: attempt,
+            outcome: .succeeded(clearing: ["user:" + account] + keys.filter { $0.hasPrefix("device:") }))
         let id = Self.randomToken()
         let session = AdminSession(
             idHash: Self.hash(id), user: name, csrfToken: Self.randomToken(), created: now, lastSeen: now)
         try await store.createSession(session)
-        logger.notice("admin sign-in: \(name) from \(client)")
-        return .signedIn(cookie: cookie(value: id, request: request, client: client), session: session)
+        logger.notice("admin sign-in: \(name) from \(client.loggedAddress)")
+        return .signedIn(
+            cookies: [
+                cookie(value: id, client: client),
+                deviceCookie(account: account, id: device ?? Self.randomToken(), client: client),
+            ], session: session)
     }
+
+    /// The device id in `request`'s device cookie, if the cookie is ours and names `account`.
+    func deviceID(in request: Request, account: String) -> String? {
+        guard let value = request.cookies[Self.deviceCookieName]?.value, value.utf8.count <= 200 else { return nil }
+        let parts = value.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 2, parts[0].utf8.count == 43, let mac = Self.base64URLDecoded(String(parts[1])) else {
+            return nil
+        }
+        let id = String(parts[0])
+        guard
+            HMAC<SHA256>.isValidAuthenticationCode(
+                mac, authenticating: Self.deviceMessage(account: account, id: id), using: SymmetricKey(data: deviceKey))
+        else { return nil }
+        return id
+    }
+
+    /// A year-long cookie that marks this browser as one that signed in to `account`.
+    private func deviceCookie(account: String, id: String, client: ClientIdentity) -> String {
+        let mac = HMAC<SHA256>.authenticationCode(
+            for: Self.deviceMessage(account: account, id: id), using: SymmetricKey(data: deviceKey))
+        var cookie = "\(Self.deviceCookieName)=\(id).\(Self.base64URL(Array(mac))); Path=/admin/login; HttpOnly; "
+        cookie += "SameSite=Strict; Max-Age=31536000"
+        if client.isHTTPS { cookie += "; Secure" }
+        return cookie
+    }
+
+    private static func deviceMessage(account: String, id: String) -> [UInt8] { Array("\(id)|\(account)".utf8) }
 
     /// The session `request` carries, if it is valid and not idle too long.
     func session(_ request: Request) async throws -> AdminSession? {
@@ -110,10 +170,10 @@ final class AdminAuthentication: Sendable {
     }
 
     /// Ends `session` and returns the cookie that removes it from the browser.
-    func signOut(_ session: AdminSession, request: Request, client: String) async throws -> String {
+    func signOut(_ session: AdminSession, client: ClientIdentity) async throws -> String {
         try await store.endSession(idHash: session.idHash)
-        logger.notice("admin sign-out: \(session.user) from \(client)")
-        return cookie(value: "", request: request, client: client, maxAge: 0)
+        logger.notice("admin sign-out: \(session.user) from \(client.loggedAddress)")
+        return cookie(value: "", client: client, maxAge: 0)
     }
 
     /// Whether a form's `token` is `session`'s CSRF token (compared in constant time).
@@ -124,22 +184,26 @@ final class AdminAuthentication: Sendable {
         return zip(given, expected).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
     }
 
-    /// Whether the request reached us over HTTPS: only a trusted proxy may say so.
-    func cameOverHTTPS(_ request: Request, client: String) -> Bool {
-        trustedProxies.contains(client) && request.headers[.xForwardedProto]?.lowercased() == "https"
-    }
-
-    private func cookie(value: String, request: Request, client: String, maxAge: Int? = nil) -> String {
+    private func cookie(value: String, client: ClientIdentity, maxAge: Int? = nil) -> String {
         var cookie = "\(Self.cookieName)=\(value); Path=/admin; HttpOnly; SameSite=Strict"
         if let maxAge { cookie += "; Max-Age=\(maxAge)" }
-        if cameOverHTTPS(request, client: client) { cookie += "; Secure" }
+        if client.isHTTPS { cookie += "; Secure" }
         return cookie
     }
 
-    static func randomToken() -> String {
-        let bytes = SymmetricKey(size: .bits256).withUnsafeBytes { Array($0) }
-        return Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-")
+    /// 256 random bits, base64url without padding (43 characters).
+    static func randomToken() -> String { base64URL(SymmetricKey(size: .bits256).withUnsafeBytes { Array($0) }) }
+
+    static func base64URL(_ bytes: [UInt8]) -> String {
+        Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-")
             .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+    }
+
+    static func base64URLDecoded(_ text: String) -> Data? {
+        guard text.utf8.count <= 100 else { return nil }
+        var standard = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        standard += String(repeating: "=", count: (4 - standard.utf8.count % 4) % 4)
+        return Data(base64Encoded: standard)
     }
 
     static func hash(_ id: String) -> String {
@@ -147,44 +211,36 @@ final class AdminAuthentication: Sendable {
     }
 }
 
-/// Failed sign-ins per key (an account, a client address): the sixth within ten minutes, and
-/// every later one, waits until the oldest of the five is ten minutes old.
-final class LoginThrottle: Sendable {
-    let window: TimeInterval
-    let allowed: Int
-    private let failures = Mutex<[String: [Date]]>([:])
+/// Password hashing's own small budget: bcrypt at cost 12 takes a quarter of a second of a core,
+/// so a burst of sign-ins must neither wait on nor hold the blocking pool that serves static
+/// files, charts and pre-render. `concurrent` checks run on threads of their own, at most
+/// `queued` more wait, and beyond that a sign-in is answered 503 at once.
+final class PasswordChecks: Sendable {
+    private let pool: BlockingThreadPool
+    private let admitted = Atomic<Int>(0)
+    let limit: Int
 
-    init(window: TimeInterval = 600, allowed: Int = 5) {
-        self.window = window
-        self.allowed = allowed
+    init(concurrent: Int = 2, queued: Int = 8) {
+        pool = BlockingThreadPool(threadCount: max(1, concurrent), name: "passwords")
+        limit = max(1, concurrent) + max(0, queued)
     }
 
-    /// Seconds to wait before trying again, or nil when a try is allowed now.
-    func retryAfter(_ keys: [String], now: Date) -> Int? {
-        failures.withLock { failures in
-            var wait: TimeInterval = 0
-            for key in keys {
-                let recent = (failures[key] ?? []).filter { now.timeIntervalSince($0) < window }
-                failures[key] = recent.isEmpty ? nil : recent
-                if recent.count >= allowed, let oldest = recent.suffix(allowed).first {
-                    wait = max(wait, window - now.timeIntervalSince(oldest))
-                }
-            }
-            return wait > 0 ? max(1, Int(wait.rounded(.up))) : nil
+    /// Runs `check` on a password thread.
+    /// - Throws: `ServiceError` 503 with `Retry-After` when the budget is spent.
+    func check(_ check: @escaping @Sendable () -> Bool) async throws -> Bool {
+        guard admitted.add(1, ordering: .acquiring).newValue <= limit else {
+            admitted.subtract(1, ordering: .releasing)
+            throw ServiceError(
+                .serviceUnavailable, code: "busy", title: "Please try again",
+                "Too many sign-ins are being checked right now. Wait a few seconds and sign in again.",
+                headers: [.retryAfter: "2"])
         }
+        defer { admitted.subtract(1, ordering: .releasing) }
+        return try await pool.run(check)
     }
 
-    func recordFailure(_ keys: [String], now: Date) {
-        failures.withLock { failures in
-            for key in keys { failures[key, default: []].append(now) }
-            // An attacker cycling names must not grow this without bound.
-            if failures.count > 100_000 {
-                failures = failures.filter { $0.value.contains { now.timeIntervalSince($0) < window } }
-            }
-        }
-    }
-
-    func clear(_ key: String) { failures.withLock { $0[key] = nil } }
+    /// Stops the threads once the server has stopped.
+    func shutdown() { pool.shutdown() }
 }
 
 extension HTTPField.Name {

@@ -41,8 +41,7 @@ extension SurveyServer {
         adminRoute(router, .post, "/admin/logout") { request, context in
             let (session, _) = try await operatorForm(request, context: context)
             var response = redirect(to: "/admin/login")
-            response.headers[.setCookie] = try await adminAuthentication.signOut(
-                session, request: request, client: client(context))
+            response.headers[.setCookie] = try await adminAuthentication.signOut(session, client: context.client)
             return response
         }
         adminRoute(router, .get, "/admin") { request, _ in
@@ -193,11 +192,11 @@ extension SurveyServer {
                 status: .badRequest)
         }
         switch try await adminAuthentication.signIn(
-            name: name, password: password, request: request, client: client(context))
+            name: name, password: password, request: request, client: context.client, logger: context.logger)
         {
-        case .signedIn(let cookie, _):
+        case .signedIn(let cookies, _):
             var response = redirect(to: next ?? "/admin")
-            response.headers[.setCookie] = cookie
+            for cookie in cookies { response.headers.append(HTTPField(name: .setCookie, value: cookie)) }
             return response
         case .refused:
             return adminHTML(
@@ -319,7 +318,7 @@ extension SurveyServer {
         links: [.init(href: "/admin", label: "Back to the admin pages")])
 
     private func adminSurvey(_ context: SurveyRequestContext) async throws -> (Survey, SurveyOverview) {
-        guard let id = context.parameters.get("id", as: Int64.self), let survey = try await store.survey(id: id),
+        guard let id = Self.surveyID(context), let survey = try await store.survey(id: id),
             let overview = try await store.surveyOverview(id: id)
         else { throw ServiceError.noSuchSurvey() }
         return (survey, overview)
@@ -327,7 +326,7 @@ extension SurveyServer {
 
     // MARK: Helpers
 
-    private func client(_ context: SurveyRequestContext) -> String { context.remoteAddress?.ipAddress ?? "unknown" }
+    private func client(_ context: SurveyRequestContext) -> String { context.client.loggedAddress }
 
     /// Admin pages are private and change with every edit: never stored by a cache.
     func adminHTML(_ page: String, status: HTTPResponse.Status = .ok) -> Response {

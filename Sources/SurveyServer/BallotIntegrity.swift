@@ -87,6 +87,48 @@ struct BallotIntegrity: Sendable {
         Array("surveycharts voted \(surveyID) ".utf8) + nonce
     }
 
+    // MARK: The ballot token: one ballot per browser, decided by the store
+
+    /// The cookie the vote form sets: this browser's signed, random ballot token for the survey.
+    static func tokenCookieName(surveyID: Int64) -> String { "ballot_\(surveyID)" }
+
+    /// Who the store records the ballot as: a hash of the browser's valid ballot token, or nil
+    /// (no token, a forged one, or the `any` policy). The store keeps one ballot per browser in
+    /// the ballot's transaction, so two posted at the same instant cannot both count.
+    func browser(_ request: Request, surveyID: Int64) -> String? {
+        guard policy == .one, let value = request.cookies[Self.tokenCookieName(surveyID: surveyID)]?.value,
+            let nonce = verified(value, message: { Self.tokenMessage(surveyID, $0) })
+        else { return nil }
+        return SHA256.hash(data: nonce).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// The `Set-Cookie` for the vote form when the browser holds no valid ballot token yet (nil
+    /// when it has one, so two tabs of one browser share one token).
+    func tokenCookie(_ request: Request, surveyID: Int64, secure: Bool) -> String? {
+        guard policy == .one, browser(request, surveyID: surveyID) == nil else { return nil }
+        var generator = SystemRandomNumberGenerator()
+        let nonce = (0..<16).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+        let mac = HMAC<SHA256>.authenticationCode(
+            for: Self.tokenMessage(surveyID, nonce), using: SymmetricKey(data: secret))
+        return "\(Self.tokenCookieName(surveyID: surveyID))=\(Self.base64URL(nonce)).\(Self.base64URL(Array(mac))); "
+            + "Path=/surveys/\(surveyID); Max-Age=34560000; HttpOnly; SameSite=Lax" + (secure ? "; Secure" : "")
+    }
+
+    private static func tokenMessage(_ surveyID: Int64, _ nonce: [UInt8]) -> [UInt8] {
+        Array("surveycharts ballot \(surveyID) ".utf8) + nonce
+    }
+
+    /// The 16-byte nonce of `value` (`nonce.mac`, base64url) when its MAC over `message` is ours.
+    private func verified(_ value: String, message: ([UInt8]) -> [UInt8]) -> [UInt8]? {
+        let parts = value.split(separator: ".", omittingEmptySubsequences: false)
+        guard value.utf8.count <= 100, parts.count == 2, let nonce = Self.base64URLDecoded(parts[0]),
+            nonce.count == 16, let mac = Self.base64URLDecoded(parts[1]),
+            HMAC<SHA256>.isValidAuthenticationCode(
+                mac, authenticating: message(nonce), using: SymmetricKey(data: secret))
+        else { return nil }
+        return nonce
+    }
+
     /// Base64url without padding (RFC 4648 §5), written out: Foundation's encoder plus three
     /// `replacingOccurrences` cost a tenth of a ballot.
     static func base64URL(_ bytes: [UInt8]) -> String {

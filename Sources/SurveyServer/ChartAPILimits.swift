@@ -144,16 +144,12 @@ final class AdmissionLimiter: Sendable {
 /// The API charts (`c-…png`) in the chart directory, with their sizes and last use, kept under
 /// a byte budget by removing the least recently used. Only final files are removed, never a
 /// pending file (a writer's) or a question chart; a reader that has a file open keeps its bytes.
+/// Every use is O(1) under the lock: a hit only moves its name to the end of the order.
 final class APIChartBudget: Sendable {
-    private struct Entry {
-        var bytes: Int
-        var lastUse: UInt64
-    }
-
     private struct State {
-        var entries: [String: Entry] = [:]
+        var sizes: [String: Int] = [:]
+        var order = LRUOrder<String>()
         var total = 0
-        var clock: UInt64 = 0
     }
 
     let directory: String
@@ -166,7 +162,7 @@ final class APIChartBudget: Sendable {
         self.maximumBytes = maximumBytes
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
         var found: [(String, Int, Date)] = []
-        for name in names where Self.isAPIChart(name) {
+        for name in names where ChartName.isAPIChart(name) {
             let attributes = try? FileManager.default.attributesOfItem(atPath: directory + "/" + name)
             found.append(
                 (
@@ -176,14 +172,12 @@ final class APIChartBudget: Sendable {
         }
         state.withLock { state in
             for (name, bytes, _) in found.sorted(by: { $0.2 < $1.2 }) {
-                state.clock += 1
-                state.entries[name] = Entry(bytes: bytes, lastUse: state.clock)
+                state.sizes[name] = bytes
+                state.order.touch(name)
                 state.total += bytes
             }
         }
     }
-
-    static func isAPIChart(_ name: String) -> Bool { name.hasPrefix("c-") && name.hasSuffix(".png") }
 
     /// Bytes of API charts on record.
     var totalBytes: Int { state.withLock { $0.total } }
@@ -192,15 +186,14 @@ final class APIChartBudget: Sendable {
     /// budget, least recently used first, never `name` itself. The caller unlinks them.
     func use(_ name: String, bytes: Int) -> [String] {
         state.withLock { state in
-            state.clock += 1
-            if let old = state.entries[name] { state.total -= old.bytes }
-            state.entries[name] = Entry(bytes: bytes, lastUse: state.clock)
+            if let old = state.sizes[name] { state.total -= old }
+            state.sizes[name] = bytes
             state.total += bytes
+            state.order.touch(name)
             var evicted: [String] = []
-            let order = state.entries.filter { $0.key != name }.sorted { $0.value.lastUse < $1.value.lastUse }
-            for (victim, entry) in order where state.total > maximumBytes {
-                state.entries.removeValue(forKey: victim)
-                state.total -= entry.bytes
+            while state.total > maximumBytes, let victim = state.order.oldest, victim != name {
+                _ = state.order.popOldest()
+                state.total -= state.sizes.removeValue(forKey: victim) ?? 0
                 evicted.append(victim)
             }
             return evicted

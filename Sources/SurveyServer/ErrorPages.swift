@@ -57,17 +57,22 @@ struct ServiceError: HTTPResponseError, Sendable {
         return logged
     }
 
+    /// The 409 of a second ballot from one browser.
+    static func alreadyVoted(_ survey: Survey) -> ServiceError {
+        ServiceError(
+            .conflict, code: "already_voted", title: "You have already voted",
+            "This browser has already cast a ballot in “\(survey.title)”, so this one was not counted. "
+                + "The results appear after \(survey.closes).")
+    }
+
     static func noSuchSurvey() -> ServiceError {
         ServiceError(.notFound, code: "not_found", title: "No such survey", "There is no survey at this address.")
     }
 
     /// The 409 of a ballot for a survey that is not taking votes today.
     static func notTakingVotes(_ survey: Survey, today: CalendarDay) -> ServiceError {
-        if survey.state(on: today) == .upcoming {
-            return ServiceError(
-                .conflict, code: "not_open", title: "Voting has not started",
-                "“\(survey.title)” opens on \(survey.opens); your ballot was not recorded.")
-        }
+        // Before it opens, a survey is not public: answered as if it did not exist.
+        if survey.state(on: today) == .upcoming { return noSuchSurvey() }
         return ServiceError(
             .conflict, code: "closed", title: "Voting is closed",
             "“\(survey.title)” closed on \(survey.closes); your ballot was not recorded.",
@@ -93,6 +98,11 @@ struct ServiceError: HTTPResponseError, Sendable {
 
     /// The page or JSON object for `request`, logged first if it is a server failure.
     func response(from request: Request, context: some RequestContext) -> Response {
+        var message = message
+        if status.code >= 500 {
+            // The id is in this failure's log line too, so a reader's report finds it.
+            message += " Reference: \(context.id)."
+        }
         if let log {
             context.logger.log(
                 level: log.level, "\(log.what) \(request.method) \(request.uri.path): \(log.cause)")
@@ -135,6 +145,10 @@ extension SurveyStoreError: HTTPResponseError {
         switch code {
         case .notFound: return .noSuchSurvey()
         case .notOpen: return ServiceError(.conflict, code: "not_open", title: "Voting is closed", message)
+        case .alreadyVoted:
+            return ServiceError(
+                .conflict, code: "already_voted", title: "You have already voted",
+                "This browser has already cast a ballot in this survey, so this one was not counted.")
         case .invalidBallot, .invalidImport, .invalidEdit:
             return ServiceError(.badRequest, code: code.rawValue, title: "Bad request", description)
         case .busy:

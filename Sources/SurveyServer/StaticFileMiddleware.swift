@@ -61,7 +61,7 @@ struct StaticFileMiddleware<Context: RequestContext>: RouterMiddleware {
         case .notFound:
             return plain(.notFound, "not found")
         case .existing(let file):
-            if APIChartBudget.isAPIChart(name) { await apiChartServed(name, file.facts.size) }
+            if ChartName.isAPIChart(name) { await apiChartServed(name, file.facts.size) }
             return respond(request, file: file)
         case .rendered(let chart):
             // The rendered bytes go to memory as they are; nothing is read back from disk.

@@ -109,8 +109,10 @@ public final class StaticFileStore: Sendable {
         var lastUse: UInt64
     }
 
+    /// The modification time stays two numbers, as `stat` gives it: as nanoseconds in one `Int`
+    /// it overflowed for any file dated after April 2262, and every request for it trapped.
     private struct FileIdentity: Hashable {
-        var device: UInt64, inode: UInt64, size: Int, modifiedNanoseconds: Int
+        var device: UInt64, inode: UInt64, size: Int, modifiedSeconds: Int, modifiedNanoseconds: Int
     }
 
     private struct MemoryCache {
@@ -173,13 +175,14 @@ public final class StaticFileStore: Sendable {
     )
         -> StaticFile
     {
+        let (seconds, nanoseconds) = Self.secondsAndNanoseconds(modified)
         let file = StaticFile(
             bytes: ByteBuffer(bytes: bytes),
-            facts: .init(size: bytes.count, modified: Int(modified.timeIntervalSince1970), etag: Self.etag(bytes)),
+            facts: .init(size: bytes.count, modified: seconds, etag: Self.etag(bytes)),
             contentType: StaticFileRules.contentType(forName: segments.last ?? ""), cacheControl: cacheControl)
         let identity = FileIdentity(
-            device: device, inode: inode, size: bytes.count,
-            modifiedNanoseconds: Int(modified.timeIntervalSince1970 * 1e9))
+            device: device, inode: inode, size: bytes.count, modifiedSeconds: seconds,
+            modifiedNanoseconds: nanoseconds)
         if bytes.count <= maximumCachedFile { store(segments.joined(separator: "/"), file: file, identity: identity) }
         return file
     }
@@ -204,7 +207,7 @@ public final class StaticFileStore: Sendable {
         guard fstat(descriptor, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG else { return nil }
         let identity = FileIdentity(
             device: UInt64(status.st_dev), inode: UInt64(status.st_ino), size: Int(status.st_size),
-            modifiedNanoseconds: Int(status.st_mtim.tv_sec) * 1_000_000_000 + Int(status.st_mtim.tv_nsec))
+            modifiedSeconds: Int(status.st_mtim.tv_sec), modifiedNanoseconds: Int(status.st_mtim.tv_nsec))
         if let cached = memory.withLock({ $0.entries[relative] }), cached.identity == identity {
             return cached.file
         }
@@ -248,6 +251,23 @@ public final class StaticFileStore: Sendable {
                 cache.entries.removeValue(forKey: oldest.key)
             }
         }
+    }
+
+    /// `date` as whole seconds since 1970, rounded down as `st_mtim.tv_sec` is, and the nanoseconds
+    /// past them. A file may carry any date (`touch -d 2300-01-01`), and `Int(someDouble)` traps
+    /// outside `Int`'s range: seconds beyond it clamp to `Int.min` or `Int.max`, NaN gives 0. The
+    /// result only names a version of the file and dates it for `Last-Modified` (which clamps to
+    /// the years HTTP can name), so clamping loses nothing that matters.
+    static func secondsAndNanoseconds(_ date: Date) -> (seconds: Int, nanoseconds: Int) {
+        let interval = date.timeIntervalSince1970
+        guard !interval.isNaN else { return (0, 0) }
+        let whole = interval.rounded(.down)
+        // `Double(Int.max)` is 2^63, one more than `Int.max`; `Double(Int.min)` is exactly `Int.min`.
+        guard whole < Double(Int.max) else { return (Int.max, 0) }
+        guard whole >= Double(Int.min) else { return (Int.min, 0) }
+        // In [0, 1e9): the fraction is in [0, 1).
+        let nanoseconds = Int(((interval - whole) * 1e9).rounded(.down))
+        return (Int(whole), min(max(nanoseconds, 0), 999_999_999))
     }
 
     /// A file that could not be opened for lack of descriptors or memory is the server's trouble,

@@ -6,6 +6,7 @@ import HummingbirdCore
 import Logging
 import NIOCore
 import PieChart
+import ServiceLifecycle
 import SurveyCharts
 import Surveys
 import SurveysPostgres
@@ -63,13 +64,18 @@ public struct ServerConfiguration: Sendable {
     public var ballotsPerBrowser = BallotsPerBrowser.one
     /// How long an operator's session lasts without use.
     public var adminSessionIdle: Duration = .seconds(12 * 3600)
-    /// Addresses of reverse proxies whose `X-Forwarded-Proto` is believed (for `Secure` cookies).
-    public var trustedProxies: Set<String> = []
+    /// Reverse proxies whose `X-Forwarded-For`, `X-Forwarded-Proto` and `X-Request-Id` are
+    /// believed: the client address for logs and limits, and `Secure` cookies behind HTTPS.
+    public var trustedProxies = TrustedProxies()
     /// With the demo surveys loaded into a new database that has no operator, create `demo` with
     /// a random password (`SurveyServer.demoOperatorPassword`), so a fresh `make run` can sign in.
     public var createDemoOperator = true
-    /// Called once listening, with the bound host and port.
+    /// Where `/metrics` is served, apart from the site (`--metrics-address`); nil serves it nowhere.
+    public var metricsAddress: (host: String, port: Int)?
+    /// Called once listening, with the bound host and port (after `onMetricsListening`).
     public var onListening: (@Sendable (String, Int) -> Void)?
+    /// Called once the metrics listener is bound, with its host and port.
+    public var onMetricsListening: (@Sendable (String, Int) -> Void)?
 
     /// Creates the default configuration.
     public init() {}
@@ -84,7 +90,7 @@ public struct ServerConfiguration: Sendable {
     /// allow. NIO's accept back-off does not stop the event loop spinning on `accept` once
     /// descriptors run out (measured: 100 % of a core), so the server must stop accepting first.
     public var connectionLimit: Int {
-        let ceiling = Self.defaultMaximumConnections(descriptors: Int(FileDescriptorLimit.current().soft))
+        let ceiling = Self.defaultMaximumConnections(descriptors: Int(clamping: FileDescriptorLimit.current().soft))
         return min(maximumConnections ?? ceiling, ceiling)
     }
 
@@ -106,11 +112,12 @@ public struct SurveyServer: Sendable {
     let metrics: ServerMetrics
     let logger: Logger
     let resultsPages = ResultsPageCache()
-    let homePages = RenderedPageCache()
+    /// The home page's lists by day and page numbers, a few seconds old at most.
+    let homePages = BoundedCache<String, ByteBuffer>(capacity: 256, byteCapacity: 16 << 20)
     /// Surveys as ballots last saw them, for a second: the store checks every ballot again
     /// inside its transaction, so this read only shapes the answer, and skipping it keeps a
     /// ballot to one trip to the database.
-    let ballotSurveys = RecentSurveys(lifetime: .seconds(1))
+    let ballotSurveys = BoundedCache<Int64, Survey>(capacity: 1024)
     let scheduler: PrerenderScheduler
     let ballotIntegrity: BallotIntegrity
     let routeMethods = RouteMethods()
@@ -118,7 +125,12 @@ public struct SurveyServer: Sendable {
     let apiRateLimiter: ClientRateLimiter
     let apiRenders: AdmissionLimiter
     let apiChartBudget: APIChartBudget
+    /// What the chart cache's writers call when they publish an API chart (set once the budget
+    /// and the chart store exist; the cache is made before both).
+    let publishedAPICharts: APIChartPublications
     let adminAuthentication: AdminAuthentication
+    /// Password hashing's own threads and budget, apart from `pool`.
+    let passwordChecks: PasswordChecks
     /// The access log (nil with `--no-access-log`).
     let accessLog: AccessLog?
     /// The demo operator's password when this start created it (printed once), else nil.
@@ -132,16 +144,25 @@ public struct SurveyServer: Sendable {
         self.logger = logger
         let metrics = ServerMetrics()
         self.metrics = metrics
-        // The process's one pool for blocking work: charts, static files, password hashes, the
+        // The process's one pool for blocking work: charts, static files, the
         // scheduler's lock. Each thread gets its font map before its first job.
         let pool = BlockingThreadPool(
             threadCount: configuration.blockingThreads, name: "blocking", threadStart: PieChartRenderer.prepareThread)
         self.pool = pool
+        let publishedAPICharts = APIChartPublications()
+        self.publishedAPICharts = publishedAPICharts
+        let storeSecret: [UInt8]
         do {
             var cacheConfiguration = ChartCache.Configuration(
                 directory: configuration.chartsDirectory, deadline: configuration.chartDeadline)
             cacheConfiguration.pool = pool
             cacheConfiguration.renderTimeObserver = { metrics.chartRendered(in: $0) }
+            // API charts are counted against their disk budget by the writer that publishes
+            // them, on its pool thread: a render that outlives its request is counted too.
+            cacheConfiguration.publishObserver = { [publishedAPICharts] name, bytes in
+                guard ChartName.isAPIChart(name.fileName) else { return }
+                publishedAPICharts.published(name.fileName, bytes: bytes)
+            }
             cache = try ChartCache(configuration: cacheConfiguration)
         } catch let error as ChartCacheError {
             pool.shutdown()
@@ -192,6 +213,7 @@ public struct SurveyServer: Sendable {
             let secret = try await opened.secret(
                 named: BallotIntegrity.secretName, candidate: BallotIntegrity.newSecret())
             ballotIntegrity = BallotIntegrity(secret: secret, policy: configuration.ballotsPerBrowser)
+            storeSecret = secret
         } catch let error as SurveyStoreError {
             throw StartupError(error.message)
         }
@@ -199,15 +221,25 @@ public struct SurveyServer: Sendable {
         apiRateLimiter = ClientRateLimiter(
             rate: configuration.chartAPI.requestsPerSecond, burst: configuration.chartAPI.burst)
         apiRenders = AdmissionLimiter(permits: configuration.chartAPI.rendersInFlight)
-        apiChartBudget = APIChartBudget(
+        let budget = APIChartBudget(
             directory: configuration.chartsDirectory, maximumBytes: configuration.chartAPI.cacheMaximumBytes)
+        apiChartBudget = budget
+        publishedAPICharts.counter.withLock { [charts, directory = configuration.chartsDirectory] in
+            $0 = { name, bytes in
+                for victim in budget.use(name, bytes: bytes) {
+                    unlink(directory + "/" + victim)
+                    charts.forget([victim])
+                }
+            }
+        }
         let today: @Sendable () -> CalendarDay = { [configuration] in configuration.today }
         chartFiles = SurveyChartFiles(store: store, cache: cache, renderer: PieChartRenderer(), today: today)
         pages = Pages.standard
         accessLog = configuration.accessLog ? AccessLog() : nil
+        passwordChecks = PasswordChecks()
         adminAuthentication = AdminAuthentication(
-            store: store, pool: pool, logger: logger, idleLimit: configuration.adminSessionIdle,
-            trustedProxies: configuration.trustedProxies, throttle: LoginThrottle())
+            store: store, passwords: passwordChecks, logger: logger, idleLimit: configuration.adminSessionIdle,
+            secret: storeSecret)
         var schedule = PrerenderScheduler.Configuration(
             chartsDirectory: configuration.chartsDirectory, timeZone: configuration.timeZone)
         schedule.leaderRetry = configuration.prerenderLeaderRetry
@@ -219,6 +251,7 @@ public struct SurveyServer: Sendable {
     /// Builds the HTTP application.
     public func application() -> some ApplicationProtocol {
         let router = Router(context: SurveyRequestContext.self, options: .autoGenerateHeadEndpoints)
+        router.add(middleware: ClientIdentityMiddleware(proxies: configuration.trustedProxies))
         router.add(middleware: MetricsMiddleware(metrics: metrics))
         if let accessLog { router.add(middleware: AccessLogMiddleware(log: accessLog)) }
         router.add(
@@ -228,8 +261,12 @@ public struct SurveyServer: Sendable {
                 staticFiles: staticFiles, charts: charts, chartFiles: chartFiles, metrics: metrics,
                 apiChartServed: { [self] name, bytes in await apiChartUsed(name, bytes: bytes) }))
         addRoutes(to: router)
-        let onListening = configuration.onListening
+        let listening = ListeningReport(
+            expectsMetrics: configuration.metricsAddress != nil, onListening: configuration.onListening,
+            onMetricsListening: configuration.onMetricsListening)
         let metrics = self.metrics
+        var services: [any Service] = configuration.prerender ? [scheduler] : []
+        if let metricsApplication = metricsApplication(listening: listening) { services.append(metricsApplication) }
         let (timeouts, maximumBodyBytes) = (configuration.timeouts, configuration.maximumBodyBytes)
         return Application(
             router: router,
@@ -243,7 +280,7 @@ public struct SurveyServer: Sendable {
                 address: .hostname(configuration.host, port: configuration.port), serverName: "SurveyCharts",
                 availableConnectionsDelegate: MaximumAvailableConnections(configuration.connectionLimit, logger: logger)
             ),
-            services: configuration.prerender ? [scheduler] : [],
+            services: services,
             onServerRunning: { [logger, metrics] channel in
                 try? await channel.eventLoop.submit {
                     let exhaustion = AcceptExhaustionHandler(logger: logger, reserve: ReserveDescriptor()) {
@@ -251,10 +288,28 @@ public struct SurveyServer: Sendable {
                     }
                     try channel.pipeline.syncOperations.addHandler(exhaustion, position: .first)
                 }.get()
-                let address = channel.localAddress
-                onListening?(address?.ipAddress ?? "?", address?.port ?? 0)
+                listening.serving(channel.localAddress)
             },
             logger: logger)
+    }
+
+    /// The metrics listener (`--metrics-address`): `/metrics` alone, apart from the public site,
+    /// so that it is reachable only where the operator binds it.
+    func metricsApplication(listening: ListeningReport) -> (any Service)? {
+        guard let (host, port) = configuration.metricsAddress else { return nil }
+        let router = Router(context: BasicRequestContext.self, options: .autoGenerateHeadEndpoints)
+        router.get("/metrics") { [metrics, cache, scheduler] _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                body: .init(
+                    byteBuffer: ByteBuffer(
+                        string: metrics.exposition(
+                            cache: cache.statistics, prerenderLeader: scheduler.isLeader,
+                            prerenderPasses: scheduler.passes))))
+        }
+        return Application(
+            router: router, configuration: .init(address: .hostname(host, port: port), serverName: "SurveyCharts"),
+            onServerRunning: { channel in listening.metricsServing(channel.localAddress) }, logger: logger)
     }
 
     /// Serves until SIGTERM or SIGINT, then finishes the requests under way.
@@ -272,7 +327,10 @@ public struct SurveyServer: Sendable {
             )
         }
         // The scheduler runs as a service beside the HTTP server: SIGTERM stops both, then the pool.
-        defer { pool.shutdown() }
+        defer {
+            pool.shutdown()
+            passwordChecks.shutdown()
+        }
         try await application().runService(gracefulShutdownSignals: [.sigterm, .sigint])
     }
 
@@ -303,12 +361,12 @@ public struct SurveyServer: Sendable {
                     "This list has no page that far; the first page has the newest surveys.")
             }
             let page = ByteBuffer(string: pages.home(active: home.active, completed: home.completed))
-            homePages.store(key, page)
+            homePages.store(key, page, bytes: page.readableBytes)
             return html(page)
         }
         route(router, .get, "/surveys/:id") { request, context in
             // A fresh rendered page of a completed survey needs no database read.
-            if let id = context.parameters.get("id", as: Int64.self),
+            if let id = Self.surveyID(context),
                 let cached = resultsPages.fresh(id, lifetime: configuration.resultsPageLifetime),
                 cached.survey.state(on: configuration.today) == .completed
             {
@@ -316,10 +374,15 @@ public struct SurveyServer: Sendable {
             }
             let survey = try await openSurvey(context)
             switch survey.state(on: configuration.today) {
-            case .upcoming: return notYetOpen(survey)
+            case .upcoming: return try notYetOpen(survey)
             case .open:
                 if ballotIntegrity.hasVoted(request, surveyID: survey.id) { return html(pages.thanks(survey)) }
-                return html(pages.form(survey))
+                var response = html(pages.form(survey))
+                if let token = ballotIntegrity.tokenCookie(request, surveyID: survey.id, secure: context.client.isHTTPS)
+                {
+                    response.headers[.setCookie] = token
+                }
+                return response
             case .completed:
                 let (page, etag) = try resultsPages.page(for: survey, lifetime: configuration.resultsPageLifetime) {
                     try pages.results(survey)
@@ -332,11 +395,12 @@ public struct SurveyServer: Sendable {
         }
         route(router, .get, "/surveys/:id/thanks") { _, context in
             let survey = try await openSurvey(context)
-            guard survey.state(on: configuration.today) != .upcoming else { return notYetOpen(survey) }
+            guard survey.state(on: configuration.today) != .upcoming else { return try notYetOpen(survey) }
             return html(pages.thanks(survey))
         }
         route(router, .get, "/surveys/:id/results.json") { request, context in
             let survey = try await openSurvey(context)
+            if survey.state(on: configuration.today) == .upcoming { return try notYetOpen(survey) }
             guard survey.state(on: configuration.today) == .completed else {
                 throw ServiceError(
                     .notFound, code: "not_completed", title: "Results not published",
@@ -361,15 +425,6 @@ public struct SurveyServer: Sendable {
                 ],
                 body: .init(byteBuffer: favicon))
         }
-        route(router, .get, "/metrics") { _, _ in
-            Response(
-                status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
-                body: .init(
-                    byteBuffer: ByteBuffer(
-                        string: metrics.exposition(
-                            cache: cache.statistics, prerenderLeader: scheduler.isLeader,
-                            prerenderPasses: scheduler.passes))))
-        }
     }
 
     /// A completed survey's page never changes: it carries a strong ETag.
@@ -384,16 +439,31 @@ public struct SurveyServer: Sendable {
     }
 
     func openSurvey(_ context: SurveyRequestContext) async throws -> Survey {
-        guard let id = context.parameters.get("id", as: Int64.self), let survey = try await store.survey(id: id) else {
+        guard let id = Self.surveyID(context), let survey = try await store.survey(id: id) else {
             throw ServiceError.noSuchSurvey()
         }
         return survey
     }
 
-    private func notYetOpen(_ survey: Survey) -> Response {
-        var response = html(pages.message(title: "Not open yet", "“\(survey.title)” opens on \(survey.opens)."))
-        response.status = .notFound
-        return response
+    /// A survey that has not opened is answered exactly like one that does not exist: its title,
+    /// and that it exists at all, are not public yet.
+    private func notYetOpen(_ survey: Survey) throws -> Response { throw ServiceError.noSuchSurvey() }
+
+    /// The survey id in the path, only in its one canonical form (`/surveys/1`, never `/surveys/01`
+    /// or `/surveys/+1`): the voted cookie and every cache are keyed by the path, so one survey has
+    /// one address.
+    static func surveyID(_ context: SurveyRequestContext) -> Int64? {
+        guard let text = context.parameters.get("id") else { return nil }
+        return canonicalID(text)
+    }
+
+    /// `text` as an id when it is a canonical positive decimal that fits in 64 bits.
+    static func canonicalID(_ text: some StringProtocol) -> Int64? {
+        let digits = text.utf8
+        guard let first = digits.first, (UInt8(ascii: "1")...UInt8(ascii: "9")).contains(first), digits.count <= 19,
+            digits.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) })
+        else { return nil }
+        return Int64(text)
     }
 
     /// The store's name for logs: a PostgreSQL URL without its password.
@@ -418,24 +488,19 @@ public struct SurveyServer: Sendable {
                 "This ballot was sent from another site, so it was not counted. To vote, open the survey on this "
                     + "site and use its form.")
         }
-        guard let id = context.parameters.get("id", as: Int64.self) else { throw ServiceError.noSuchSurvey() }
+        guard let id = Self.surveyID(context) else { throw ServiceError.noSuchSurvey() }
         let survey: Survey
-        if let recent = ballotSurveys.survey(id) {
+        if let recent = ballotSurveys.fresh(id, lifetime: .seconds(1)) {
             survey = recent
         } else {
             survey = try await openSurvey(context)
-            ballotSurveys.remember(survey)
+            ballotSurveys.store(survey.id, survey)
         }
         var request = request
         let body = try await request.collectBody(upTo: configuration.maximumBodyBytes)
         let today = configuration.today
         guard survey.state(on: today) == .open else { throw ServiceError.notTakingVotes(survey, today: today) }
-        if ballotIntegrity.hasVoted(request, surveyID: survey.id) {
-            throw ServiceError(
-                .conflict, code: "already_voted", title: "You have already voted",
-                "This browser has already cast a ballot in “\(survey.title)”, so this one was not counted. "
-                    + "The results appear after \(survey.closes).")
-        }
+        if ballotIntegrity.hasVoted(request, surveyID: survey.id) { throw ServiceError.alreadyVoted(survey) }
         guard let fields = FormDecoding.fields(String(buffer: body)) else {
             return badBallot(survey, "The form data could not be read.", chosen: [:], missing: [])
         }
@@ -450,7 +515,8 @@ public struct SurveyServer: Sendable {
             choices[question] = answer
         }
         do {
-            try await store.record(Ballot(choices: choices), surveyID: survey.id, on: today)
+            let browser = ballotIntegrity.browser(request, surveyID: survey.id)
+            try await store.record(Ballot(choices: choices, browser: browser), surveyID: survey.id, on: today)
         } catch let error as SurveyStoreError where error.code == .invalidBallot {
             let missing = Set(survey.questions.map(\.id).filter { choices[$0] == nil })
             let message =
@@ -458,6 +524,8 @@ public struct SurveyServer: Sendable {
                 ? error.description
                 : missing.count == 1 ? "Please answer this question too:" : "Please answer these questions too:"
             return badBallot(survey, message, chosen: choices, missing: missing)
+        } catch let error as SurveyStoreError where error.code == .alreadyVoted {
+            throw ServiceError.alreadyVoted(survey)
         } catch let error as SurveyStoreError where error.code == .notOpen {
             throw ServiceError.notTakingVotes(survey, today: configuration.today)
         } catch let error as SurveyStoreError where error.code == .notFound {
@@ -465,7 +533,7 @@ public struct SurveyServer: Sendable {
         }
         var response = Response(
             status: .seeOther, headers: [.location: "/surveys/\(survey.id)/thanks", .contentLength: "0"])
-        if let cookie = ballotIntegrity.votedCookie(surveyID: survey.id, secure: false) {
+        if let cookie = ballotIntegrity.votedCookie(surveyID: survey.id, secure: context.client.isHTTPS) {
             response.headers[.setCookie] = cookie
         }
         return response
@@ -491,8 +559,7 @@ public struct SurveyServer: Sendable {
                     headers: [.wwwAuthenticate: "Bearer realm=\"surveycharts\""])
             }
         }
-        let client = context.remoteAddress?.ipAddress ?? "unknown"
-        if let wait = apiRateLimiter.take(client) {
+        if let wait = apiRateLimiter.take(context.client.limitKey) {
             throw ServiceError(
                 .tooManyRequests, code: "rate_limited", title: "Too many requests",
                 "at most \(Int(limits.requestsPerSecond)) charts a second per client; try again in \(wait) s",
@@ -516,7 +583,8 @@ public struct SurveyServer: Sendable {
             charts.remember(
                 [chart.name.fileName], bytes: chart.bytes, modified: chart.modificationTime, device: chart.device,
                 inode: chart.inode)
-            await apiChartUsed(chart.name.fileName, bytes: chart.bytes.count)
+            // A chart this request rendered was counted by its writer; one found on disk is a use.
+            if chart.outcome != .rendered { await apiChartUsed(chart.name.fileName, bytes: chart.bytes.count) }
             return Response(
                 status: .ok,
                 headers: [
@@ -616,78 +684,89 @@ struct SurveyResultsDocument: ResponseCodable, Sendable {
     }
 }
 
-/// Rendered pages that may be a few seconds old (the home page's lists), by key; the oldest go
-/// first beyond `capacity`, so crawling page numbers cannot grow it.
-final class RenderedPageCache: Sendable {
-    private let pages = Mutex<[String: (page: ByteBuffer, made: ContinuousClock.Instant)]>([:])
-    let capacity: Int
-
-    init(capacity: Int = 256) { self.capacity = capacity }
-
-    /// The page stored under `key`, if it is younger than `lifetime`.
-    func fresh(_ key: String, lifetime: Duration) -> ByteBuffer? {
-        guard let cached = pages.withLock({ $0[key] }), ContinuousClock.now - cached.made < lifetime else { return nil }
-        return cached.page
-    }
-
-    func store(_ key: String, _ page: ByteBuffer) {
-        pages.withLock { pages in
-            pages[key] = (page, .now)
-            if pages.count > capacity, let oldest = pages.min(by: { $0.value.made < $1.value.made }) {
-                pages.removeValue(forKey: oldest.key)
-            }
-        }
-    }
-}
-
-/// Surveys by id, each kept for `lifetime` after it was loaded.
-final class RecentSurveys: Sendable {
-    private let surveys = Mutex<[Int64: (survey: Survey, loaded: ContinuousClock.Instant)]>([:])
-    let lifetime: Duration
-    let capacity: Int
-
-    init(lifetime: Duration, capacity: Int = 1024) {
-        self.lifetime = lifetime
-        self.capacity = capacity
-    }
-
-    /// Survey `id`, if it was loaded less than `lifetime` ago.
-    func survey(_ id: Int64) -> Survey? {
-        guard let kept = surveys.withLock({ $0[id] }), ContinuousClock.now - kept.loaded < lifetime else { return nil }
-        return kept.survey
-    }
-
-    func remember(_ survey: Survey) {
-        let now = ContinuousClock.now
-        surveys.withLock { surveys in
-            if surveys.count >= capacity { surveys = surveys.filter { now - $0.value.loaded < lifetime } }
-            if surveys.count < capacity { surveys[survey.id] = (survey, now) }
-        }
-    }
-}
-
-/// Rendered results pages of completed surveys, with their ETags.
+/// Rendered results pages of completed surveys, with their ETags: at most `capacity` pages and
+/// `byteCapacity` bytes, so crawling every results page of a large site cannot grow the server.
 final class ResultsPageCache: Sendable {
-    private let pages = Mutex<[Int64: (survey: Survey, page: ByteBuffer, etag: String, made: ContinuousClock.Instant)]>(
-        [:])
+    struct Page: Sendable {
+        var survey: Survey
+        var page: ByteBuffer
+        var etag: String
+    }
+
+    let pages: BoundedCache<Int64, Page>
+
+    init(capacity: Int = 512, byteCapacity: Int = 32 << 20) {
+        pages = BoundedCache(capacity: capacity, byteCapacity: byteCapacity)
+    }
 
     /// The cached page of survey `id`, if it is younger than `lifetime`.
     func fresh(_ id: Int64, lifetime: Duration) -> (survey: Survey, page: ByteBuffer, etag: String)? {
-        guard let cached = pages.withLock({ $0[id] }), ContinuousClock.now - cached.made < lifetime else { return nil }
-        return (cached.survey, cached.page, cached.etag)
+        pages.fresh(id, lifetime: lifetime).map { ($0.survey, $0.page, $0.etag) }
     }
 
     /// The page for `survey`, rendered by `render` unless a fresh copy of the same survey exists.
     func page(for survey: Survey, lifetime: Duration, render: () throws -> String) rethrows -> (ByteBuffer, String) {
-        let now = ContinuousClock.now
-        if let cached = pages.withLock({ $0[survey.id] }), cached.survey == survey, now - cached.made < lifetime {
+        if let cached = pages.fresh(survey.id, lifetime: lifetime), cached.survey == survey {
             return (cached.page, cached.etag)
         }
         let text = try render()
         let etag = "\"\(ChartKey(material: Array(text.utf8)).shortHex)\""
         let page = ByteBuffer(string: text)
-        pages.withLock { $0[survey.id] = (survey, page, etag, now) }
+        pages.store(survey.id, Page(survey: survey, page: page, etag: etag), bytes: page.readableBytes)
         return (page, etag)
+    }
+}
+
+/// Where the chart cache's writers report the API charts they publish; the counter is set once
+/// the budget exists (the cache, made first, needs this box already).
+final class APIChartPublications: Sendable {
+    let counter = Mutex<(@Sendable (String, Int) -> Void)?>(nil)
+
+    /// Runs on the writer's pool thread, where unlinking evicted files may block.
+    func published(_ name: String, bytes: Int) { counter.withLock { $0 }?(name, bytes) }
+}
+
+/// Reports the listeners once all are bound: the metrics listener first, then the site, so that
+/// whoever waits for "listening" knows every address.
+final class ListeningReport: Sendable {
+    private struct State {
+        var site: SocketAddress?
+        var metricsBound: Bool
+        var reported = false
+    }
+
+    private let state: Mutex<State>
+    private let onListening: (@Sendable (String, Int) -> Void)?
+    private let onMetricsListening: (@Sendable (String, Int) -> Void)?
+
+    init(
+        expectsMetrics: Bool, onListening: (@Sendable (String, Int) -> Void)?,
+        onMetricsListening: (@Sendable (String, Int) -> Void)?
+    ) {
+        state = Mutex(State(metricsBound: !expectsMetrics))
+        self.onListening = onListening
+        self.onMetricsListening = onMetricsListening
+    }
+
+    func serving(_ address: SocketAddress?) {
+        let report = state.withLock { state -> Bool in
+            state.site = address
+            guard state.metricsBound, !state.reported else { return false }
+            state.reported = true
+            return true
+        }
+        if report { onListening?(address?.ipAddress ?? "?", address?.port ?? 0) }
+    }
+
+    func metricsServing(_ address: SocketAddress?) {
+        onMetricsListening?(address?.ipAddress ?? "?", address?.port ?? 0)
+        let site = state.withLock { state -> SocketAddress?? in
+            state.metricsBound = true
+            guard let site = state.site, !state.reported else { return nil }
+            state.reported = true
+            return .some(site)
+        }
+        if let site { onListening?(site?.ipAddress ?? "?", site?.port ?? 0) }
     }
 }
 
@@ -717,17 +796,21 @@ public struct FileDescriptorLimit: Sendable {
     }
 }
 
-/// The request context: Hummingbird's, plus the client's address (for per-client limits).
+/// The request context: Hummingbird's, plus who the client is (for logs and per-client limits).
 public struct SurveyRequestContext: RequestContext, RemoteAddressRequestContext {
     public var coreContext: CoreRequestContextStorage
-    /// The connected client's address.
+    /// The connected peer's address: the client, or a proxy in front of it.
     public let remoteAddress: SocketAddress?
+    /// The client, as `ClientIdentityMiddleware` proved it (the peer until then).
+    public var client: ClientIdentity
     /// How `ResponseEncodable` bodies (results.json, JSON errors) are written.
     public var responseEncoder: SurveyJSONEncoder { SurveyJSONEncoder() }
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         remoteAddress = source.channel.remoteAddress
+        client = ClientIdentity(
+            peer: IPAddress(remoteAddress), headers: [:], proxies: TrustedProxies(), madeRequestID: "-")
     }
 }
 

@@ -13,6 +13,38 @@ public struct Answer: Sendable, Hashable, Codable {
         self.text = text
         self.votes = votes
     }
+
+    /// Most votes a question's answers may hold together (so each answer, too): 2^53 − 1.
+    ///
+    /// The largest whole number a `Double` (and so a JSON reader in JavaScript) holds exactly, and
+    /// the largest total a chart draws (PieChart's `ChartSpec.Limits.maximumValue`, which Surveys
+    /// cannot import). It also keeps every sum of a question's votes far from `Int64.max`, past
+    /// which SQLite would store a count as a REAL. Imports refuse more; ballots stop at it.
+    public static let maximumVotes = 9_007_199_254_740_991
+}
+
+extension SurveyStoreError {
+    /// The ballot error when question `questionID` already counts `Answer.maximumVotes` votes, so
+    /// nothing of the ballot was recorded (HTTP 400, like every `invalidBallot`).
+    /// The ballot error when this browser's ballot for survey `surveyID` is already recorded.
+    public static func alreadyVoted(
+        _ surveyID: Int64, fileID: String = #fileID, line: Int = #line
+    )
+        -> SurveyStoreError
+    {
+        SurveyStoreError(
+            .alreadyVoted, "this browser has already cast a ballot in survey \(surveyID); nothing was recorded",
+            fileID: fileID, line: line)
+    }
+
+    public static func questionFull(
+        _ questionID: Int64, fileID: String = #fileID, line: Int = #line
+    ) -> SurveyStoreError {
+        SurveyStoreError(
+            .invalidBallot, field: "q\(questionID)",
+            "cannot take more votes: its answers already count \(Answer.maximumVotes), the most a question can hold; "
+                + "nothing was recorded", fileID: fileID, line: line)
+    }
 }
 
 /// A question of a survey, with its answers in their given order.
@@ -31,8 +63,15 @@ public struct Question: Sendable, Hashable, Codable {
         self.answers = answers
     }
 
-    /// Votes across all answers.
-    public var totalVotes: Int { answers.reduce(0) { $0 + $1.votes } }
+    /// Votes across all answers, saturating at `Int.max` (and `Int.min`) instead of trapping: an
+    /// answer built by hand may hold any `Int`, though stores keep the sum at most
+    /// `Answer.maximumVotes`.
+    public var totalVotes: Int {
+        answers.reduce(0) { total, answer in
+            let (sum, overflow) = total.addingReportingOverflow(answer.votes)
+            return overflow ? (answer.votes < 0 ? Int.min : Int.max) : sum
+        }
+    }
 
     /// The answers with the most votes; empty when nobody has voted.
     public var winners: [Answer] {
@@ -116,9 +155,18 @@ public struct SurveyPage: Sendable, Hashable {
         self.size = size
     }
 
-    /// Pages in the whole list (at least 1, even when it is empty).
-    public var count: Int { max(1, (total + size - 1) / size) }
+    /// Pages in the whole list (at least 1, even when it is empty). Rounds up by division rather
+    /// than `total + size - 1`, which could overflow; a size below 1 counts as one page.
+    public var count: Int {
+        guard size > 0, total > 0 else { return 1 }
+        return total / size + (total % size == 0 ? 0 : 1)
+    }
 
-    /// Rows to skip to reach `page` (1-based) of `size`.
-    public static func offset(_ page: Int, _ size: Int) -> Int { max(0, page - 1) * size }
+    /// Rows to skip to reach `page` (1-based) of `size`; `Int.max` (past every row) when the
+    /// product does not fit, so a huge page number finds an empty page instead of trapping.
+    public static func offset(_ page: Int, _ size: Int) -> Int {
+        guard page > 1, size > 0 else { return 0 }
+        let (offset, overflow) = (page - 1).multipliedReportingOverflow(by: size)
+        return overflow ? Int.max : offset
+    }
 }

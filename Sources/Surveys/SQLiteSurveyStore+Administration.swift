@@ -27,7 +27,9 @@ extension SQLiteSurveyStore {
     public func users() async throws -> [AdminUser] {
         try await read { db in
             try Row.fetchAll(db, sql: "SELECT name, created FROM admin_user ORDER BY name").map {
-                AdminUser(name: $0["name"], created: Date(timeIntervalSince1970: $0["created"]))
+                AdminUser(
+                    name: try Self.column($0, "name", of: "admin_user"),
+                    created: Date(timeIntervalSince1970: try Self.seconds($0, "created", of: "admin_user")))
             }
         }
     }
@@ -59,9 +61,10 @@ extension SQLiteSurveyStore {
                 arguments: [idHash]
             ).map {
                 AdminSession(
-                    idHash: idHash, user: $0["user_name"], csrfToken: $0["csrf_token"],
-                    created: Date(timeIntervalSince1970: $0["created"]),
-                    lastSeen: Date(timeIntervalSince1970: $0["last_seen"]))
+                    idHash: idHash, user: try Self.column($0, "user_name", of: "admin_session"),
+                    csrfToken: try Self.column($0, "csrf_token", of: "admin_session"),
+                    created: Date(timeIntervalSince1970: try Self.seconds($0, "created", of: "admin_session")),
+                    lastSeen: Date(timeIntervalSince1970: try Self.seconds($0, "last_seen", of: "admin_session")))
             }
         }
         guard var session = found else { return nil }
@@ -198,8 +201,9 @@ extension SQLiteSurveyStore {
                         "SELECT title, closed_early_on, opens_before_close, closes_before_close FROM survey WHERE id = ?",
                     arguments: [id])
             else { throw SurveyStoreError(.notFound, "survey \(id) does not exist") }
-            let title: String = row["title"]
-            try SurveyEditRules.checkReopen(title: title, closedEarlyOn: row["closed_early_on"], today: today)
+            let title: String = try Self.column(row, "title", of: "survey")
+            let closedEarlyOn: String? = try Self.column(row, "closed_early_on", of: "survey")
+            try SurveyEditRules.checkReopen(title: title, closedEarlyOn: closedEarlyOn, today: today)
             try db.execute(
                 sql: """
                     UPDATE survey SET opens = opens_before_close, closes = closes_before_close,
@@ -235,11 +239,11 @@ extension SQLiteSurveyStore {
                 FROM survey \(clause)
                 """, arguments: arguments
         ).map { row in
-            let closedEarly: String? = row["closed_early_on"]
+            let closedEarly: String? = try Self.column(row, "closed_early_on", of: "survey")
             return SurveyOverview(
-                summary: SurveySummary(
-                    id: row["id"], title: row["title"], opens: try day(row["opens"]), closes: try day(row["closes"])),
-                ballots: row["ballots"], closedEarlyOn: closedEarly.flatMap(CalendarDay.init))
+                summary: try Self.summary(row),
+                ballots: try Self.count(row, "ballots", of: "survey", place: "the sum of a question's answer.votes"),
+                closedEarlyOn: closedEarly.flatMap(CalendarDay.init))
         }
     }
 }
@@ -251,12 +255,15 @@ extension SQLiteSurveyStore {
             let users = try Row.fetchAll(db, sql: "SELECT name, password_hash, created FROM admin_user ORDER BY name")
                 .map {
                     SiteSnapshot.StoredUser(
-                        name: $0["name"], passwordHash: $0["password_hash"],
-                        created: Date(timeIntervalSince1970: $0["created"]))
+                        name: try Self.column($0, "name", of: "admin_user"),
+                        passwordHash: try Self.column($0, "password_hash", of: "admin_user"),
+                        created: Date(timeIntervalSince1970: try Self.seconds($0, "created", of: "admin_user")))
                 }
             var secrets: [String: [UInt8]] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT name, value FROM secret") {
-                secrets[row["name"]] = Array(row["value"] as Data)
+                let name: String = try Self.column(row, "name", of: "secret")
+                let value: Data = try Self.column(row, "value", of: "secret")
+                secrets[name] = Array(value)
             }
             return SiteSnapshot(document: document, users: users, secrets: secrets)
         }

@@ -138,6 +138,28 @@ public final class SQLiteSurveyStore: SurveyStore {
                     ALTER TABLE survey ADD COLUMN closes_before_close TEXT;
                     """)
         }
+        migrator.registerMigration("v4: sign-in attempts") { db in
+            // One row per key of each attempt not yet known to have succeeded (SignInThrottleRule).
+            try db.execute(
+                sql: """
+                    CREATE TABLE sign_in_attempt (
+                        attempt INTEGER NOT NULL,
+                        key TEXT NOT NULL,
+                        at REAL NOT NULL);
+                    CREATE INDEX sign_in_attempt_key ON sign_in_attempt(key, at);
+                    CREATE INDEX sign_in_attempt_at ON sign_in_attempt(at);
+                    CREATE INDEX sign_in_attempt_attempt ON sign_in_attempt(attempt);
+                    """)
+        }
+        migrator.registerMigration("v5: one ballot per browser") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE browser_ballot (
+                        survey_id INTEGER NOT NULL REFERENCES survey(id) ON DELETE CASCADE,
+                        browser TEXT NOT NULL,
+                        PRIMARY KEY (survey_id, browser)) WITHOUT ROWID
+                    """)
+        }
         return migrator
     }
 
@@ -264,12 +286,24 @@ public final class SQLiteSurveyStore: SurveyStore {
                                 throw SurveyStoreError(.notFound, "survey \(waiting.surveyID) does not exist")
                             }
                             try waiting.ballot.check(against: survey, on: waiting.day)
+                            if let browser = waiting.ballot.browser {
+                                try db.cachedStatement(sql: Self.recordBrowser).execute(
+                                    arguments: [waiting.surveyID, browser])
+                                guard db.changesCount == 1 else {
+                                    throw SurveyStoreError.alreadyVoted(waiting.surveyID)
+                                }
+                            }
                             for (questionID, answerID) in waiting.ballot.choices {
                                 // One atomic increment per answer: no read-modify-write, so no vote is lost.
-                                try db.cachedStatement(
-                                    sql: "UPDATE answer SET votes = votes + 1 WHERE id = ? AND question_id = ?"
-                                ).execute(arguments: [answerID, questionID])
+                                try db.cachedStatement(sql: Self.countVote).execute(
+                                    arguments: [answerID, questionID, questionID])
                                 guard db.changesCount == 1 else {
+                                    // Rare, so only now the second query that tells why.
+                                    let exists = try Bool.fetchOne(
+                                        db,
+                                        sql: "SELECT EXISTS (SELECT 1 FROM answer WHERE id = ? AND question_id = ?)",
+                                        arguments: [answerID, questionID])
+                                    if exists == true { throw SurveyStoreError.questionFull(questionID) }
                                     throw SurveyStoreError(
                                         .invalidBallot, field: "q\(questionID)", "answer \(answerID) vanished")
                                 }
@@ -297,6 +331,19 @@ public final class SQLiteSurveyStore: SurveyStore {
         }
         return outcomes
     }
+
+    /// One vote for an answer (arguments: answer, question, question), counted only while the
+    /// question's answers hold fewer than `Answer.maximumVotes` together. Without that, an answer at
+    /// `Int64.max` would overflow into a REAL that no read could decode. `TOTAL` sums in floating
+    /// point, so it never fails with "integer overflow"; it is exact up to the cap, and past it
+    /// stays past it, so the comparison is exact.
+    static let recordBrowser = "INSERT OR IGNORE INTO browser_ballot (survey_id, browser) VALUES (?, ?)"
+
+    static let countVote = """
+        UPDATE answer SET votes = votes + 1
+        WHERE id = ? AND question_id = ?
+            AND (SELECT TOTAL(other.votes) FROM answer AS other WHERE other.question_id = ?) < \(Answer.maximumVotes)
+        """
 
     @discardableResult
     public func importDocument(_ document: SurveyDocument) async throws -> ImportSummary {
@@ -399,9 +446,17 @@ public final class SQLiteSurveyStore: SurveyStore {
         -> [SurveySummary]
     {
         try Row.fetchAll(db, sql: "SELECT id, title, opens, closes FROM survey \(clause)", arguments: arguments).map {
-            SurveySummary(
-                id: $0["id"], title: $0["title"], opens: try day($0["opens"]), closes: try day($0["closes"]))
+            try Self.summary($0)
         }
+    }
+
+    /// The summary in a row of `survey` (columns id, title, opens, closes).
+    static func summary(_ row: Row) throws -> SurveySummary {
+        let id = try Self.integer(row, "id", of: "survey")
+        let title: String = try Self.column(row, "title", of: "survey")
+        let opens: String = try Self.column(row, "opens", of: "survey")
+        let closes: String = try Self.column(row, "closes", of: "survey")
+        return SurveySummary(id: id, title: title, opens: try Self.day(opens), closes: try Self.day(closes))
     }
 
     static func day(_ text: String) throws -> CalendarDay {
@@ -427,16 +482,92 @@ public final class SQLiteSurveyStore: SurveyStore {
                     """), arguments: [id])
         var byQuestion: [Int64: [Answer]] = [:]
         for answer in answers {
-            byQuestion[answer["question_id"], default: []].append(
-                Answer(id: answer["id"], text: answer["text"], votes: withVotes ? answer["votes"] : 0))
+            let questionID = try Self.integer(answer, "question_id", of: "answer")
+            let answerID = try Self.integer(answer, "id", of: "answer")
+            let text: String = try Self.column(answer, "text", of: "answer")
+            // A ballot's check needs no votes: one unreadable count does not stop other answers' votes.
+            let votes = try withVotes ? Self.count(answer, "votes", of: "answer") : 0
+            byQuestion[questionID, default: []].append(Answer(id: answerID, text: text, votes: votes))
         }
         let questions = try Row.fetchAll(
             db.cachedStatement(sql: "SELECT id, text FROM question WHERE survey_id = ? ORDER BY position"),
             arguments: [id]
-        ).map { Question(id: $0["id"], text: $0["text"], answers: byQuestion[$0["id"]] ?? []) }
+        ).map { question in
+            let questionID = try Self.integer(question, "id", of: "question")
+            let text: String = try Self.column(question, "text", of: "question")
+            return Question(id: questionID, text: text, answers: byQuestion[questionID] ?? [])
+        }
+        let header = try Self.summary(row)
         return Survey(
-            id: row["id"], title: row["title"], opens: try day(row["opens"]), closes: try day(row["closes"]),
-            questions: questions)
+            id: header.id, title: header.title, opens: header.opens, closes: header.closes, questions: questions)
+    }
+
+    // MARK: Decoding
+
+    // GRDB's `row["…"]` subscripts trap on a value they cannot convert. A file edited by hand,
+    // restored from elsewhere, or written by a version that let `votes + 1` overflow into a REAL
+    // must fail one request with an error that names the table and column, not kill the server.
+
+    /// The value in `name` of a row of `table`, converted as GRDB converts (TEXT for a `String`,
+    /// NULL for an optional's nil).
+    /// - Throws: `SurveyStoreError` (`database`) naming the table and column when the value does
+    ///   not convert or the column is missing.
+    static func column<Value: DatabaseValueConvertible>(
+        _ row: Row, _ name: String, of table: String, as type: Value.Type = Value.self
+    ) throws -> Value {
+        let stored = try storedValue(row, name, of: table)
+        guard let value = Value.fromDatabaseValue(stored) else {
+            throw invalidValue(stored, in: "\(table).\(name)", expected: "of type \(Value.self)")
+        }
+        return value
+    }
+
+    /// The INTEGER in `name` of a row of `table`. Stricter than GRDB, which would take a REAL and
+    /// round it: a REAL in an INTEGER column means a count overflowed or the file was edited.
+    /// - Parameter place: what the error calls the value, when not `table.name` (a computed column).
+    /// - Throws: `SurveyStoreError` (`database`) naming the table and column.
+    static func integer(_ row: Row, _ name: String, of table: String, place: String? = nil) throws -> Int64 {
+        let stored = try storedValue(row, name, of: table)
+        guard case .int64(let value) = stored.storage else {
+            throw invalidValue(stored, in: place ?? "\(table).\(name)", expected: "a whole number")
+        }
+        return value
+    }
+
+    /// The non-negative INTEGER in `name` of a row of `table` (votes, ballots).
+    /// - Parameter place: what the error calls the value, when not `table.name` (a computed column).
+    /// - Throws: `SurveyStoreError` (`database`) naming the table and column.
+    static func count(_ row: Row, _ name: String, of table: String, place: String? = nil) throws -> Int {
+        let value = try integer(row, name, of: table, place: place)
+        guard value >= 0, let count = Int(exactly: value) else {
+            throw invalidValue(value.databaseValue, in: place ?? "\(table).\(name)", expected: "a count from 0")
+        }
+        return count
+    }
+
+    /// The finite number in `name` of a row of `table` (seconds since 1970).
+    /// - Throws: `SurveyStoreError` (`database`) naming the table and column.
+    static func seconds(_ row: Row, _ name: String, of table: String) throws -> Double {
+        let stored = try storedValue(row, name, of: table)
+        guard let value = Double.fromDatabaseValue(stored), value.isFinite else {
+            throw invalidValue(stored, in: "\(table).\(name)", expected: "a finite number")
+        }
+        return value
+    }
+
+    private static func storedValue(_ row: Row, _ name: String, of table: String) throws -> DatabaseValue {
+        do {
+            return try row.decode(DatabaseValue.self, forColumn: name)
+        } catch {
+            throw SurveyStoreError(.database, "reading \(table).\(name) failed: \(error)")
+        }
+    }
+
+    private static func invalidValue(_ stored: DatabaseValue, in place: String, expected: String) -> SurveyStoreError {
+        SurveyStoreError(
+            .database,
+            "the database holds \(String(describing: stored).prefix(60)) in \(place), which must be \(expected); "
+                + "correct that row or restore the file from a backup")
     }
 }
 

@@ -58,6 +58,9 @@ public struct SurveyDocument: Sendable, Hashable, Codable {
 
     /// Longest title, question or answer text, in characters.
     public static let maximumTextLength = 300
+    /// Longest text in UTF-8 bytes: a character may hold any number of combining marks, so the
+    /// character count alone does not bound the work of shaping and drawing it.
+    public static let maximumTextBytes = 1200
     /// Most answers per question (a chart holds at most 64 slices).
     public static let maximumAnswers = 64
 
@@ -80,6 +83,9 @@ public struct SurveyDocument: Sendable, Hashable, Codable {
         }
         func checkText(_ text: String, _ path: String) throws {
             if text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { throw invalid(path, "must not be empty") }
+            if text.utf8.count > Self.maximumTextBytes {
+                throw invalid(path, "must be at most \(Self.maximumTextBytes) bytes of UTF-8, got \(text.utf8.count)")
+            }
             if text.count > Self.maximumTextLength {
                 throw invalid(path, "must be at most \(Self.maximumTextLength) characters, got \(text.count)")
             }
@@ -115,6 +121,7 @@ public struct SurveyDocument: Sendable, Hashable, Codable {
                         "must hold 2 to \(Self.maximumAnswers) answers, got \(question.answers.count)")
                 }
                 var answerTexts: [String: Int] = [:]
+                var votes = 0
                 for (a, answer) in question.answers.enumerated() {
                     let answerPath = "\(questionPath).answers[\(a)]"
                     try checkID(answer.id, &answerIDs, answerPath, "answer")
@@ -122,9 +129,21 @@ public struct SurveyDocument: Sendable, Hashable, Codable {
                     if let first = answerTexts.updateValue(a, forKey: Self.comparable(answer.text)) {
                         throw invalid("\(answerPath).text", "repeats answer \(first + 1) (“\(answer.text)”)")
                     }
-                    if let votes = answer.votes, votes < 0 {
-                        throw invalid("\(answerPath).votes", "must be a non-negative whole number, got \(votes)")
+                    if let count = answer.votes, count < 0 {
+                        throw invalid("\(answerPath).votes", "must be a non-negative whole number, got \(count)")
                     }
+                    // Past the cap a chart cannot draw the question, and counts near `Int64.max`
+                    // overflow on the next ballot (see `Answer.maximumVotes`).
+                    if let count = answer.votes, count > Answer.maximumVotes {
+                        throw invalid("\(answerPath).votes", "must be at most \(Answer.maximumVotes), got \(count)")
+                    }
+                    // At most 64 answers of at most 2^53 − 1 each: the sum cannot overflow.
+                    votes += answer.votes ?? 0
+                }
+                if votes > Answer.maximumVotes {
+                    throw invalid(
+                        "\(questionPath).answers",
+                        "the votes must add up to at most \(Answer.maximumVotes), got \(votes)")
                 }
             }
         }

@@ -4,9 +4,16 @@ import Foundation
 public struct Ballot: Sendable, Hashable {
     /// Question id → answer id.
     public var choices: [Int64: Int64]
+    /// Who cast it, when the browser said (a hash of its signed ballot token): the store records
+    /// at most one ballot per browser and survey, in the ballot's own transaction, so two sent at
+    /// the same instant cannot both count. Nil for clients that keep no cookies (not limited).
+    public var browser: String?
 
     /// Creates a ballot.
-    public init(choices: [Int64: Int64]) { self.choices = choices }
+    public init(choices: [Int64: Int64], browser: String? = nil) {
+        self.choices = choices
+        self.browser = browser
+    }
 
     /// The rules every store checks inside the ballot's transaction: the survey is open on `day`,
     /// and every question is answered once with one of its own answers (answer texts and votes
@@ -114,6 +121,14 @@ public protocol SurveyStore: Sendable {
 
     /// Ends a session (logout).
     func endSession(idHash: String) async throws
+
+    /// Reserves a sign-in attempt under every one of `keys` (an account, a client, a device) in
+    /// one transaction that also counts them, so concurrent attempts, in this process or any other
+    /// on the store, can never pass `rule` together. Attempts older than the window are removed.
+    func reserveSignIn(keys: [String], at now: Date, rule: SignInThrottleRule) async throws -> SignInReservation
+
+    /// Records how a reserved attempt ended.
+    func settleSignIn(attempt: Int64, outcome: SignInOutcome) async throws
 
     // MARK: Editing surveys
 

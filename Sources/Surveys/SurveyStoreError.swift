@@ -16,6 +16,9 @@ public struct SurveyStoreError: Error, CustomStringConvertible, Sendable, Equata
         /// The database stayed locked by another writer past the deadline (HTTP 503); nothing was
         /// written, and trying again shortly may succeed.
         case busy
+        /// This browser's ballot for the survey is already recorded (HTTP 409); nothing was
+        /// recorded this time. The store decides it inside the ballot's transaction.
+        case alreadyVoted = "already_voted"
         /// The database failed or could not be opened.
         case database
     }

@@ -69,10 +69,21 @@ public final class PostgresSurveyStore: SurveyStore {
     deinit { running.cancel() }
 
     /// The URL with its password hidden, for messages and logs.
+    ///
+    /// A URL that does not parse is redacted too: everything between `://` and the last `@`
+    /// after the user name is the password, whatever else is wrong with the URL.
     public static func redacted(_ url: String) -> String {
-        guard var components = URLComponents(string: url), components.password != nil else { return url }
-        components.password = "***"
-        return components.string ?? url
+        if var components = URLComponents(string: url), components.host != nil {
+            guard components.password != nil else { return url }
+            components.password = "***"
+            if let text = components.string { return text }
+        }
+        guard let scheme = url.range(of: "://") else { return url }
+        let rest = url[scheme.upperBound...]
+        guard let at = rest.lastIndex(of: "@") else { return url }
+        let userInfo = rest[..<at]
+        guard let colon = userInfo.firstIndex(of: ":") else { return url }
+        return String(url[..<scheme.upperBound]) + userInfo[..<colon] + ":***" + rest[at...]
     }
 
     /// Host, port, user, password, database and sslmode of the URL (already validated).
@@ -169,7 +180,32 @@ public final class PostgresSurveyStore: SurveyStore {
                 """,
                 "CREATE INDEX admin_session_user ON admin_session(user_name)",
             ]
-        )
+        ),
+        (
+            2, "sign-in attempts",
+            [
+                """
+                CREATE TABLE sign_in_attempt (
+                    attempt BIGINT NOT NULL,
+                    key TEXT NOT NULL,
+                    at DOUBLE PRECISION NOT NULL)
+                """,
+                "CREATE INDEX sign_in_attempt_key ON sign_in_attempt(key, at)",
+                "CREATE INDEX sign_in_attempt_at ON sign_in_attempt(at)",
+                "CREATE INDEX sign_in_attempt_attempt ON sign_in_attempt(attempt)",
+            ]
+        ),
+        (
+            3, "one ballot per browser",
+            [
+                """
+                CREATE TABLE browser_ballot (
+                    survey_id BIGINT NOT NULL REFERENCES survey(id) ON DELETE CASCADE,
+                    browser TEXT NOT NULL,
+                    PRIMARY KEY (survey_id, browser))
+                """
+            ]
+        ),
     ]
 
     private func migrate() async throws {

@@ -23,15 +23,22 @@ struct PruneCommand: AsyncParsableCommand {
     @Flag(help: "List what would be removed, and remove nothing.")
     var dryRun = false
 
-    @Option(help: "Keep charts younger than this many minutes, whatever they are.")
+    @Option(help: "Keep charts younger than this many minutes (at most 525600, a year), whatever they are.")
     var graceMinutes = 60
+
+    /// The longest grace period, a year: no site needs longer, and the bound keeps
+    /// `graceMinutes * 60` from overflowing (it trapped for a huge flag).
+    static let maximumGraceMinutes = 525_600
 
     @OptionGroup var storage: DatabaseOption
 
     @OptionGroup var charts: ChartsDirectoryOption
 
     func validate() throws {
-        guard graceMinutes >= 0 else { throw ValidationError("--grace-minutes must not be negative") }
+        guard (0...Self.maximumGraceMinutes).contains(graceMinutes) else {
+            throw ValidationError(
+                "--grace-minutes must be 0...\(Self.maximumGraceMinutes) (at most a year), got \(graceMinutes)")
+        }
     }
 
     func run() async throws {

@@ -24,6 +24,25 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Port to listen on; 0 picks a free one (SURVEYCHARTS_PORT).")
     var port: Int = Environment.int("PORT", 8080)
 
+    @Option(
+        help: """
+            HOST:PORT of a listener of its own for Prometheus's /metrics, which the site never serves; \
+            keep it private, e.g. 127.0.0.1:9464. Without it, metrics are not served (SURVEYCHARTS_METRICS_ADDRESS).
+            """)
+    var metricsAddress: String? = ProcessInfo.processInfo.environment["SURVEYCHARTS_METRICS_ADDRESS"]
+
+    /// `metricsAddress` split into host and port; nil when absent or malformed.
+    static func hostAndPort(_ text: String) -> (host: String, port: Int)? {
+        guard let colon = text.lastIndex(of: ":") else { return nil }
+        var host = String(text[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        let portText = text[text.index(after: colon)...]
+        guard !host.isEmpty, portText.count <= 5, portText.allSatisfy({ $0.isASCII && $0.isNumber }),
+            let port = Int(portText), (0...65535).contains(port)
+        else { return nil }
+        return (host, port)
+    }
+
     @OptionGroup var storage: DatabaseOption
 
     @OptionGroup var charts: ChartsDirectoryOption
@@ -133,8 +152,9 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(
         help: """
-            Address of a reverse proxy whose X-Forwarded-Proto is believed, so that operators' cookies are \
-            marked Secure behind HTTPS; repeat it or separate addresses with commas (SURVEYCHARTS_TRUSTED_PROXY).
+            Address or CIDR range of reverse proxies whose X-Forwarded-For, X-Forwarded-Proto and X-Request-Id \
+            are believed: the client is the right-most forwarded address that is not a trusted proxy, and cookies \
+            are marked Secure behind HTTPS. Repeat it or separate entries with commas (SURVEYCHARTS_TRUSTED_PROXY).
             """)
     var trustedProxy: [String] =
         Environment.string("TRUSTED_PROXY", "").isEmpty
@@ -177,6 +197,15 @@ struct ServeCommand: AsyncParsableCommand {
             throw ValidationError("--api-cache-max-bytes must not be negative, got \(apiCacheMaxBytes)")
         }
         guard apiRate > 0 else { throw ValidationError("--api-rate must be more than 0, got \(apiRate)") }
+        if let metricsAddress, Self.hostAndPort(metricsAddress) == nil {
+            throw ValidationError(
+                "--metrics-address must be HOST:PORT such as 127.0.0.1:9464, got \"\(metricsAddress)\"")
+        }
+        do {
+            _ = try TrustedProxies(parsing: trustedProxy)
+        } catch let error as StartupError {
+            throw ValidationError(error.message)
+        }
         if let connectionLimit, connectionLimit < 1 {
             throw ValidationError("--max-connections must be at least 1, got \(connectionLimit)")
         }
@@ -202,6 +231,9 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.chartsDirectory = charts.chartsDir
         configuration.staticDirectory = staticDir
         configuration.loadDemo = !noDemo
+        // The demo operator's password is printed once; only a person at a terminal should see it,
+        // never a log or the journal, so a server whose output is not a terminal makes no operator.
+        configuration.createDemoOperator = isatty(STDOUT_FILENO) == 1
         configuration.accessLog = accessLog
         configuration.prerender = prerender
         configuration.ballotsPerBrowser = ballotsPerBrowser
@@ -235,14 +267,17 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.timeouts.writeStall = .milliseconds(Int64(writeTimeout * 1000))
         configuration.maximumBufferedBytes = maxBufferedBytes
         configuration.adminSessionIdle = .milliseconds(Int64(adminSessionHours * 3_600_000))
-        configuration.trustedProxies = Set(
-            trustedProxy.flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces) })
+        configuration.trustedProxies = (try? TrustedProxies(parsing: trustedProxy)) ?? TrustedProxies()  // validated
         configuration.prerenderLeaderRetry = .milliseconds(prerenderRetryMs)
         configuration.timeZone = days.zone
         if let day = days.pretendedDay {
             let zone = configuration.timeZone
             let offset = Date().timeIntervalSince(CalendarDay(date: Date(), timeZone: zone).start(in: zone))
             configuration.now = { day.start(in: zone).addingTimeInterval(offset) }
+        }
+        configuration.metricsAddress = metricsAddress.flatMap(Self.hostAndPort)
+        configuration.onMetricsListening = { host, port in
+            FileHandle.standardOutput.write(Data("surveycharts: metrics on http://\(host):\(port)/metrics\n".utf8))
         }
         configuration.onListening = { host, port in
             // Written unbuffered: scripts and tests wait for this line to learn the port.

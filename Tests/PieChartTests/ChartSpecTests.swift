@@ -38,6 +38,18 @@ struct ChartSpecTests {
         #expect(spec.width == 300)
     }
 
+    /// One character may carry thousands of combining marks: labels are bounded in bytes too.
+    @Test func labelsAreBoundedInBytesNotOnlyCharacters() throws {
+        let zalgo = "a" + String(repeating: "\u{0301}", count: 2000)
+        #expect(zalgo.count == 1)
+        expectError(#"{"slices": [{"label": "\#(zalgo)", "value": 1}]}"#, field: "slices[0].label", code: .outOfRange)
+        expectError(
+            #"{"title": "\#(zalgo)", "slices": [{"label": "A", "value": 1}]}"#, field: "title", code: .outOfRange)
+        // 300 four-byte characters are still a valid label.
+        let wide = String(repeating: "😀", count: 300)
+        #expect(try parse(#"{"slices": [{"label": "\#(wide)", "value": 1}]}"#).slices[0].label == wide)
+    }
+
     @Test func rejectsBadValues() {
         expectError(#"{"slices": [{"label": "A", "value": -1}]}"#, field: "slices[0].value", code: .outOfRange)
         expectError(

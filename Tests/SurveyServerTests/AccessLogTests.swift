@@ -22,7 +22,7 @@ struct AccessLogTests {
         #expect(server.logContains("\"GET /no/such/page HTTP/1.1\" 404 "))
         let line = try #require(server.log.split(separator: "\n").first { $0.contains("GET /surveys/1?") })
         let pattern =
-            #"^127\.0\.0\.1 - - \[\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} \+0000\] "GET /surveys/1\?from=%22home%22 HTTP/1\.1" 200 \d+ "/x" "probe \\"quoted\\" agent" \d+\.\d{6}$"#
+            #"^127\.0\.0\.1 - - \[\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} \+0000\] "GET /surveys/1\?from=%22home%22 HTTP/1\.1" 200 \d+ "/x" "probe \\"quoted\\" agent" \d+\.\d{6} [0-9a-f]{16,32}$"#
         #expect(line.range(of: pattern, options: .regularExpression) != nil, "\(line)")
         // A warm chart hit, answered from memory, is logged too.
         let chart = try #require(try server.results(1).questions.first?.chart["1x"])

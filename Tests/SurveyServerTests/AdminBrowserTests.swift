@@ -5,12 +5,8 @@ import Testing
 /// An operator's day in a real browser: sign in, create a survey with three questions, watch a
 /// second browser vote, close the survey, see its charts on the public page, export the CSV.
 extension BrowserTests {
-    /// The demo operator's password, as `serve` printed it once at start-up.
-    static func demoPassword(_ demo: DemoSite) throws -> String {
-        let line = try #require(demo.server.startupOutput.split(separator: "\n").first { $0.contains("demo operator") })
-        let words = line.split(separator: " ")
-        return String(words[try #require(words.firstIndex(of: "password")) + 1])
-    }
+    /// The site operator's password.
+    static func demoPassword(_ demo: DemoSite) throws -> String { demo.operatorPassword }
 
     static func type(_ browser: BrowserSession, _ selector: String, _ text: String) throws {
         try browser.type(text, into: try browser.element(selector))

@@ -12,10 +12,11 @@ final class AdminSite {
 
     init(_ extra: [String] = []) throws {
         site = try ServerTests.Site()
+        // A server whose output is not a terminal makes no demo operator: the site's operator is
+        // added as an operator would add one.
+        password = "demo-password-\(UUID().uuidString.prefix(8))"
+        try site.addOperator("demo", password: password)
         server = try site.serve(extra)
-        let line = try #require(server.startupOutput.split(separator: "\n").first { $0.contains("demo operator") })
-        let words = line.split(separator: " ")
-        password = String(words[words.firstIndex(of: "password")! + 1])
     }
 
     deinit { server.stop() }
@@ -189,6 +190,91 @@ struct AdminAuthTests {
         #expect(other.status == 303)
         #expect(admin.server.logContains("admin sign-in failed for demo from 127.0.0.2"))
         #expect(admin.server.logContains("admin sign-in throttled for demo from 127.0.0.1"))
+    }
+}
+
+extension AdminAuthTests {
+    /// `count` copies of one request, all on the wire before any answer is read, so that the
+    /// server really has them at once; returns the statuses.
+    static func burst(
+        port: Int, count: Int, target: String = "/admin/login", body: String, headers: [String: String] = [:],
+        source: String? = nil
+    ) throws -> [Int] {
+        var head = "POST \(target) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n"
+        head += "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: \(body.utf8.count)\r\n"
+        for (name, value) in headers { head += "\(name): \(value)\r\n" }
+        let request = Array((head + "\r\n" + body).utf8)
+        var descriptors: [Int32] = []
+        defer { for descriptor in descriptors { close(descriptor) } }
+        for _ in 0..<count {
+            descriptors.append(try RawHTTP.connect(port: port, readTimeoutSeconds: 60, source: source))
+        }
+        for descriptor in descriptors {
+            let written = request.withUnsafeBytes {
+                Glibc.send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+            }
+            #expect(written == request.count)
+        }
+        return descriptors.map { descriptor in
+            var received: [UInt8] = []
+            var buffer = [UInt8](repeating: 0, count: 16384)
+            while true {
+                let read = buffer.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
+                if read < 0 && errno == EINTR { continue }
+                if read <= 0 { break }
+                received += buffer[0..<read]
+            }
+            return (try? RawHTTP.parse(received, isHead: false).status) ?? -1
+        }
+    }
+
+    @Test func aBurstOfWrongPasswordsRunsAtMostFiveChecksAndNeverLocksOutAKnownDevice() throws {
+        let admin = try AdminSite()
+        // The operator has signed in from this browser before: it holds a device cookie.
+        let first = try admin.server.post("/admin/login", body: "name=demo&password=\(admin.password)")
+        let device = try #require(
+            first.headers.first { $0.name.lowercased() == "set-cookie" && $0.value.hasPrefix("surveycharts_device=") })
+        #expect(device.value.contains("Path=/admin/login; HttpOnly; SameSite=Strict; Max-Age=31536000"))
+        let deviceCookie = String(device.value.split(separator: ";")[0])
+
+        let statuses = try Self.burst(
+            port: admin.server.port, count: 200, body: "name=demo&password=wrong-password", source: "127.0.0.2")
+        #expect(statuses.count == 200)
+        #expect(statuses.allSatisfy { [401, 429, 503].contains($0) }, "\(Set(statuses))")
+        #expect(statuses.filter { $0 == 401 }.count <= 5, "\(statuses.filter { $0 == 401 }.count) checks")
+        #expect(statuses.filter { $0 == 429 }.count >= 150)
+        // Only the reserved attempts ever reached bcrypt: each logged its failure.
+        #expect(admin.server.log.components(separatedBy: "admin sign-in failed for demo").count - 1 <= 5)
+
+        // The account is slowed down for clients it does not know...
+        let unknown = try admin.server.post(
+            "/admin/login", body: "name=demo&password=\(admin.password)", source: "127.0.0.3")
+        #expect(unknown.status == 429)
+        // A device cookie is signed and bound to its account: altered, it is an unknown client's.
+        let forged = deviceCookie.dropLast(3) + (deviceCookie.hasSuffix("AAA") ? "BBB" : "AAA")
+        let other = try admin.server.post(
+            "/admin/login", body: "name=demo&password=\(admin.password)", headers: ["Cookie": String(forged)],
+            source: "127.0.0.4")
+        #expect(other.status == 429)
+        // ...but its operator, on a device that signed in before, is let in at once.
+        let known = try admin.server.post(
+            "/admin/login", body: "name=demo&password=\(admin.password)", headers: ["Cookie": deviceCookie],
+            source: "127.0.0.3")
+        #expect(known.status == 303, "\(known.status) \(known.text.prefix(200))")
+    }
+
+    @Test func theThrottleHoldsAcrossProcesses() throws {
+        let admin = try AdminSite()
+        let second = try admin.site.serve(["--no-demo"])
+        defer { second.stop() }
+        var refused = 0
+        for attempt in 0..<12 {
+            let server = attempt % 2 == 0 ? admin.server : second
+            let response = try server.post(
+                "/admin/login", body: "name=demo&password=wrong-\(attempt)", source: "127.0.0.5")
+            if response.status == 401 { refused += 1 }
+        }
+        #expect(refused == 5, "two processes gave \(refused) tries")
     }
 }
 

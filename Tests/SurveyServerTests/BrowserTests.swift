@@ -17,10 +17,13 @@ struct BrowserTests {
     final class DemoSite {
         let site: ServerTests.Site
         let server: ServerProcess
+        /// The password of the site's operator, `demo`.
+        let operatorPassword = "demo-password-\(UUID().uuidString.prefix(8))"
         var base: String { "http://127.0.0.1:\(server.port)" }
 
         init(_ extra: [String] = []) throws {
             site = try ServerTests.Site()
+            try site.addOperator("demo", password: operatorPassword)
             server = try ServerProcess(
                 [
                     "--database", site.database, "--charts-dir", site.charts, "--static-dir",

@@ -18,6 +18,8 @@ struct DeploymentTests {
         let apps: [ServerProcess]
         let nginx = Process()
         let port: Int
+        /// The password of the site's operator, `ops`.
+        static let operatorPassword = "operator-password-1"
         var charts: String { directory.path + "/piecharts" }
 
         init() throws {
@@ -29,6 +31,9 @@ struct DeploymentTests {
             // nginx's workers run as an unprivileged user: they must be able to reach the charts.
             try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: directory.path)
             database = try TestPostgres.freshDatabase(cluster)
+            let adding = try Executable.start(["user", "add", "ops", "--password-stdin", "--database", database])
+            adding.input(Deployment.operatorPassword + "\n")
+            #expect(adding.finish().status == 0)
             let common = [
                 "--database", database, "--charts-dir", directory.path + "/piecharts", "--static-dir",
                 DeploymentTests.packageRoot + "/static", "--today", ServerTests.today, "--no-prerender",
@@ -181,7 +186,9 @@ struct DeploymentTests {
         #expect(Array(onDisk.suffix(8)) == [0x49, 0x45, 0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82], "the PNG is complete")
         let renders = try site.apps.reduce(0) { $0 + (try Deployment.counter($1, "surveycharts_chart_renders_total")) }
         let cacheLines = try site.apps.map {
-            try $0.get("/metrics").text.split(separator: "\n").filter { $0.contains("chart_") && !$0.hasPrefix("#") }
+            try RawHTTP.send(port: $0.metricsPort, target: "/metrics").text.split(separator: "\n").filter {
+                $0.contains("chart_") && !$0.hasPrefix("#")
+            }
         }
         #expect(renders == 1, "the chart was drawn \(renders) times: \(cacheLines)")
 
@@ -245,6 +252,48 @@ struct DeploymentTests {
         #expect(failed <= 8, "\(failed) ballots failed; at most those in flight at the kill may")
         #expect(lateFailures.load(ordering: .relaxed) <= 8)
         #expect(try site.vote() == 303)
+    }
+
+    /// Behind the shipped nginx, each client is itself: one client's burst of wrong passwords
+    /// runs at most five password checks and locks no one else out, and the chart API's budget
+    /// is per client.
+    @Test func behindNginxEachClientHasItsOwnBudget() throws {
+        let site = try Deployment()
+        // The operator signs in once from their browser (127.0.0.3), which keeps a device cookie.
+        @Sendable func signIn(password: String, source: String, cookie: String? = nil) throws -> RawHTTPResponse {
+            var headers = ["Content-Type": "application/x-www-form-urlencoded"]
+            if let cookie { headers["Cookie"] = cookie }
+            return try RawHTTP.send(
+                port: site.port, method: "POST", target: "/admin/login", headers: headers,
+                body: Array("name=ops&password=\(password)".utf8), stopAfterOneResponse: true, source: source)
+        }
+        let first = try signIn(password: Deployment.operatorPassword, source: "127.0.0.3")
+        #expect(first.status == 303)
+        let device = try #require(
+            first.headers.first { $0.name.lowercased() == "set-cookie" && $0.value.hasPrefix("surveycharts_device=") })
+        let statuses = FailureLog()
+        Self.together(200) { _ in
+            let status = (try? signIn(password: "wrong-password", source: "127.0.0.2").status) ?? -1
+            statuses.add(String(status))
+        }
+        #expect(statuses.all.count == 200)
+        #expect(statuses.all.filter { $0 == "401" }.count <= 5, "\(statuses.all.filter { $0 == "401" }.count) checks")
+        #expect(statuses.all.allSatisfy { ["401", "429", "503"].contains($0) }, "\(Set(statuses.all))")
+        let known = try signIn(
+            password: Deployment.operatorPassword, source: "127.0.0.3",
+            cookie: String(device.value.split(separator: ";")[0]))
+        #expect(known.status == 303, "\(known.status) \(known.text.prefix(200))")
+        // Another client is not the attacker: its own budget for its own account is whole.
+        let adding = try Executable.start(["user", "add", "second", "--password-stdin", "--database", site.database])
+        adding.input("second-password-1\n")
+        #expect(adding.finish().status == 0)
+        let other = try RawHTTP.send(
+            port: site.port, method: "POST", target: "/admin/login",
+            headers: ["Content-Type": "application/x-www-form-urlencoded"],
+            body: Array("name=second&password=second-password-1".utf8), stopAfterOneResponse: true, source: "127.0.0.4")
+        #expect(other.status == 303)
+        // /metrics is never served through nginx.
+        #expect(try site.get("/metrics").status == 404)
     }
 
     @Test func theSystemdUnitsVerify() throws {

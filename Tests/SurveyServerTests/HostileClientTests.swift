@@ -30,3 +30,176 @@ struct HostileClientTests {
         #expect(try server.get("/healthz").status == 200)
     }
 }
+
+extension HostileClientTests {
+    /// A survey that opens tomorrow.
+    static let upcomingSurvey = """
+        {"surveys": [{"id": 40, "title": "Secret Launch Plans", "opens": "2026-11-23", "closes": "2026-11-30",
+          "questions": [{"id": 400, "text": "Which?", "answers": [{"id": 4000, "text": "A"}, {"id": 4001, "text": "B"}]}]}]}
+        """
+
+    @Test func aSurveyThatHasNotOpenedIsAnsweredAsIfItDidNotExist() throws {
+        let site = try ServerTests.Site()
+        try site.importSurveys(Self.upcomingSurvey)
+        let server = try site.serve()
+        defer { server.stop() }
+        let missing = try server.get("/surveys/999999")
+        #expect(missing.status == 404)
+        for target in ["/surveys/40", "/surveys/40/thanks", "/surveys/40/results.json"] {
+            let response = try server.get(target)
+            #expect(response.status == 404, "\(target)")
+            #expect(!response.text.contains("Secret Launch"), "\(target)")
+        }
+        #expect(try server.get("/surveys/40").body == missing.body)
+        let ballot = try server.post("/surveys/40", body: "q400=4000")
+        #expect(ballot.status == 404)
+        #expect(!ballot.text.contains("Secret Launch"))
+    }
+
+    @Test func aSurveyHasOneAddress() throws {
+        let site = try ServerTests.Site()
+        let server = try site.serve()
+        defer { server.stop() }
+        #expect(try server.get("/surveys/1").status == 200)
+        for alias in ["/surveys/01", "/surveys/+1", "/surveys/001/results.json", "/surveys/02/thanks"] {
+            #expect(try server.get(alias).status == 404, "\(alias)")
+        }
+        // A ballot under another spelling of the path is not counted.
+        let before = try site.export()
+        #expect(try server.post("/surveys/02", body: "q3=7&q4=12").status == 404)
+        #expect(try site.export() == before)
+    }
+
+    @Test func aLoginNameCannotForgeALogLine() throws {
+        let site = try ServerTests.Site()
+        let server = try site.serve()
+        defer { server.stop() }
+        let response = try server.post(
+            "/admin/login", body: "name=x%0AFORGED+line%0D%0Aanother&password=wrong-password")
+        #expect(response.status == 401)
+        #expect(server.logContains("admin sign-in failed for x\\x0AFORGED line\\x0D\\x0Aanother"))
+        for line in server.log.split(separator: "\n") {
+            #expect(!line.hasPrefix("FORGED") && !line.hasPrefix("another"), "\(line)")
+        }
+    }
+
+    /// Forwarding headers count only from `--trusted-proxy`: from anyone else they are ignored.
+    @Test func forwardedHeadersAreBelievedOnlyFromTrustedProxies() throws {
+        let site = try ServerTests.Site()
+        let direct = try site.serve(["--api-rate", "1"])
+        defer { direct.stop() }
+        let spec = #"{"slices": [{"label": "A", "value": 1}]}"#
+        func chart(_ server: ServerProcess, from client: String) throws -> Int {
+            try server.post(
+                "/api/charts/pie", body: spec, contentType: "application/json",
+                headers: ["X-Forwarded-For": client, "X-Forwarded-Proto": "https", "X-Request-Id": "proxy-id-1"]
+            ).status
+        }
+        // Not trusted: every "client" is 127.0.0.1, which has one budget (a burst of 2).
+        let untrusted = try (1...4).map { try chart(direct, from: "203.0.113.\($0)") }
+        #expect(untrusted.filter { $0 == 429 }.count >= 2, "\(untrusted)")
+        #expect(direct.logContains("127.0.0.1 - - ["))
+        #expect(!direct.log.contains("203.0.113."))
+        #expect(!direct.log.contains("proxy-id-1"))
+        let ballot = try direct.post("/surveys/2", body: "q3=7&q4=12", headers: ["X-Forwarded-Proto": "https"])
+        #expect(ballot.header("Set-Cookie").map { !$0.contains("Secure") } == true)
+
+        // Behind a trusted proxy, each forwarded client has its own budget, and an IPv6 client is
+        // one client per /64.
+        let proxied = try site.serve(["--api-rate", "1", "--trusted-proxy", "127.0.0.0/8,::1"])
+        defer { proxied.stop() }
+        for client in ["198.51.100.7", "198.51.100.8", "203.0.113.9, 198.51.100.9", "2001:db8:0:1::1"] {
+            #expect(try chart(proxied, from: client) == 200, "\(client)")
+            #expect(try chart(proxied, from: client) == 200, "\(client)")
+        }
+        #expect(try chart(proxied, from: "198.51.100.7") == 429)
+        #expect(try chart(proxied, from: "2001:db8:0:1::ffff") == 429)
+        #expect(try chart(proxied, from: "2001:db8:0:2::1") == 200)
+        // The right-most untrusted address is the client, whatever the client wrote before it.
+        #expect(proxied.logContains("198.51.100.9 - - ["))
+        #expect(!proxied.log.contains("203.0.113.9 - - ["))
+        #expect(proxied.logContains(" proxy-id-1\n"))
+        let secure = try proxied.post("/surveys/2", body: "q3=7&q4=12", headers: ["X-Forwarded-Proto": "https"])
+        #expect(secure.status == 303)
+        #expect(secure.header("Set-Cookie")?.contains("; Secure") == true)
+        // A bad --trusted-proxy stops start-up with one line naming it.
+        let refused = try Executable.run(["serve", "--trusted-proxy", "10.0.0.0/33", "--port", "0"])
+        #expect(refused.status != 0)
+        #expect(refused.standardError.contains("10.0.0.0/33"))
+    }
+
+    @Test func aDatabaseURLThatDoesNotParseIsNeverPrintedWithItsPassword() throws {
+        for url in [
+            "postgres://owner:hunter2-secret@[bad-host/db", "postgres://owner:hunter2-secret@host:notaport/db",
+            "postgres://owner:hunter2-secret@/db",
+        ] {
+            let result = try Executable.run(["export", "--database", url])
+            #expect(result.status != 0, "\(url)")
+            #expect(!result.standardError.contains("hunter2"), "\(result.standardError)")
+            #expect(!result.standardOutput.contains("hunter2"))
+        }
+    }
+
+    /// The demo operator's password is shown to a person at a terminal, never to a log.
+    @Test func theDemoOperatorIsMadeOnlyForATerminal() throws {
+        let site = try ServerTests.Site()
+        let piped = try site.serve()
+        #expect(!piped.startupOutput.contains("password"))
+        piped.stop()
+        #expect(!piped.log.contains("password"))
+        let users = try Executable.run(["user", "list", "--database", site.database])
+        #expect(!users.standardOutput.contains("demo"), "\(users.standardOutput)")
+        // The shipped units never load the demo.
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().path
+        for unit in ["surveycharts.service", "surveycharts@.service"] {
+            let text = try String(contentsOfFile: root + "/deploy/" + unit, encoding: .utf8)
+            let exec = try #require(text.split(separator: "\n").first { $0.hasPrefix("ExecStart=") })
+            #expect(exec.contains("--no-demo"), "\(unit): \(exec)")
+        }
+    }
+}
+
+extension HostileClientTests {
+    /// Metrics are the operators': served on `--metrics-address` only, never on the site.
+    @Test func metricsAreServedOnlyOnTheirOwnListener() throws {
+        let site = try ServerTests.Site()
+        let server = try site.serve()
+        defer { server.stop() }
+        #expect(try server.get("/metrics").status == 404)
+        let metrics = try RawHTTP.send(port: server.metricsPort, target: "/metrics")
+        #expect(metrics.status == 200)
+        #expect(metrics.text.contains("surveycharts_"))
+        // The metrics listener serves nothing else.
+        #expect(try RawHTTP.send(port: server.metricsPort, target: "/surveys/1").status == 404)
+        // A malformed address stops start-up with one line that names it.
+        let refused = try Executable.run(["serve", "--metrics-address", "localhost", "--port", "0"])
+        #expect(refused.status != 0)
+        #expect(refused.standardError.contains("--metrics-address"))
+    }
+}
+
+extension HostileClientTests {
+    /// Ballots posted at the same instant from one browser: the store counts one.
+    @Test func simultaneousBallotsFromOneBrowserCountOnce() throws {
+        let site = try ServerTests.Site()
+        let server = try site.serve()
+        defer { server.stop() }
+        let form = try server.get("/surveys/2")
+        let setCookie = try #require(form.header("Set-Cookie"))
+        #expect(setCookie.hasPrefix("ballot_2=") && setCookie.contains("Path=/surveys/2; Max-Age=34560000; HttpOnly"))
+        let token = String(setCookie.split(separator: ";")[0])
+        // The browser keeps its token: a second form view (another tab) sets none.
+        #expect(try server.get("/surveys/2", headers: ["Cookie": token]).header("Set-Cookie") == nil)
+        let before = try site.export().surveys.first { $0.id == 2 }!.questions[0].answers.map { $0.votes ?? 0 }
+        let statuses = try AdminAuthTests.burst(
+            port: server.port, count: 20, target: "/surveys/2", body: "q3=7&q4=12", headers: ["Cookie": token])
+        #expect(statuses.filter { $0 == 303 }.count == 1, "\(statuses)")
+        #expect(statuses.filter { $0 == 409 }.count == 19, "\(statuses)")
+        let after = try site.export().surveys.first { $0.id == 2 }!.questions[0].answers.map { $0.votes ?? 0 }
+        #expect(after.reduce(0, +) == before.reduce(0, +) + 1)
+        // A forged token is no token: that client is not limited, and not counted as this browser.
+        let forged = token.dropLast(4) + "AAAA"
+        #expect(try server.post("/surveys/2", body: "q3=7&q4=12", headers: ["Cookie": String(forged)]).status == 303)
+    }
+}

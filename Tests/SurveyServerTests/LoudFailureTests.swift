@@ -27,6 +27,9 @@ struct LoudFailureTests {
         #expect(response.header("Retry-After") == "30")
         #expect(response.text.contains("cannot store charts"))
         #expect(server.logContains("cannot store a chart for GET \(chart)"))
+        // The page names the request's id, and the failure's log line carries the same id.
+        let reference = try #require(response.text.firstMatch(of: /Reference: ([0-9a-f]{16,32})\./)?.1)
+        #expect(server.logContains("hb.request.id=\(reference)"))
         // Nothing partial is left at the final name, and the server still answers.
         #expect(!FileManager.default.fileExists(atPath: site.charts + "/" + chart.dropFirst("/piecharts/".count)))
         #expect(try server.get("/healthz").status == 200)

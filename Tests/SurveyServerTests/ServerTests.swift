@@ -130,7 +130,9 @@ struct ServerTests {
         #expect(page.status == 200 && !page.text.contains("Winner") && page.text.contains("<form"))
         #expect(try server.get("/surveys/\(open.id!)/results.json").status == 404)
         #expect(try server.get("/surveys/50").status == 404)
-        #expect(try server.get("/surveys/50").text.contains("opens on 2026-12-01"))
+        // Before it opens, a survey is not public: not even its title or its date.
+        #expect(!(try server.get("/surveys/50").text.contains("Future")))
+        #expect(try server.get("/surveys/50").body == (try server.get("/surveys/999").body))
         #expect(try server.get("/surveys/50/results.json").status == 404)
         #expect(try server.get("/surveys/999").status == 404)
         // The current chart names of open and future questions are never rendered or served.

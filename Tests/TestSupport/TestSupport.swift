@@ -272,6 +272,8 @@ public final class ServerProcess: @unchecked Sendable {
     public let process = Process()
     /// The port it listens on.
     public let port: Int
+    /// The port of its metrics listener (`--metrics-address 127.0.0.1:0`, which every test server has).
+    public let metricsPort: Int
     /// The server's standard error (its request log).
     public let logPath: String
     /// What the server printed on standard output before it listened.
@@ -286,7 +288,7 @@ public final class ServerProcess: @unchecked Sendable {
         }
         let output = Pipe()
         process.environment = cleanEnvironment
-        let serve = ["serve", "--port", "0", "--exit-with-parent"] + arguments
+        let serve = ["serve", "--port", "0", "--metrics-address", "127.0.0.1:0", "--exit-with-parent"] + arguments
         if let command = wrapper.first {
             process.executableURL = URL(fileURLWithPath: command)
             process.arguments = wrapper.dropFirst() + [Executable.url("surveycharts").path] + serve
@@ -311,6 +313,8 @@ public final class ServerProcess: @unchecked Sendable {
         startupOutput = seen
         let line = seen.split(separator: "\n").first { $0.contains("listening on http://") }!
         port = Int(line.split(separator: ":").last!.trimmingCharacters(in: .whitespaces))!
+        let metricsLine = seen.split(separator: "\n").first { $0.contains("metrics on http://") }
+        metricsPort = metricsLine.flatMap { Int($0.split(separator: ":").last!.split(separator: "/").first!) } ?? 0
     }
 
     /// Sends SIGTERM and waits; returns the exit status.
@@ -416,7 +420,8 @@ extension ServerProcess {
     /// (all of them when it is empty); nil when there is no such sample. Counters and gauges
     /// alike: values are read as numbers, whatever their format (`1`, `1.0`).
     public func metric(_ name: String, matching: String = "") throws -> Double? {
-        let samples = try get("/metrics").text.split(separator: "\n").filter { line in
+        let samples = try RawHTTP.send(port: metricsPort, target: "/metrics").text.split(separator: "\n").filter {
+            line in
             guard !line.hasPrefix("#"), line.hasPrefix(name) else { return false }
             let rest = line.dropFirst(name.count)
             // `name` itself, not a longer name that starts with it.
