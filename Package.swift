@@ -142,10 +142,12 @@ let package = Package(
             ],
             swiftSettings: ours
         ),
+        // libFuzzer's driver's declaration (its definition is clang's runtime).
+        .target(name: "CFuzzerDriver"),
         // libFuzzer's driver for FuzzTargets (SURVEYCHARTS_FUZZ=1), or a replayer of saved inputs.
         .executableTarget(
             name: "surveycharts-fuzz",
-            dependencies: ["FuzzTargets"],
+            dependencies: ["FuzzTargets", "CFuzzerDriver"],
             swiftSettings: ours,
             linkerSettings: fuzzing ? [.unsafeFlags(["-sanitize=fuzzer,address"])] : []
         ),

@@ -80,17 +80,13 @@ public enum FuzzTargets {
 
     /// A ballot body: decoded fields, and the ids a ballot would take.
     static func ballotForm(_ data: [UInt8]) {
-        guard let fields = FormDecoding.fields(text(data)) else { return }
-        for (name, value) in fields {
-            if name.hasPrefix("q"), let question = Int64(name.dropFirst()), let answer = Int64(value) {
-                check(
-                    String(question) == name.dropFirst() || name.dropFirst().first == "+"
-                        || name.dropFirst().first == "0"
-                        || name.dropFirst().first == "-", "question \(name)")
-                _ = answer
-            }
+        let body = text(data)
+        // A path id is canonical: it prints back as it was written.
+        if let id = SurveyServer.canonicalID(body) { check(String(id) == body && id > 0, "id \(body)") }
+        guard let fields = FormDecoding.fields(body) else { return }
+        for (name, _) in fields where name.hasPrefix("q") {
+            if let id = SurveyServer.canonicalID(name.dropFirst()) { check("q\(id)" == name, "question field \(name)") }
         }
-        _ = SurveyServer.canonicalID(text(data))
     }
 
     /// An admin survey form: refused with a field error, or accepted.

@@ -91,10 +91,22 @@ final class AdminAuthentication: Sendable {
         name: String, password: String, request: Request, client: ClientIdentity, logger: Logger
     ) async throws -> SignIn {
         let now = Date()
-        let account = name.lowercased()
+        // No operator can have a name outside `AdminUser.checkName`'s alphabet: refused at once,
+        // with nothing stored, no password checked and the name not logged.
+        guard (try? AdminUser.checkName(name)) != nil else {
+            logger.warning("admin sign-in failed for a name no operator can have, from \(client.loggedAddress)")
+            return .refused
+        }
+        // Names are looked up exactly, so they are counted and signed exactly too: `Admin` and
+        // `admin` are two accounts with two budgets.
+        let account = name
         let device = deviceID(in: request, account: account)
         // A known device has its own budget; everyone else shares the account's, and their own.
         let keys = device.map { ["device:" + $0] } ?? ["user:" + account, "address:" + client.limitKey]
+        // Admitted to the password budget before anything is written: a flood that fills it costs
+        // the database nothing. Known devices have places of their own in it.
+        let admission = try passwords.admit(knownDevice: device != nil)
+        defer { admission.release() }
         let attempt: Int64
         switch try await store.reserveSignIn(keys: keys, at: now, rule: rule) {
         case .throttled(let wait):
@@ -109,7 +121,7 @@ final class AdminAuthentication: Sendable {
         do {
             let stored = try await store.passwordHash(user: name)
             let decoy = decoyHash
-            matches = try await passwords.check {
+            matches = try await admission.check {
                 OperatorPasswords.verify(password, hash: stored ?? decoy) && stored != nil
             }
         } catch {
@@ -214,29 +226,42 @@ final class AdminAuthentication: Sendable {
 /// Password hashing's own small budget: bcrypt at cost 12 takes a quarter of a second of a core,
 /// so a burst of sign-ins must neither wait on nor hold the blocking pool that serves static
 /// files, charts and pre-render. `concurrent` checks run on threads of their own, at most
-/// `queued` more wait, and beyond that a sign-in is answered 503 at once.
+/// `queued` more wait, and beyond that a sign-in is answered 503 at once. `reservedForKnownDevices`
+/// more places are kept for browsers that signed in before, so a flood from unknown clients
+/// cannot keep an operator's device out.
 final class PasswordChecks: Sendable {
-    private let pool: BlockingThreadPool
-    private let admitted = Atomic<Int>(0)
-    let limit: Int
+    /// A place in the budget, taken before the attempt is reserved in the store.
+    struct Admission: Sendable {
+        fileprivate let owner: PasswordChecks
 
-    init(concurrent: Int = 2, queued: Int = 8) {
-        pool = BlockingThreadPool(threadCount: max(1, concurrent), name: "passwords")
-        limit = max(1, concurrent) + max(0, queued)
+        /// Runs `check` on a password thread.
+        func check(_ check: @escaping @Sendable () -> Bool) async throws -> Bool { try await owner.pool.run(check) }
+
+        /// Gives the place back.
+        func release() { owner.admitted.subtract(1, ordering: .releasing) }
     }
 
-    /// Runs `check` on a password thread.
+    fileprivate let pool: BlockingThreadPool
+    fileprivate let admitted = Atomic<Int>(0)
+    let limit: Int, knownDeviceLimit: Int
+
+    init(concurrent: Int = 2, queued: Int = 8, reservedForKnownDevices: Int = 4) {
+        pool = BlockingThreadPool(threadCount: max(1, concurrent), name: "passwords")
+        limit = max(1, concurrent) + max(0, queued)
+        knownDeviceLimit = limit + max(0, reservedForKnownDevices)
+    }
+
+    /// A place in the budget.
     /// - Throws: `ServiceError` 503 with `Retry-After` when the budget is spent.
-    func check(_ check: @escaping @Sendable () -> Bool) async throws -> Bool {
-        guard admitted.add(1, ordering: .acquiring).newValue <= limit else {
+    func admit(knownDevice: Bool) throws -> Admission {
+        guard admitted.add(1, ordering: .acquiring).newValue <= (knownDevice ? knownDeviceLimit : limit) else {
             admitted.subtract(1, ordering: .releasing)
             throw ServiceError(
                 .serviceUnavailable, code: "busy", title: "Please try again",
                 "Too many sign-ins are being checked right now. Wait a few seconds and sign in again.",
                 headers: [.retryAfter: "2"])
         }
-        defer { admitted.subtract(1, ordering: .releasing) }
-        return try await pool.run(check)
+        return Admission(owner: self)
     }
 
     /// Stops the threads once the server has stopped.

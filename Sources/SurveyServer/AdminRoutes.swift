@@ -186,9 +186,10 @@ extension SurveyServer {
         let name = fields.first { $0.name == "name" }?.value.trimmingCharacters(in: .whitespaces) ?? ""
         let password = fields.first { $0.name == "password" }?.value ?? ""
         let next = Self.safeNext(fields.first { $0.name == "next" }?.value)
-        guard !name.isEmpty, !password.isEmpty, name.count <= 64, password.utf8.count <= 1024 else {
+        guard !name.isEmpty, !password.isEmpty, name.utf8.count <= 64, password.utf8.count <= 1024 else {
             return adminHTML(
-                pages.adminLogin(next: next, name: String(name.prefix(64)), error: "Enter your name and password."),
+                pages.adminLogin(
+                    next: next, name: String(name.utf8.prefix(64)) ?? "", error: "Enter your name and password."),
                 status: .badRequest)
         }
         switch try await adminAuthentication.signIn(

@@ -34,34 +34,47 @@ public struct ChartAPILimits: Sendable {
     }
 }
 
-/// One token bucket per client address: `rate` tokens a second, up to `burst`.
+/// One token bucket per client (its `ClientIdentity.limitKey`): `rate` tokens a second, up to
+/// `burst`. At most `capacity` buckets are kept; beyond it the least recently used goes, in O(1),
+/// so a client cycling through addresses can neither grow the table nor make each request slow.
 final class ClientRateLimiter: Sendable {
     private struct Bucket {
         var tokens: Double
         var updated: ContinuousClock.Instant
     }
 
-    private let rate: Double, burst: Double
-    private let buckets = Mutex<[String: Bucket]>([:])
+    private struct State {
+        var buckets: [String: Bucket] = [:]
+        var order = LRUOrder<String>()
+    }
 
-    init(rate: Double, burst: Double) {
+    private let rate: Double, burst: Double, capacity: Int
+    private let state = Mutex(State())
+
+    init(rate: Double, burst: Double, capacity: Int = 10_000) {
         self.rate = rate
         self.burst = burst
+        self.capacity = max(1, capacity)
     }
 
     /// Takes a token for `client`; nil when allowed, else the seconds until the next token.
     func take(_ client: String) -> Int? {
         let now = ContinuousClock.now
-        return buckets.withLock { buckets in
-            if buckets.count > 10_000 {
-                // Full buckets carry no state worth keeping.
-                buckets = buckets.filter { ($0.value.tokens + (now - $0.value.updated).seconds * rate) < burst }
-            }
-            var bucket = buckets[client] ?? Bucket(tokens: burst, updated: now)
+        return state.withLock { state in
+            var bucket = state.buckets[client] ?? Bucket(tokens: burst, updated: now)
             bucket.tokens = min(burst, bucket.tokens + (now - bucket.updated).seconds * rate)
             bucket.updated = now
-            defer { buckets[client] = bucket }
-            guard bucket.tokens >= 1 else { return max(1, Int(((1 - bucket.tokens) / rate).rounded(.up))) }
+            defer {
+                state.buckets[client] = bucket
+                state.order.touch(client)
+                while state.buckets.count > capacity, let oldest = state.order.popOldest() {
+                    state.buckets[oldest] = nil
+                }
+            }
+            guard bucket.tokens >= 1 else {
+                // At most an hour: a wait for a rate the command line allows is far below it.
+                return Int(min(3600, max(1, ((1 - bucket.tokens) / rate).rounded(.up))))
+            }
             bucket.tokens -= 1
             return nil
         }

@@ -71,8 +71,13 @@ struct ServiceError: HTTPResponseError, Sendable {
 
     /// The 409 of a ballot for a survey that is not taking votes today.
     static func notTakingVotes(_ survey: Survey, today: CalendarDay) -> ServiceError {
-        // Before it opens, a survey is not public: answered as if it did not exist.
-        if survey.state(on: today) == .upcoming { return noSuchSurvey() }
+        // Before it opens, a survey is not public: the 409 (DESIGN "HTTP") names neither its
+        // title nor its dates.
+        if survey.state(on: today) == .upcoming {
+            return ServiceError(
+                .conflict, code: "not_open", title: "Not taking votes",
+                "This survey is not taking votes, so your ballot was not recorded.")
+        }
         return ServiceError(
             .conflict, code: "closed", title: "Voting is closed",
             "“\(survey.title)” closed on \(survey.closes); your ballot was not recorded.",

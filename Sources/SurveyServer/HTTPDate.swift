@@ -112,12 +112,13 @@ public enum HTTPDate {
         return value
     }
 
-    /// `HH:MM:SS` at `offset`, range-checked; 60 seconds is a leap second.
+    /// `HH:MM:SS` at `offset`, range-checked. RFC 9110 allows a leap second (`:60`); counted in
+    /// seconds since 1970, which have none, it is the minute's last second.
     private static func timeOfDay(_ b: [UInt8], _ offset: Int) -> Int? {
         guard let hour = digits(b, offset, 2), b[offset + 2] == colon, let minute = digits(b, offset + 3, 2),
             b[offset + 5] == colon, let second = digits(b, offset + 6, 2), hour < 24, minute < 60, second <= 60
         else { return nil }
-        return hour * 3600 + minute * 60 + second
+        return hour * 3600 + minute * 60 + min(second, 59)
     }
 
     /// The instant, if the day exists and `weekday` (0 is Sunday) is the day's own.

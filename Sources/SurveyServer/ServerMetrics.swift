@@ -22,6 +22,7 @@ public final class ServerMetrics: Sendable {
     private let cacheCounters: [(keyPath: KeyPath<ChartCacheStatistics, Int> & Sendable, counter: CoreMetrics.Counter)]
     private let reportedCache = Mutex(ChartCacheStatistics())
     private let streamedBytes: CoreMetrics.Gauge, streamsWaiting: CoreMetrics.Gauge, prerenderLeader: CoreMetrics.Gauge
+    private let pagesCached: CoreMetrics.Gauge, pageBytesCached: CoreMetrics.Gauge
     private let prerenderPasses: CoreMetrics.Counter
     private let reportedPasses = Mutex(0)
 
@@ -51,6 +52,8 @@ public final class ServerMetrics: Sendable {
         streamedBytes = CoreMetrics.Gauge(label: "surveycharts_streamed_bytes_buffered", factory: factory)
         streamsWaiting = CoreMetrics.Gauge(label: "surveycharts_streams_waiting", factory: factory)
         prerenderLeader = CoreMetrics.Gauge(label: "surveycharts_prerender_leader", factory: factory)
+        pagesCached = CoreMetrics.Gauge(label: "surveycharts_pages_cached", factory: factory)
+        pageBytesCached = CoreMetrics.Gauge(label: "surveycharts_page_bytes_cached", factory: factory)
         prerenderPasses = CoreMetrics.Counter(label: "surveycharts_prerender_passes_total", factory: factory)
     }
 
@@ -108,8 +111,10 @@ public final class ServerMetrics: Sendable {
 
     /// The exposition text, after bringing the cache's, the streams' and the scheduler's figures
     /// into their collectors.
-    func exposition(cache: ChartCacheStatistics, prerenderLeader isLeader: Bool, prerenderPasses passes: Int) -> String
-    {
+    func exposition(
+        cache: ChartCacheStatistics, prerenderLeader isLeader: Bool, prerenderPasses passes: Int,
+        pagesCached pages: (count: Int, bytes: Int) = (0, 0)
+    ) -> String {
         reportedCache.withLock { reported in
             for (keyPath, counter) in cacheCounters where cache[keyPath: keyPath] > reported[keyPath: keyPath] {
                 counter.increment(by: cache[keyPath: keyPath] - reported[keyPath: keyPath])
@@ -123,6 +128,8 @@ public final class ServerMetrics: Sendable {
         streamedBytes.record(StreamedBytesBudget.live.load(ordering: .relaxed))
         streamsWaiting.record(StreamedBytesBudget.waiting)
         prerenderLeader.record(isLeader ? 1 : 0)
+        pagesCached.record(pages.count)
+        pageBytesCached.record(pages.bytes)
         return registry.emitToString()
     }
 }

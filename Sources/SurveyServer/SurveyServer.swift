@@ -298,14 +298,17 @@ public struct SurveyServer: Sendable {
     func metricsApplication(listening: ListeningReport) -> (any Service)? {
         guard let (host, port) = configuration.metricsAddress else { return nil }
         let router = Router(context: BasicRequestContext.self, options: .autoGenerateHeadEndpoints)
-        router.get("/metrics") { [metrics, cache, scheduler] _, _ in
-            Response(
+        router.get("/metrics") { [metrics, cache, scheduler, resultsPages, homePages] _, _ in
+            let pages = (
+                count: resultsPages.pages.count + homePages.count, bytes: resultsPages.pages.bytes + homePages.bytes
+            )
+            return Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                 body: .init(
                     byteBuffer: ByteBuffer(
                         string: metrics.exposition(
                             cache: cache.statistics, prerenderLeader: scheduler.isLeader,
-                            prerenderPasses: scheduler.passes))))
+                            prerenderPasses: scheduler.passes, pagesCached: pages))))
         }
         return Application(
             router: router, configuration: .init(address: .hostname(host, port: port), serverName: "SurveyCharts"),
@@ -562,7 +565,7 @@ public struct SurveyServer: Sendable {
         if let wait = apiRateLimiter.take(context.client.limitKey) {
             throw ServiceError(
                 .tooManyRequests, code: "rate_limited", title: "Too many requests",
-                "at most \(Int(limits.requestsPerSecond)) charts a second per client; try again in \(wait) s",
+                "at most \(limits.requestsPerSecond) charts a second per client; try again in \(wait) s",
                 headers: [.retryAfter: String(wait)])
         }
         var request = request

@@ -32,6 +32,8 @@ extension SQLiteSurveyStore {
     }
 
     public func settleSignIn(attempt: Int64, outcome: SignInOutcome) async throws {
+        // A failure stays as it was reserved: nothing to write.
+        if outcome == .failed { return }
         try await write { db in
             switch outcome {
             case .failed:

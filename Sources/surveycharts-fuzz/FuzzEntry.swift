@@ -14,11 +14,22 @@ let selectedTarget: @Sendable ([UInt8]) -> Void = {
 }()
 
 #if SURVEYCHARTS_FUZZING
+    import CFuzzerDriver
+
     /// libFuzzer's entry point: one input, one call of the selected target.
     @_cdecl("LLVMFuzzerTestOneInput")
     public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
         selectedTarget(data.map { Array(UnsafeBufferPointer(start: $0, count: size)) } ?? [])
         return 0
+    }
+
+    /// The executable's entry point under the name SwiftPM links as `main`: it hands over to
+    /// libFuzzer's driver, which parses libFuzzer's flags and calls `fuzzOneInput`.
+    @_cdecl("surveycharts_fuzz_main")
+    public func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+        var count = argc
+        var arguments = argv
+        return LLVMFuzzerRunDriver(&count, &arguments) { data, size in fuzzOneInput(data, size) }
     }
 #else
     /// Without libFuzzer (an ordinary build): replays the files given on the command line through

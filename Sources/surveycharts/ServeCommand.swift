@@ -196,7 +196,10 @@ struct ServeCommand: AsyncParsableCommand {
         guard apiCacheMaxBytes >= 0 else {
             throw ValidationError("--api-cache-max-bytes must not be negative, got \(apiCacheMaxBytes)")
         }
-        guard apiRate > 0 else { throw ValidationError("--api-rate must be more than 0, got \(apiRate)") }
+        // A burst (twice the rate) of at least one request, and a rate a Retry-After can express.
+        guard apiRate >= 0.5, apiRate <= 1_000_000 else {
+            throw ValidationError("--api-rate must be from 0.5 to 1000000 requests a second, got \(apiRate)")
+        }
         if let metricsAddress, Self.hostAndPort(metricsAddress) == nil {
             throw ValidationError(
                 "--metrics-address must be HOST:PORT such as 127.0.0.1:9464, got \"\(metricsAddress)\"")

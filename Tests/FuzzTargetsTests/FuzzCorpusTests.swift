@@ -15,6 +15,12 @@ struct FuzzCorpusTests {
         return names.filter { !$0.hasPrefix(".") }.sorted().map { "\(directory)/\($0)" }
     }
 
+    @Test func everyTargetHasACorpusAndEveryCorpusATarget() throws {
+        let folders = try FileManager.default.contentsOfDirectory(atPath: Self.fuzzRoot + "/corpus")
+        #expect(Set(folders.filter { !$0.hasPrefix(".") }) == Set(FuzzTargets.all.keys))
+        #expect(FuzzTargets.all.count >= 10)
+    }
+
     @Test(arguments: FuzzTargets.all.keys.sorted())
     func everySavedInputStillPasses(target: String) throws {
         let run = try #require(FuzzTargets.all[target])

@@ -99,6 +99,37 @@ struct ChartAPILimitTests {
         #expect(refused.status == 65 && refused.standardError.contains("holds no key"))
     }
 
+    /// A render whose request gave up (its deadline passed) still publishes its chart: the
+    /// writer counts it against the budget, so charts nobody waited for cannot fill the disk.
+    @Test func rendersThatOutliveTheirRequestStayWithinTheBudget() throws {
+        let site = try ServerTests.Site()
+        let server = try site.serve([
+            "--api-cache-max-bytes", "60000", "--api-rate", "1000", "--chart-deadline", "0.001",
+        ])
+        defer { server.stop() }
+        var statuses: [Int] = []
+        for index in 0..<10 {
+            statuses.append(try Self.post(server, Self.spec("late \(index)", width: 2000, height: 2000)).status)
+        }
+        #expect(statuses.contains(503), "every render beat a 1 ms deadline: \(statuses)")
+        // Wait (bounded) until the renders left behind have all been published.
+        let deadline = Date().addingTimeInterval(60)
+        var previous = -1
+        var charts = try Self.apiCharts(site)
+        while Date() < deadline {
+            usleep(500_000)
+            charts = try Self.apiCharts(site)
+            let pending = try FileManager.default.contentsOfDirectory(atPath: site.charts).filter {
+                $0.hasSuffix(".pending")
+            }
+            if charts.count == previous && pending.isEmpty { break }
+            previous = charts.count
+        }
+        let total = charts.values.reduce(0, +)
+        #expect(total <= 60000 || charts.count == 1, "\(charts.count) API charts, \(total) bytes")
+        #expect(!charts.isEmpty)
+    }
+
     @Test func apiChartsStayWithinTheirBudgetAndQuestionChartsAreNeverEvicted() throws {
         let site = try ServerTests.Site()
         let server = try site.serve(["--api-cache-max-bytes", "60000", "--api-rate", "1000"])

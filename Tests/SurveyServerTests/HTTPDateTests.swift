@@ -56,5 +56,10 @@ struct HTTPDateTests {
             #expect(HTTPDate.seconds(HTTPDate.format(seconds), now: now) == seconds)
         }
         #expect(HTTPDate.format(-1) == "Wed, 31 Dec 1969 23:59:59 GMT")
+        // A leap second is the minute's last second, even at the last minute an HTTP date names.
+        #expect(HTTPDate.seconds("Fri, 31 Dec 9999 23:59:60 GMT", now: now) == last)
+        #expect(
+            HTTPDate.seconds("Wed, 31 Dec 2025 23:59:60 GMT", now: now)
+                == HTTPDate.seconds("Wed, 31 Dec 2025 23:59:59 GMT"))
     }
 }

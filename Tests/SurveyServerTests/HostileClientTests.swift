@@ -1,4 +1,5 @@
 import Foundation
+import SurveysPostgres
 import TestSupport
 import Testing
 
@@ -52,7 +53,7 @@ extension HostileClientTests {
         }
         #expect(try server.get("/surveys/40").body == missing.body)
         let ballot = try server.post("/surveys/40", body: "q400=4000")
-        #expect(ballot.status == 404)
+        #expect(ballot.status == 409)
         #expect(!ballot.text.contains("Secret Launch"))
     }
 
@@ -77,53 +78,90 @@ extension HostileClientTests {
         let response = try server.post(
             "/admin/login", body: "name=x%0AFORGED+line%0D%0Aanother&password=wrong-password")
         #expect(response.status == 401)
-        #expect(server.logContains("admin sign-in failed for x\\x0AFORGED line\\x0D\\x0Aanother"))
+        // No operator can have that name: it is refused without being stored or logged.
+        #expect(server.logContains("admin sign-in failed for a name no operator can have, from 127.0.0.1"))
+        #expect(!server.log.contains("FORGED"))
+        // Every other field is escaped where it is written, whatever it holds.
+        #expect(
+            BackgroundLogHandler.escapingControlCharacters("x\nFORGED\r\u{85}\u{2028}end")
+                == "x\\x0AFORGED\\x0D\\x85\\u{2028}end")
         for line in server.log.split(separator: "\n") {
             #expect(!line.hasPrefix("FORGED") && !line.hasPrefix("another"), "\(line)")
         }
     }
 
     /// Forwarding headers count only from `--trusted-proxy`: from anyone else they are ignored.
+    /// (Told apart by the sign-in throttle: five failures per client in ten minutes, whatever
+    /// the clock does.)
     @Test func forwardedHeadersAreBelievedOnlyFromTrustedProxies() throws {
         let site = try ServerTests.Site()
-        let direct = try site.serve(["--api-rate", "1"])
-        defer { direct.stop() }
-        let spec = #"{"slices": [{"label": "A", "value": 1}]}"#
-        func chart(_ server: ServerProcess, from client: String) throws -> Int {
-            try server.post(
-                "/api/charts/pie", body: spec, contentType: "application/json",
-                headers: ["X-Forwarded-For": client, "X-Forwarded-Proto": "https", "X-Request-Id": "proxy-id-1"]
+        func failSignIn(
+            _ server: ServerProcess, as client: String?, attempt: Int, requestID: String = "proxy-id-1"
+        )
+            throws -> Int
+        {
+            var headers = ["X-Forwarded-Proto": "https", "X-Request-Id": requestID]
+            if let client { headers["X-Forwarded-For"] = client }
+            return try server.post(
+                "/admin/login", body: "name=nobody\(attempt)&password=wrong-password", headers: headers
             ).status
         }
-        // Not trusted: every "client" is 127.0.0.1, which has one budget (a burst of 2).
-        let untrusted = try (1...4).map { try chart(direct, from: "203.0.113.\($0)") }
-        #expect(untrusted.filter { $0 == 429 }.count >= 2, "\(untrusted)")
+        let direct = try site.serve()
+        // Not trusted: every "client" is 127.0.0.1, which has one budget of five.
+        let untrusted = try (1...6).map { try failSignIn(direct, as: "203.0.113.\($0)", attempt: $0) }
+        #expect(untrusted == [401, 401, 401, 401, 401, 429], "\(untrusted)")
         #expect(direct.logContains("127.0.0.1 - - ["))
         #expect(!direct.log.contains("203.0.113."))
         #expect(!direct.log.contains("proxy-id-1"))
         let ballot = try direct.post("/surveys/2", body: "q3=7&q4=12", headers: ["X-Forwarded-Proto": "https"])
         #expect(ballot.header("Set-Cookie").map { !$0.contains("Secure") } == true)
+        direct.stop()
 
-        // Behind a trusted proxy, each forwarded client has its own budget, and an IPv6 client is
-        // one client per /64.
-        let proxied = try site.serve(["--api-rate", "1", "--trusted-proxy", "127.0.0.0/8,::1"])
+        // Behind a trusted proxy, each forwarded client has its own budget; an IPv6 client is one
+        // client per /64, and an IPv4-mapped address is its IPv4 address.
+        // (A site of its own: the throttle's counts live in the store, for every process.)
+        let proxiedSite = try ServerTests.Site()
+        let proxied = try proxiedSite.serve(["--trusted-proxy", "127.0.0.0/8,::1"])
         defer { proxied.stop() }
-        for client in ["198.51.100.7", "198.51.100.8", "203.0.113.9, 198.51.100.9", "2001:db8:0:1::1"] {
-            #expect(try chart(proxied, from: client) == 200, "\(client)")
-            #expect(try chart(proxied, from: client) == 200, "\(client)")
+        var attempt = 100
+        func budget(_ first: String, then others: [String]) throws -> [Int] {
+            var statuses: [Int] = []
+            for _ in 1...5 {
+                attempt += 1
+                statuses.append(try failSignIn(proxied, as: first, attempt: attempt))
+            }
+            for other in others {
+                attempt += 1
+                statuses.append(try failSignIn(proxied, as: other, attempt: attempt))
+            }
+            return statuses
         }
-        #expect(try chart(proxied, from: "198.51.100.7") == 429)
-        #expect(try chart(proxied, from: "2001:db8:0:1::ffff") == 429)
-        #expect(try chart(proxied, from: "2001:db8:0:2::1") == 200)
+        #expect(
+            try budget("198.51.100.7", then: ["198.51.100.7", "198.51.100.8"]) == [401, 401, 401, 401, 401, 429, 401])
+        #expect(
+            try budget("2001:db8:0:1::1", then: ["2001:db8:0:1::ffff", "2001:db8:0:2::1"]) == [
+                401, 401, 401, 401, 401, 429, 401,
+            ])
+        #expect(try budget("198.51.100.20", then: ["::ffff:198.51.100.20"]) == [401, 401, 401, 401, 401, 429])
         // The right-most untrusted address is the client, whatever the client wrote before it.
+        #expect(try failSignIn(proxied, as: "203.0.113.9, 198.51.100.9", attempt: 900) == 401)
         #expect(proxied.logContains("198.51.100.9 - - ["))
         #expect(!proxied.log.contains("203.0.113.9 - - ["))
         #expect(proxied.logContains(" proxy-id-1\n"))
+        // A proxy's request id that could break a log line is replaced by one made here.
+        #expect(try failSignIn(proxied, as: "198.51.100.30", attempt: 901, requestID: "bad id \"quoted\"") == 401)
+        #expect(proxied.logContains("198.51.100.30 - - ["))  // the access log is written a second later
+        let line = try #require(proxied.log.split(separator: "\n").last { $0.hasPrefix("198.51.100.30 - - [") })
+        #expect(line.range(of: #" [0-9a-f]{16,32}$"#, options: .regularExpression) != nil, "\(line)")
+        // Without X-Forwarded-For, the trusted peer is the client.
+        #expect(try failSignIn(proxied, as: nil, attempt: 902) == 401)
+        #expect(proxied.logContains("127.0.0.1 - - ["))
         let secure = try proxied.post("/surveys/2", body: "q3=7&q4=12", headers: ["X-Forwarded-Proto": "https"])
         #expect(secure.status == 303)
         #expect(secure.header("Set-Cookie")?.contains("; Secure") == true)
         // A bad --trusted-proxy stops start-up with one line naming it.
-        let refused = try Executable.run(["serve", "--trusted-proxy", "10.0.0.0/33", "--port", "0"])
+        let refused = try Executable.run(
+            ["serve", "--trusted-proxy", "10.0.0.0/33", "--port", "0", "--exit-with-parent"] + site.scratchArguments)
         #expect(refused.status != 0)
         #expect(refused.standardError.contains("10.0.0.0/33"))
     }
@@ -137,7 +175,16 @@ extension HostileClientTests {
             #expect(result.status != 0, "\(url)")
             #expect(!result.standardError.contains("hunter2"), "\(result.standardError)")
             #expect(!result.standardOutput.contains("hunter2"))
+            #expect(result.standardError.contains("owner:***@"), "\(result.standardError)")
         }
+    }
+
+    @Test func urlsThatParseOddlyAreRedactedToo() {
+        // A parser reads this as host "owner", port 2024, and no password at all.
+        #expect(PostgresSurveyStore.redacted("postgres://owner:2024/hunter2@db/s") == "postgres://owner:***@db/s")
+        #expect(PostgresSurveyStore.redacted("postgres://owner:pw@host:5432/db") == "postgres://owner:***@host:5432/db")
+        #expect(PostgresSurveyStore.redacted("postgres://host/db") == "postgres://host/db")
+        #expect(PostgresSurveyStore.redacted("postgres://owner@host/db") == "postgres://owner@host/db")
     }
 
     /// The demo operator's password is shown to a person at a terminal, never to a log.
@@ -149,6 +196,41 @@ extension HostileClientTests {
         #expect(!piped.log.contains("password"))
         let users = try Executable.run(["user", "list", "--database", site.database])
         #expect(!users.standardOutput.contains("demo"), "\(users.standardOutput)")
+        // At a terminal (script(1) gives it one), the demo operator is made and its password shown there.
+        let terminalSite = try ServerTests.Site()
+        let command =
+            ([
+                Executable.url("surveycharts").path, "serve", "--port", "0", "--exit-with-parent", "--today",
+                ServerTests.today,
+            ]
+            + terminalSite.scratchArguments).joined(separator: " ")
+        let script = Process()
+        script.executableURL = URL(fileURLWithPath: "/usr/bin/script")
+        script.arguments = ["-q", "-e", "-c", command, "/dev/null"]
+        let output = Pipe()
+        script.standardOutput = output
+        script.standardInput = Pipe()
+        try script.run()
+        let seen = FailureLog()
+        let reading = DispatchGroup()
+        reading.enter()
+        Thread.detachNewThread {
+            var text = ""
+            while !text.contains("listening on") {
+                let chunk = output.fileHandleForReading.availableData
+                if chunk.isEmpty { break }
+                text += String(decoding: chunk, as: UTF8.self)
+            }
+            seen.add(text)
+            reading.leave()
+        }
+        let finished = reading.wait(timeout: .now() + 60)
+        kill(script.processIdentifier, SIGTERM)
+        script.waitUntilExit()
+        #expect(finished == .success, "serve under a terminal did not start")
+        #expect(seen.all.joined().contains("created the demo operator"), "\(seen.all)")
+        let terminalUsers = try Executable.run(["user", "list", "--database", terminalSite.database])
+        #expect(terminalUsers.standardOutput.contains("demo"), "\(terminalUsers.standardOutput)")
         // The shipped units never load the demo.
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().path
@@ -173,7 +255,8 @@ extension HostileClientTests {
         // The metrics listener serves nothing else.
         #expect(try RawHTTP.send(port: server.metricsPort, target: "/surveys/1").status == 404)
         // A malformed address stops start-up with one line that names it.
-        let refused = try Executable.run(["serve", "--metrics-address", "localhost", "--port", "0"])
+        let refused = try Executable.run(
+            ["serve", "--metrics-address", "localhost", "--port", "0", "--exit-with-parent"] + site.scratchArguments)
         #expect(refused.status != 0)
         #expect(refused.standardError.contains("--metrics-address"))
     }
@@ -201,5 +284,26 @@ extension HostileClientTests {
         // A forged token is no token: that client is not limited, and not counted as this browser.
         let forged = token.dropLast(4) + "AAAA"
         #expect(try server.post("/surveys/2", body: "q3=7&q4=12", headers: ["Cookie": String(forged)]).status == 303)
+    }
+}
+
+extension HostileClientTests {
+    /// Crawling every results page of a large site keeps at most the cache's bound in memory.
+    @Test func crawlingEveryResultsPageKeepsTheCacheBounded() throws {
+        let site = try ServerTests.Site()
+        let surveys = (1...700).map { index in
+            """
+            {"title": "Survey \(index)", "opens": "2026-10-01", "closes": "2026-10-31", "questions": [
+              {"text": "Question \(index)?", "answers": [{"text": "Yes", "votes": \(index)}, {"text": "No", "votes": 1}]}]}
+            """
+        }
+        try site.importSurveys(#"{"surveys": ["# + surveys.joined(separator: ",") + "]}")
+        let server = try site.serve(["--no-demo"])
+        defer { server.stop() }
+        for id in 1...700 { #expect(try server.get("/surveys/\(id)").status == 200, "survey \(id)") }
+        let cached = try #require(try server.metric("surveycharts_pages_cached"))
+        #expect(cached >= 100 && cached <= 512, "\(cached) pages kept")
+        let bytes = try #require(try server.metric("surveycharts_page_bytes_cached"))
+        #expect(bytes > 0 && bytes <= Double(48 << 20))
     }
 }

@@ -30,6 +30,8 @@ struct LoudFailureTests {
         // The page names the request's id, and the failure's log line carries the same id.
         let reference = try #require(response.text.firstMatch(of: /Reference: ([0-9a-f]{16,32})\./)?.1)
         #expect(server.logContains("hb.request.id=\(reference)"))
+        let line = try #require(server.log.split(separator: "\n").first { $0.contains("cannot store a chart for GET") })
+        #expect(line.contains("hb.request.id=\(reference)"), "\(line)")
         // Nothing partial is left at the final name, and the server still answers.
         #expect(!FileManager.default.fileExists(atPath: site.charts + "/" + chart.dropFirst("/piecharts/".count)))
         #expect(try server.get("/healthz").status == 200)

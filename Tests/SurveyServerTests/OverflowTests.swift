@@ -56,7 +56,7 @@ struct OverflowTests {
                 ["c-\(expected).png"], bytes: [1, 2, 3], modified: Date(timeIntervalSince1970: seconds), device: 1,
                 inode: 1)
             #expect(file.facts.modified == expected, "\(seconds)")
-            #expect(file.headers[.lastModified] != nil)
+            #expect(file.headers[.lastModified] == HTTPDate.format(Int64(expected)), "\(seconds)")
         }
         let after = StaticFileStore.secondsAndNanoseconds(Date(timeIntervalSince1970: 1.25))
         #expect(after.seconds == 1 && after.nanoseconds == 250_000_000)

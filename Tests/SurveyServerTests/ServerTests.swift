@@ -53,6 +53,11 @@ struct ServerTests {
                     + (prerender ? [] : ["--no-prerender"]) + extra)
         }
 
+        /// Where a `serve` that should never start would keep its data: inside this site.
+        var scratchArguments: [String] {
+            ["--database", database, "--charts-dir", charts, "--static-dir", statics, "--no-prerender"]
+        }
+
         func importSurveys(_ json: String) throws {
             let file = try directory.write("import-\(UUID().uuidString).json", json)
             let result = try Executable.run(["import", file, "--database", database])

@@ -1,0 +1,2 @@
+// Declarations only (include/fuzzer_driver.h): the definitions are libFuzzer's.
+#include "fuzzer_driver.h"
