@@ -29,7 +29,7 @@ struct ServeCommand: AsyncParsableCommand {
             HOST:PORT of a listener of its own for Prometheus's /metrics, which the site never serves; \
             keep it private, e.g. 127.0.0.1:9464. Without it, metrics are not served (SURVEYCHARTS_METRICS_ADDRESS).
             """)
-    var metricsAddress: String? = ProcessInfo.processInfo.environment["SURVEYCHARTS_METRICS_ADDRESS"]
+    var metricsAddress: String = Environment.string("METRICS_ADDRESS", "")
 
     /// `metricsAddress` split into host and port; nil when absent or malformed.
     static func hostAndPort(_ text: String) -> (host: String, port: Int)? {
@@ -200,7 +200,7 @@ struct ServeCommand: AsyncParsableCommand {
         guard apiRate >= 0.5, apiRate <= 1_000_000 else {
             throw ValidationError("--api-rate must be from 0.5 to 1000000 requests a second, got \(apiRate)")
         }
-        if let metricsAddress, Self.hostAndPort(metricsAddress) == nil {
+        if !metricsAddress.isEmpty, Self.hostAndPort(metricsAddress) == nil {
             throw ValidationError(
                 "--metrics-address must be HOST:PORT such as 127.0.0.1:9464, got \"\(metricsAddress)\"")
         }
@@ -278,7 +278,7 @@ struct ServeCommand: AsyncParsableCommand {
             let offset = Date().timeIntervalSince(CalendarDay(date: Date(), timeZone: zone).start(in: zone))
             configuration.now = { day.start(in: zone).addingTimeInterval(offset) }
         }
-        configuration.metricsAddress = metricsAddress.flatMap(Self.hostAndPort)
+        configuration.metricsAddress = metricsAddress.isEmpty ? nil : Self.hostAndPort(metricsAddress)
         configuration.onMetricsListening = { host, port in
             FileHandle.standardOutput.write(Data("surveycharts: metrics on http://\(host):\(port)/metrics\n".utf8))
         }
