@@ -136,7 +136,7 @@ let package = Package(
         .target(
             name: "FuzzTargets",
             dependencies: [
-                "PieChart", "Surveys", "SurveyCharts", "SurveyServer",
+                "CPNG", "PieChart", "Surveys", "SurveyCharts", "SurveyServer",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],

@@ -129,3 +129,24 @@ int surveycharts_png_encode_rgb24(
 }
 
 void surveycharts_png_free(uint8_t *bytes) { free(bytes); }
+
+int surveycharts_png_decode_rgb(
+    const uint8_t *png, size_t length, uint8_t *out_rgb, size_t capacity, int *width, int *height) {
+    png_image image;
+    memset(&image, 0, sizeof image);
+    image.version = PNG_IMAGE_VERSION;
+    if (!png_image_begin_read_from_memory(&image, png, length)) return -1;
+    image.format = PNG_FORMAT_RGB;
+    size_t needed = PNG_IMAGE_SIZE(image);
+    if (needed > capacity) {
+        png_image_free(&image);
+        return -1;
+    }
+    if (!png_image_finish_read(&image, NULL, out_rgb, 0, NULL)) {
+        png_image_free(&image);
+        return -1;
+    }
+    *width = (int)image.width;
+    *height = (int)image.height;
+    return 0;
+}

@@ -1,3 +1,4 @@
+import CPNG
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -25,6 +26,8 @@ public enum FuzzTargets {
         "chart-spec": chartSpec,
         "import-document": importDocument,
         "client-address": clientAddress,
+        "csv-export": csvExport,
+        "palette-png": palettePNG,
     ]
 
     /// Fails loudly: under libFuzzer a trap is a finding, with the input saved.
@@ -121,6 +124,122 @@ public enum FuzzTargets {
         guard let document = try? SurveyDocument(json: Data(data)) else { return }
         guard let encoded = try? JSONEncoder().encode(document) else { return }
         check((try? SurveyDocument(json: encoded)) == document, "import round trip")
+    }
+
+    /// Texts from the input, exported as CSV and read back with RFC 4180's grammar: every field
+    /// comes back as written, but for the apostrophe that disarms a spreadsheet formula.
+    static func csvExport(_ data: [UInt8]) {
+        let texts = text(data).split(separator: "\u{0}", omittingEmptySubsequences: false).map(String.init)
+        let title = texts.first ?? ""
+        let answers = texts.dropFirst(2).enumerated().map {
+            Answer(id: Int64($0.offset + 1), text: $0.element, votes: $0.offset)
+        }
+        let question = Question(id: 1, text: texts.count > 1 ? texts[1] : "", answers: Array(answers))
+        let survey = Survey(
+            id: 1, title: title, opens: CalendarDay(ordinal: 0), closes: CalendarDay(ordinal: 1), questions: [question])
+        let rows = parseCSV(SurveyCSV.document(survey))
+        check(rows.first == ["\u{FEFF}survey", "question", "answer", "votes", "percent"], "header \(rows.first ?? [])")
+        check(rows.count == answers.count + 1, "\(rows.count) rows for \(answers.count) answers")
+        for (row, answer) in zip(rows.dropFirst(), answers) {
+            check(row.count == 5, "row \(row)")
+            check(
+                row[0] == disarmed(title) && row[1] == disarmed(question.text) && row[2] == disarmed(answer.text),
+                "\(row)")
+            check(row[3] == String(answer.votes), "votes \(row)")
+        }
+    }
+
+    static func disarmed(_ value: String) -> String {
+        guard let first = value.unicodeScalars.first, "=+-@\t\r".unicodeScalars.contains(first) else { return value }
+        return "'" + value
+    }
+
+    /// RFC 4180: CRLF records, fields quoted when they hold a comma, a quote or a line break.
+    static func parseCSV(_ text: String) -> [[String]] {
+        var rows: [[String]] = [], row: [String] = [], field: [Unicode.Scalar] = []
+        var scalars = Array(text.unicodeScalars)[...]
+        var quoted = false
+        while let scalar = scalars.popFirst() {
+            if quoted {
+                if scalar == "\"" {
+                    if scalars.first == "\"" { field.append(scalars.removeFirst()) } else { quoted = false }
+                } else {
+                    field.append(scalar)
+                }
+            } else if scalar == "\"" && field.isEmpty {
+                quoted = true
+            } else if scalar == "," {
+                row.append(String(String.UnicodeScalarView(field)))
+                field = []
+            } else if scalar == "\r" && scalars.first == "\n" {
+                scalars.removeFirst()
+                row.append(String(String.UnicodeScalarView(field)))
+                rows.append(row)
+                row = []
+                field = []
+            } else {
+                field.append(scalar)
+            }
+        }
+        check(!quoted && row.isEmpty && field.isEmpty, "the CSV ends inside a record")
+        return rows
+    }
+
+    /// Random pixels through the palette encoder, decoded back by libpng: a flat colour keeps its
+    /// value exactly, and every pixel is within the tolerance on each channel (exact in RGB mode).
+    static func palettePNG(_ data: [UInt8]) {
+        guard data.count >= 4 else { return }
+        let width = Int(data[0] % 48) + 1, height = Int(data[1] % 48) + 1
+        let tolerance = Int(data[2] % 20) - 2  // -1 and below: lossless RGB
+        let colours = Array(data[3...])
+        var pixels = [UInt8](repeating: 0, count: width * height * 4)
+        for index in 0..<(width * height) {
+            // Few distinct colours, in runs, as charts are; the input picks them.
+            let source = colours[(index / max(1, Int(data[3] % 7) + 1)) % colours.count]
+            let rgb: UInt32 = UInt32(source) &* 2_654_435_761 & 0x00FF_FFFF
+            withUnsafeBytes(of: rgb.littleEndian) { bytes in
+                for byte in 0..<4 { pixels[index * 4 + byte] = bytes[byte] }
+            }
+        }
+        var output: UnsafeMutablePointer<UInt8>?
+        var length = 0
+        var indexed: Int32 = 0
+        var message = [CChar](repeating: 0, count: 256)
+        let status = pixels.withUnsafeBufferPointer { buffer in
+            surveycharts_png_encode_fast(
+                buffer.baseAddress, Int32(width), Int32(height), Int32(width * 4), Int32(max(-1, tolerance)),
+                &output, &length, &indexed, &message, message.count)
+        }
+        check(
+            status == 0,
+            "encode failed: \(String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))"
+        )
+        defer { surveycharts_png_free(output) }
+        var decoded = [UInt8](repeating: 0, count: width * height * 3)
+        var (decodedWidth, decodedHeight): (Int32, Int32) = (0, 0)
+        let read = decoded.withUnsafeMutableBufferPointer { buffer in
+            surveycharts_png_decode_rgb(output, length, buffer.baseAddress, buffer.count, &decodedWidth, &decodedHeight)
+        }
+        check(read == 0 && Int(decodedWidth) == width && Int(decodedHeight) == height, "decode \(read)")
+        func word(_ index: Int) -> UInt32 {
+            pixels.withUnsafeBytes { $0.load(fromByteOffset: index * 4, as: UInt32.self) }
+        }
+        for index in 0..<(width * height) {
+            let (x, y) = (index % width, index / width)
+            let neighbours = [(x - 1, y), (x + 1, y), (x, y - 1), (x, y + 1)].filter {
+                $0.0 >= 0 && $0.0 < width && $0.1 >= 0 && $0.1 < height
+            }
+            let flat = neighbours.count == 4 && neighbours.allSatisfy { word($0.1 * width + $0.0) == word(index) }
+            let allowed = indexed != 0 && !flat ? max(0, tolerance) : 0
+            let word = word(index)
+            let expected = [UInt8(word >> 16 & 0xFF), UInt8(word >> 8 & 0xFF), UInt8(word & 0xFF)]
+            for channel in 0..<3 {
+                let difference = abs(Int(decoded[index * 3 + channel]) - Int(expected[channel]))
+                check(
+                    difference <= allowed,
+                    "pixel \(index) channel \(channel) off by \(difference) (tolerance \(allowed))")
+            }
+        }
     }
 
     static let proxies = TrustedProxies([IPNetwork("127.0.0.0/8")!, IPNetwork("fd00::/8")!])

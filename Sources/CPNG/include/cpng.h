@@ -35,6 +35,13 @@ int surveycharts_png_encode_fast(
     uint8_t **out_bytes, size_t *out_length, int *out_indexed,
     char *error_message, size_t error_message_capacity);
 
+/// Decodes a PNG from memory into 8-bit RGB (3 bytes a pixel, rows without padding), through
+/// libpng's simplified API (no setjmp). For tests and fuzzing: reading PNGs is not a job of the
+/// service. Returns 0 and sets `*width` and `*height`, or -1 when the bytes are not a PNG or the
+/// image needs more than `capacity` bytes.
+int surveycharts_png_decode_rgb(
+    const uint8_t *png, size_t length, uint8_t *out_rgb, size_t capacity, int *width, int *height);
+
 /// Releases a buffer returned by `surveycharts_png_encode_rgb24`.
 void surveycharts_png_free(uint8_t *bytes);
 
