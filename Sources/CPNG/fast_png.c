@@ -218,6 +218,7 @@ static inline void add_literal(token_block *block, uint8_t byte) {
     block->litlen_frequency[byte]++;
 }
 
+/* `length` must be at least 3, deflate's shortest match: callers send shorter repeats as literals. */
 static void add_match(token_block *block, int length, int distance) {
     int code = distance_code_of(distance);
     while (length > 0) {
@@ -644,7 +645,8 @@ static int deflate_rows(bit_writer *w, encoder_scratch *scratch, size_t row_leng
     for (int y = 0; y < height; y++) {
         const uint8_t *current = raw + (size_t)y * row_length;
         const uint8_t *previous = current - row_length;
-        if (y > 0 && up_allowed && memcmp(current, previous, row_length) == 0) {
+        /* A row of a 1-pixel-wide palette image is 2 bytes, shorter than any match (found by fuzzing). */
+        if (y > 0 && up_allowed && row_length >= 3 && memcmp(current, previous, row_length) == 0) {
             add_match(&block, (int)row_length, (int)row_length);
         } else {
             add_literal(&block, 0);

@@ -61,7 +61,10 @@ public struct QuestionChartRequest: Sendable, Hashable {
         let hex = bytes.suffix(16)
         guard hex.allSatisfy({ (48...57).contains($0) || (97...102).contains($0) }) else { return nil }
         let digits = bytes.dropLast(17)
-        guard !digits.isEmpty, digits.count <= 18, digits.allSatisfy({ (48...57).contains($0) }) else { return nil }
+        // Canonical decimal only (found by fuzzing: `q05-…` named question 5), so one chart has one name.
+        guard let first = digits.first, (49...57).contains(first), digits.count <= 18,
+            digits.allSatisfy({ (48...57).contains($0) })
+        else { return nil }
         questionID = digits.reduce(Int64(0)) { $0 * 10 + Int64($1 - 48) }
         self.scale = scale
     }

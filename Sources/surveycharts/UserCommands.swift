@@ -4,7 +4,7 @@ import SurveyServer
 import Surveys
 import SurveysPostgres
 
-/// `surveycharts user add|list|remove`: the operators who may sign in to /admin.
+/// `surveycharts user add|list|remove|unlock`: the operators who may sign in to /admin.
 struct UserCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "user",
@@ -14,7 +14,7 @@ struct UserCommand: AsyncParsableCommand {
             the password twice without echoing it (or reads one line from standard input with \
             --password-stdin). Passwords are stored as bcrypt hashes (cost 12).
             """,
-        subcommands: [AddUser.self, ListUsers.self, RemoveUser.self]
+        subcommands: [AddUser.self, ListUsers.self, RemoveUser.self, UnlockUser.self]
     )
 
     struct AddUser: AsyncParsableCommand {
@@ -101,6 +101,36 @@ struct UserCommand: AsyncParsableCommand {
                 }
                 let format = ISO8601DateFormatter()
                 for user in users { print("\(user.name)\tcreated \(format.string(from: user.created))") }
+            } catch let error as SurveyStoreError {
+                CommandFailure(error.description, exitCode: .cantCreate).exit()
+            }
+        }
+    }
+
+    struct UnlockUser: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "unlock", abstract: "Forget an operator's failed sign-ins, on every server of the site.",
+            discussion: """
+                After five failed sign-ins in ten minutes, an account waits for browsers that have not \
+                signed in to it before (its operators' own browsers are never kept out). This lets \
+                everyone try again at once; attempts from a throttled address still wait.
+                """)
+
+        @Argument(help: "The operator's name, exactly as it signs in.")
+        var name: String
+
+        @OptionGroup var storage: DatabaseOption
+
+        func run() async throws {
+            storage.requireExisting()
+            do {
+                let store = try await storage.open()
+                guard try await store.users().contains(where: { $0.name == name }) else {
+                    CommandFailure("there is no operator called \(name)", exitCode: .dataError).exit()
+                }
+                // Settling no attempt as a success clears the account's failures, as a sign-in does.
+                try await store.settleSignIn(attempt: 0, outcome: .succeeded(clearing: ["user:" + name]))
+                print("unlocked operator \(name): its failed sign-ins are forgotten")
             } catch let error as SurveyStoreError {
                 CommandFailure(error.description, exitCode: .cantCreate).exit()
             }

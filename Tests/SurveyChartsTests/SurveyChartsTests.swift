@@ -53,7 +53,7 @@ struct QuestionChartsTests {
         for name in [
             "c-0123456789abcdef.png", "q-0123456789abcdef.png", "q12-0123456789abcde.png", "q12-0123456789ABCDEF.png",
             "q12-0123456789abcdef.jpg", "q12-0123456789abcdef@3x.png", "q1234567890123456789-0123456789abcdef.png",
-            "qx-0123456789abcdef.png", "",
+            "qx-0123456789abcdef.png", "", "q012-0123456789abcdef.png", "q0-0123456789abcdef.png",
         ] {
             #expect(QuestionChartRequest(fileName: name) == nil, "\(name)")
         }

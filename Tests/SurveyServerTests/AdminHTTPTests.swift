@@ -308,6 +308,29 @@ extension AdminAuthTests {
         #expect(after.status == 303 || statuses.filter { $0 == 401 }.count == 40)
     }
 
+    @Test func anOperatorUnlocksAnAccountFromTheCommandLine() throws {
+        let admin = try AdminSite()
+        for attempt in 1...5 {
+            #expect(
+                try admin.server.post("/admin/login", body: "name=demo&password=wrong-\(attempt)", source: "127.0.0.2")
+                    .status == 401)
+        }
+        #expect(
+            try admin.server.post("/admin/login", body: "name=demo&password=\(admin.password)", source: "127.0.0.3")
+                .status == 429)
+        let unlocked = try Executable.run(["user", "unlock", "demo", "--database", admin.site.database])
+        #expect(unlocked.status == 0, "\(unlocked.standardError)")
+        #expect(
+            try admin.server.post("/admin/login", body: "name=demo&password=\(admin.password)", source: "127.0.0.3")
+                .status == 303)
+        // The attacker's address still waits.
+        #expect(
+            try admin.server.post("/admin/login", body: "name=demo&password=wrong-6", source: "127.0.0.2").status == 429
+        )
+        let nobody = try Executable.run(["user", "unlock", "nobody", "--database", admin.site.database])
+        #expect(nobody.status != 0 && nobody.standardError.contains("no operator called nobody"))
+    }
+
     @Test func theThrottleHoldsAcrossProcesses() throws {
         let admin = try AdminSite()
         let second = try admin.site.serve(["--no-demo"])
