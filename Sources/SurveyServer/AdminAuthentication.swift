@@ -100,7 +100,12 @@ final class AdminAuthentication: Sendable {
         // Names are looked up exactly, so they are counted and signed exactly too: `Admin` and
         // `admin` are two accounts with two budgets.
         let account = name
-        let device = deviceID(in: request, account: account)
+        // A device is known when its cookie is ours for this account and the store still lists it:
+        // removing an operator forgets its devices, so an old cookie is an unknown client's.
+        var device = deviceID(in: request, account: account)
+        if let signed = device, try await !store.knowsDevice(idHash: Self.hash(signed), user: account) {
+            device = nil
+        }
         // A known device has its own budget; everyone else shares the account's, and their own.
         let keys = device.map { ["device:" + $0] } ?? ["user:" + account, "address:" + client.limitKey]
         // Admitted to the password budget before anything is written: a flood that fills it costs
@@ -140,12 +145,12 @@ final class AdminAuthentication: Sendable {
         let session = AdminSession(
             idHash: Self.hash(id), user: name, csrfToken: Self.randomToken(), created: now, lastSeen: now)
         try await store.createSession(session)
+        let deviceID = device ?? Self.randomToken()
+        if device == nil { try await store.rememberDevice(idHash: Self.hash(deviceID), user: account, at: now) }
         logger.notice("admin sign-in: \(name) from \(client.loggedAddress)")
         return .signedIn(
-            cookies: [
-                cookie(value: id, client: client),
-                deviceCookie(account: account, id: device ?? Self.randomToken(), client: client),
-            ], session: session)
+            cookies: [cookie(value: id, client: client), deviceCookie(account: account, id: deviceID, client: client)],
+            session: session)
     }
 
     /// The device id in `request`'s device cookie, if the cookie is ours and names `account`.

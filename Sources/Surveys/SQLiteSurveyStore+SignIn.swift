@@ -31,6 +31,22 @@ extension SQLiteSurveyStore {
         }
     }
 
+    public func rememberDevice(idHash: String, user: String, at now: Date) async throws {
+        try await write { db in
+            try db.execute(
+                sql: "INSERT OR IGNORE INTO admin_device (id_hash, user_name, created) VALUES (?, ?, ?)",
+                arguments: [idHash, user, now.timeIntervalSince1970])
+        }
+    }
+
+    public func knowsDevice(idHash: String, user: String) async throws -> Bool {
+        try await read { db in
+            try Bool.fetchOne(
+                db, sql: "SELECT EXISTS (SELECT 1 FROM admin_device WHERE id_hash = ? AND user_name = ?)",
+                arguments: [idHash, user]) ?? false
+        }
+    }
+
     public func settleSignIn(attempt: Int64, outcome: SignInOutcome) async throws {
         // A failure stays as it was reserved: nothing to write.
         if outcome == .failed { return }

@@ -160,6 +160,16 @@ public final class SQLiteSurveyStore: SurveyStore {
                         PRIMARY KEY (survey_id, browser)) WITHOUT ROWID
                     """)
         }
+        migrator.registerMigration("v6: operators' devices") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE admin_device (
+                        id_hash TEXT PRIMARY KEY,
+                        user_name TEXT NOT NULL REFERENCES admin_user(name) ON DELETE CASCADE,
+                        created REAL NOT NULL);
+                    CREATE INDEX admin_device_user ON admin_device(user_name);
+                    """)
+        }
         return migrator
     }
 

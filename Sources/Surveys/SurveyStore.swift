@@ -130,6 +130,13 @@ public protocol SurveyStore: Sendable {
     /// Records how a reserved attempt ended.
     func settleSignIn(attempt: Int64, outcome: SignInOutcome) async throws
 
+    /// Records that a browser (the SHA-256 of its device id) signed in to operator `user`. Its
+    /// devices go with the operator: removing the operator forgets them.
+    func rememberDevice(idHash: String, user: String, at now: Date) async throws
+
+    /// Whether the browser whose device id hashes to `idHash` has signed in to `user`.
+    func knowsDevice(idHash: String, user: String) async throws -> Bool
+
     // MARK: Editing surveys
 
     /// Every survey with its ballots so far, newest first.

@@ -40,6 +40,28 @@ extension PostgresSurveyStore {
         }
     }
 
+    public func rememberDevice(idHash: String, user: String, at now: Date) async throws {
+        let created = now.timeIntervalSince1970
+        try await transaction { [self] connection in
+            try await connection.query(
+                """
+                INSERT INTO admin_device (id_hash, user_name, created) VALUES (\(idHash), \(user), \(created))
+                ON CONFLICT DO NOTHING
+                """, logger: logger)
+        }
+    }
+
+    public func knowsDevice(idHash: String, user: String) async throws -> Bool {
+        try await read { [self] connection in
+            for try await _ in try await connection.query(
+                "SELECT 1 FROM admin_device WHERE id_hash = \(idHash) AND user_name = \(user)", logger: logger)
+            {
+                return true
+            }
+            return false
+        }
+    }
+
     public func settleSignIn(attempt: Int64, outcome: SignInOutcome) async throws {
         let clearing: [String]
         switch outcome {

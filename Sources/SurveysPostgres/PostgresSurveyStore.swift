@@ -202,6 +202,18 @@ public final class PostgresSurveyStore: SurveyStore {
                 """
             ]
         ),
+        (
+            4, "operators' devices",
+            [
+                """
+                CREATE TABLE admin_device (
+                    id_hash TEXT PRIMARY KEY,
+                    user_name TEXT NOT NULL REFERENCES admin_user(name) ON DELETE CASCADE,
+                    created DOUBLE PRECISION NOT NULL)
+                """,
+                "CREATE INDEX admin_device_user ON admin_device(user_name)",
+            ]
+        ),
     ]
 
     private func migrate() async throws {

@@ -274,6 +274,25 @@ extension AdminAuthTests {
             "/admin/login", body: "name=demo&password=\(admin.password)", headers: ["Cookie": deviceCookie],
             source: "127.0.0.3")
         #expect(known.status == 303, "\(known.status) \(known.text.prefix(200))")
+        // Removing the operator forgets its devices: re-created, the same cookie is an unknown client's.
+        let removed = try Executable.run(["user", "remove", "demo", "--database", admin.site.database])
+        #expect(removed.status == 0)
+        try admin.site.addOperator("demo", password: admin.password)
+        let stale = try admin.server.post(
+            "/admin/login", body: "name=demo&password=\(admin.password)", headers: ["Cookie": deviceCookie],
+            source: "127.0.0.3")
+        // (The account's failures were cleared by the sign-in above, so it is let in, as a new device.)
+        #expect(stale.status == 303)
+        func deviceValue(_ response: RawHTTPResponse) -> String? {
+            response.headers.first {
+                $0.name.lowercased() == "set-cookie" && $0.value.hasPrefix("surveycharts_device=")
+            }
+            .map { String($0.value.split(separator: ";")[0]) }
+        }
+        #expect(deviceValue(known) == deviceCookie, "a known device keeps its id")
+        #expect(
+            deviceValue(stale) != nil && deviceValue(stale) != deviceCookie,
+            "a removed operator's device is still known")
     }
 
     /// More sign-ins at once than password checks may run: the rest get 503 at once, and static
