@@ -12,6 +12,9 @@ swift build -c release --product surveycharts >/dev/null
 swift build -c release --product surveycharts-bench >/dev/null
 binary=.build/release/surveycharts
 work=$(mktemp -d /tmp/surveycharts-bench-http.XXXXXX)
+# mktemp makes the directory 0700, and nginx's workers run as nobody: without this, nginx answered
+# every chart 403 and earlier "× nginx" figures were measured against an error page.
+chmod 755 "$work"
 nginx_pid=""
 caddy_pid=""
 origin_pid=""
@@ -90,14 +93,39 @@ http {
 CONF
 nginx -c "$work/nginx/nginx.conf" &
 nginx_pid=$!
-sleep 0.5
+for _ in $(seq 1 100); do curl -sf -o /dev/null "http://127.0.0.1:$nginx_port$chart" && break; sleep 0.1; done
+# Every peer must serve the very bytes we serve, with a 200, before anything is timed.
+expected_chart=$(curl -s "http://127.0.0.1:$port$chart" | sha256sum)
+for peer in "$nginx_port"; do
+    status=$(curl -s -o "$work/peer-chart" -w '%{http_code}' "http://127.0.0.1:$peer$chart")
+    if [ "$status" != 200 ] || [ "$(sha256sum < "$work/peer-chart")" != "$expected_chart" ]; then
+        echo "bench-http: the peer on port $peer answered $status, not our chart; nothing was measured" >&2
+        cat "$work/nginx/error.log" >&2 || true
+        exit 1
+    fi
+done
 
-rate() { sed -nE 's/^Requests\/sec:[[:space:]]+([0-9.]+).*/\1/p'; }
+# rate: the requests a second of one wrk run (on standard input), or a failed run when any answer
+# was not 2xx or 3xx: a benchmark of error pages measures nothing.
+rate() {
+    local output
+    output=$(cat)
+    if grep -q "Non-2xx or 3xx responses" <<<"$output"; then
+        echo "bench-http: a wrk run got answers that were not 2xx or 3xx:" >&2
+        echo "$output" >&2
+        exit 1
+    fi
+    sed -nE 's/^Requests\/sec:[[:space:]]+([0-9.]+).*/\1/p' <<<"$output"
+}
 # Caddy's file server on the same directory (no access log, like the other two here).
 caddy_port=$((port + 2))
 caddy file-server --root "$work" --listen "127.0.0.1:$caddy_port" > "$work/caddy.log" 2>&1 &
 caddy_pid=$!
 for _ in $(seq 1 100); do curl -sf -o /dev/null "http://127.0.0.1:$caddy_port$chart" && break; sleep 0.1; done
+if [ "$(curl -s "http://127.0.0.1:$caddy_port$chart" | sha256sum)" != "$expected_chart" ]; then
+    echo "bench-http: Caddy did not serve our chart; nothing was measured" >&2
+    exit 1
+fi
 
 ours=$(wrk -t2 -c64 -d"${duration}s" "http://127.0.0.1:$port$chart" | rate)
 theirs=$(wrk -t2 -c64 -d"${duration}s" "http://127.0.0.1:$nginx_port$chart" | rate)
