@@ -2,7 +2,7 @@
 SWIFT ?= swift
 SURVEYCHARTS_CHARTS_DIR ?= piecharts
 
-.PHONY: deps test-deps build run test test-passes update-reference lint format bench-render bench-cache bench-http bench-prerender fuzz
+.PHONY: deps test-deps build run test test-passes update-reference update-screenshots lint format bench-render bench-cache bench-http bench-prerender fuzz
 
 deps:
 	@scripts/install-deps.sh
@@ -46,6 +46,12 @@ test-passes:
 # After a deliberate change to how charts look: re-render docs/reference/ (commit them with the change).
 update-reference: build
 	.build/debug/surveycharts demo --charts-dir docs/reference
+
+# After a deliberate change to how the pages look: the browser tests, with their screenshots copied
+# over docs/screenshots/ (commit them with the change). Other runs leave them in .build/screenshots/.
+update-screenshots: test-deps
+	$(SWIFT) build --build-tests
+	SURVEYCHARTS_UPDATE_SCREENSHOTS=1 scripts/with-postgres.sh $(SWIFT) test --skip-build --filter $(BROWSER_TESTS)
 
 lint:
 	$(SWIFT) format lint --strict --recursive Sources Tests Package.swift

@@ -38,6 +38,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
@@ -91,16 +92,51 @@ let package = Package(
             dependencies: ["Surveys", "PieChart", "ChartCache"],
             swiftSettings: ours
         ),
-        // HTTP: routes, pages, our static file handler, votes, charts, metrics.
+        // What keeps one connection from hurting the others: deadlines, request-head rules, accept
+        // exhaustion, the streamed-bytes budget, the descriptor limit. Knows nothing of routes.
+        .target(
+            name: "HTTPHardening",
+            dependencies: [
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
+            ],
+            swiftSettings: ours
+        ),
+        // Our static file server: path rules, HTTP dates, conditional and range answers, the
+        // file store, the middleware. Knows nothing of surveys or charts.
+        .target(
+            name: "StaticFiles",
+            dependencies: [
+                "ChartCache", "HTTPHardening",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: ours
+        ),
+        // Log output that never blocks a request: the access log, the background log handler.
+        .target(
+            name: "ServerLogging",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: ours
+        ),
+        // The application: the composition root, one route collection per area (pages, ballots,
+        // charts, the chart API, operations, admin), pre-render, metrics.
         .target(
             name: "SurveyServer",
             dependencies: [
-                "Surveys", "SurveysPostgres", "PieChart", "ChartCache", "SurveyCharts",
+                "Surveys", "PieChart", "ChartCache", "SurveyCharts", "HTTPHardening", "StaticFiles", "ServerLogging",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
@@ -121,8 +157,12 @@ let package = Package(
                 "SurveysPostgres",
                 "SurveyCharts",
                 "SurveyServer",
+                "HTTPHardening",
+                "ServerLogging",
                 "CSystemShims",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: ours
         ),
@@ -136,7 +176,7 @@ let package = Package(
         .target(
             name: "FuzzTargets",
             dependencies: [
-                "CPNG", "PieChart", "Surveys", "SurveyCharts", "SurveyServer",
+                "CPNG", "PieChart", "Surveys", "SurveyCharts", "SurveyServer", "StaticFiles",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
@@ -171,8 +211,22 @@ let package = Package(
             name: "SurveysTests", dependencies: ["Surveys", "SurveysPostgres", "TestSupport"], swiftSettings: ours),
         .testTarget(name: "FuzzTargetsTests", dependencies: ["FuzzTargets"], swiftSettings: ours),
         .testTarget(
+            name: "HTTPHardeningTests",
+            dependencies: [
+                "HTTPHardening",
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
+            ],
+            swiftSettings: ours),
+        .testTarget(name: "StaticFilesTests", dependencies: ["StaticFiles"], swiftSettings: ours),
+        .testTarget(
             name: "SurveyServerTests",
-            dependencies: ["SurveyServer", "SurveyCharts", "Surveys", "surveycharts", "TestSupport"],
+            dependencies: [
+                "SurveyServer", "SurveyCharts", "Surveys", "HTTPHardening", "StaticFiles", "ServerLogging",
+                "CPNG", "surveycharts", "TestSupport",
+            ],
             swiftSettings: ours),
     ]
 )

@@ -89,10 +89,10 @@ static int distance_code(int distance) {
 static uint8_t distance_code_small[256]; /* distance - 1 < 256 */
 static uint8_t distance_code_large[256]; /* (distance - 1) >> 7, for larger distances */
 static uint8_t length_symbol[259]; /* length 3...258 → index into length_base */
-static int tables_ready = 0;
+static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
 
-static void prepare_tables(void) {
-    if (tables_ready) return;
+/* Filled once, before any encoder reads them: pthread_once orders the writes before every reader. */
+static void fill_tables(void) {
     for (int code = 0; code < 29; code++) {
         int end = code == 28 ? 258 : length_base[code + 1] - 1;
         if (code == 27) end = 257;
@@ -101,8 +101,9 @@ static void prepare_tables(void) {
     length_symbol[258] = 28;
     for (int d = 0; d < 256; d++) distance_code_small[d] = (uint8_t)distance_code(d + 1);
     for (int d = 0; d < 256; d++) distance_code_large[d] = (uint8_t)distance_code((d << 7) + 1);
-    tables_ready = 1; /* idempotent: racing threads write the same values */
 }
+
+static void prepare_tables(void) { pthread_once(&tables_once, fill_tables); }
 
 
 typedef struct {

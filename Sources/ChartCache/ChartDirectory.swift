@@ -306,19 +306,41 @@ struct ChartDirectory: Sendable {
 /// the next one instead of queueing one each.
 final class DirectorySync: @unchecked Sendable {
     let path: String
+    /// The sync itself: `fsyncDirectory`, or a stand-in in tests that holds a sync open.
+    private let perform: @Sendable (String) -> Void
     /// Guards the counters; pool threads wait on it (never the event loop or the cooperative pool).
     private let condition = NSCondition()
     private var started = 0
     private var finished = 0
     private var running = false
+    private var waiters = 0
 
-    init(path: String) { self.path = path }
+    init(path: String, perform: @escaping @Sendable (String) -> Void = DirectorySync.fsyncDirectory) {
+        self.path = path
+        self.perform = perform
+    }
+
+    /// Opens the directory and `fsync`s it, so the renames in it are durable.
+    static func fsyncDirectory(_ path: String) {
+        let directory = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if directory >= 0 {
+            fsync(directory)
+            close(directory)
+        }
+    }
 
     /// Syncs performed so far.
     var performed: Int {
         condition.lock()
         defer { condition.unlock() }
         return finished
+    }
+
+    /// Callers waiting for a sync under way to finish.
+    var waiting: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return waiters
     }
 
     /// Returns once a directory sync that started after this call began has finished.
@@ -328,18 +350,16 @@ final class DirectorySync: @unchecked Sendable {
         let needed = started + 1
         while finished < needed {
             if running {
+                waiters += 1
                 condition.wait()
+                waiters -= 1
                 continue
             }
             running = true
             started += 1
             let mine = started
             condition.unlock()
-            let directory = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-            if directory >= 0 {
-                fsync(directory)
-                close(directory)
-            }
+            perform(path)
             condition.lock()
             running = false
             finished = mine

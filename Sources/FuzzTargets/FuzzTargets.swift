@@ -7,6 +7,7 @@ import PieChart
 import SurveyCharts
 import Surveys
 
+@testable import StaticFiles
 @testable import SurveyServer
 
 /// Every parser of outside input, as a fuzz target: bytes in, and a trap (a failed `check`, an
@@ -85,10 +86,12 @@ public enum FuzzTargets {
     static func ballotForm(_ data: [UInt8]) {
         let body = text(data)
         // A path id is canonical: it prints back as it was written.
-        if let id = SurveyServer.canonicalID(body) { check(String(id) == body && id > 0, "id \(body)") }
+        if let id = SurveyRequestContext.canonicalID(body) { check(String(id) == body && id > 0, "id \(body)") }
         guard let fields = FormDecoding.fields(body) else { return }
         for (name, _) in fields where name.hasPrefix("q") {
-            if let id = SurveyServer.canonicalID(name.dropFirst()) { check("q\(id)" == name, "question field \(name)") }
+            if let id = SurveyRequestContext.canonicalID(name.dropFirst()) {
+                check("q\(id)" == name, "question field \(name)")
+            }
         }
     }
 

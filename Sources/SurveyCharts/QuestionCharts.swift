@@ -2,39 +2,83 @@ import ChartCache
 import PieChart
 import Surveys
 
-/// The charts a results page can show for one question (art direction through `<picture>`).
-public enum QuestionChartVariant: String, CaseIterable, Sendable {
-    /// 640×400, legend beside the pie: screens wider than a phone.
-    case wide
-    /// 340 points wide, legend below the pie, taller with more answers: phones.
-    case narrow
+/// One way a results page shows a question's chart (art direction through `<picture>`).
+///
+/// A new variant is one declaration below, added to `all`: its file names, its pre-rendering,
+/// its `<source>` on the results page and its URLs in `results.json` all come from the list.
+public struct QuestionChartVariant: Sendable, Hashable, CustomStringConvertible {
+    /// How the canvas grows with the answers.
+    enum SizeRule: Sendable, Hashable {
+        /// Always this many points.
+        case fixed(width: Int, height: Int)
+        /// A fixed width; the height is `base + perAnswer × answers`, within `heights`.
+        case legendBelow(width: Int, base: Int, perAnswer: Int, heights: ClosedRange<Int>)
+    }
+
+    /// The variant's name in logs and tests (`wide`).
+    public let name: String
+    /// The key of its URLs in `results.json` (DESIGN "HTTP": `chart`, `narrowChart`).
+    public let resultsKey: String
+    /// The media condition under which a page shows it; nil for the default `<img>`.
+    public let media: String?
+    /// The pixel densities it is drawn at.
+    public let scales: [Int]
+    let sizeRule: SizeRule
+
+    /// 640×400, legend beside the pie: screens wider than a phone. The default image.
+    public static let wide = QuestionChartVariant(
+        name: "wide", resultsKey: "chart", media: nil, scales: [1, 2], sizeRule: .fixed(width: 640, height: 400))
+    /// 340 points wide, legend below the pie, taller with more answers: phones (a 360 px screen shows
+    /// it at full size). The pie needs about 280 points; every legend row about 22.
+    public static let narrow = QuestionChartVariant(
+        name: "narrow", resultsKey: "narrowChart", media: "(max-width: 679px)", scales: [1, 2],
+        sizeRule: .legendBelow(width: 340, base: 300, perAnswer: 22, heights: 400...1400))
+
+    /// Every variant, the default (no media condition) first.
+    public static let all: [QuestionChartVariant] = [.wide, .narrow]
 
     /// The canvas in points for a question with `answers` answers.
     public func size(answers: Int) -> (width: Int, height: Int) {
-        switch self {
-        case .wide: return (QuestionCharts.wideWidth, QuestionCharts.wideHeight)
-        case .narrow:
-            // The pie needs about 280 points; every legend row about 22 (more when labels wrap).
-            return (QuestionCharts.narrowWidth, min(1400, max(400, 300 + 22 * answers)))
+        switch sizeRule {
+        case .fixed(let width, let height): return (width, height)
+        case .legendBelow(let width, let base, let perAnswer, let heights):
+            let (rows, tooMany) = perAnswer.multipliedReportingOverflow(by: max(0, answers))
+            let (height, tooTall) = base.addingReportingOverflow(rows)
+            guard !tooMany, !tooTall else { return (width, heights.upperBound) }
+            return (width, min(heights.upperBound, max(heights.lowerBound, height)))
         }
     }
+
+    public var description: String { name }
+
+    public static func == (left: Self, right: Self) -> Bool { left.name == right.name }
+    public func hash(into hasher: inout Hasher) { hasher.combine(name) }
 }
 
-/// The current chart files of one question: each variant at 1x and 2x.
-public struct QuestionChartNames: Sendable {
-    /// The wide chart, 1x and 2x.
-    public var one: ChartName, two: ChartName
-    /// The narrow chart, 1x and 2x.
-    public var narrowOne: ChartName, narrowTwo: ChartName
+/// One current chart file of a question: a variant at one scale.
+public struct QuestionChartFile: Sendable {
+    /// Its file name in the chart directory.
+    public var name: ChartName
+    public var variant: QuestionChartVariant
+    public var scale: Int
 
-    /// Every current name, with its variant and scale.
-    public var all: [(name: ChartName, variant: QuestionChartVariant, scale: Int)] {
-        [(one, .wide, 1), (two, .wide, 2), (narrowOne, .narrow, 1), (narrowTwo, .narrow, 2)]
+    /// Where the static handler serves it.
+    public var url: String { "/piecharts/" + name.fileName }
+}
+
+/// The current chart files of one question: each variant at each of its scales.
+public struct QuestionChartNames: Sendable {
+    /// Every current file, in `QuestionChartVariant.all`'s order, each variant's scales ascending.
+    public var all: [QuestionChartFile]
+
+    /// The current file called `fileName`; nil when it is not current.
+    public func named(_ fileName: String) -> QuestionChartFile? {
+        all.first { $0.name.fileName == fileName }
     }
 
-    /// The current name called `fileName`, with its variant and scale; nil when it is not current.
-    public func named(_ fileName: String) -> (name: ChartName, variant: QuestionChartVariant, scale: Int)? {
-        all.first { $0.name.fileName == fileName }
+    /// The file of `variant` at `scale`.
+    public func file(_ variant: QuestionChartVariant, scale: Int) -> QuestionChartFile? {
+        all.first { $0.variant == variant && $0.scale == scale }
     }
 }
 
@@ -74,11 +118,6 @@ public struct QuestionChartRequest: Sendable, Hashable {
 /// names are current, and which may be served. Pages, pre-render, prune and the HTTP layer all
 /// ask here; nothing else knows them.
 public enum QuestionCharts {
-    /// Size of the wide question chart, in points.
-    public static let wideWidth = 640, wideHeight = 400
-    /// Width of the narrow (phone) question chart, in points: a 360 px screen shows it at full size.
-    public static let narrowWidth = 340
-
     /// The spec of a question's chart in `variant` at `scale`. It has no title: the page shows
     /// the question as the heading right above it.
     public static func spec(
@@ -92,16 +131,18 @@ public enum QuestionCharts {
             width: size.width, height: size.height, scale: scale)
     }
 
-    /// The current file names of a question's charts, every variant at 1x and 2x. They change
-    /// when the votes, the labels or the renderer change.
+    /// The current file names of a question's charts, every variant at each of its scales. They
+    /// change when the votes, the labels or the renderer change.
     public static func names(for question: Question) throws -> QuestionChartNames {
-        func pair(_ variant: QuestionChartVariant) throws -> (ChartName, ChartName) {
+        var files: [QuestionChartFile] = []
+        for variant in QuestionChartVariant.all {
             let key = ChartKey(material: try spec(for: question, variant: variant, scale: 1).cacheKeyMaterial)
-            return (name(question.id, key: key, scale: 1), name(question.id, key: key, scale: 2))
+            for scale in variant.scales {
+                files.append(
+                    QuestionChartFile(name: name(question.id, key: key, scale: scale), variant: variant, scale: scale))
+            }
         }
-        let (one, two) = try pair(.wide)
-        let (narrowOne, narrowTwo) = try pair(.narrow)
-        return QuestionChartNames(one: one, two: two, narrowOne: narrowOne, narrowTwo: narrowTwo)
+        return QuestionChartNames(all: files)
     }
 
     /// `q<question id>-<key>[@2x].png`: the question id lets a request find its survey in one

@@ -140,6 +140,115 @@ public enum SurveyEditRules {
             clearsEarlyClose: entry.opens != current.opens || entry.closes != current.closes)
     }
 
+    /// The steps of an edit, in the order a store applies them inside its transaction: removals
+    /// first, then the survey row, then every question and answer of the entry in order (updated
+    /// when it has an id, inserted when not). The stores only turn each step into SQL.
+    /// - Throws: `SurveyStoreError` (`invalidEdit`) from `check`.
+    public static func plan(_ current: Survey, becoming entry: SurveyDocument.SurveyEntry) throws -> [SurveyWriteStep] {
+        let removals = try check(current, becoming: entry)
+        var steps = removals.answerIDs.map(SurveyWriteStep.deleteAnswer)
+        steps += removals.questionIDs.map(SurveyWriteStep.deleteQuestion)
+        steps.append(
+            .updateSurvey(
+                title: entry.title, opens: entry.opens, closes: entry.closes,
+                clearsEarlyClose: removals.clearsEarlyClose))
+        steps += questionSteps(entry)
+        return steps
+    }
+
+    /// The steps that create `entry` as a new survey (ids and votes dropped).
+    public static func creation(_ entry: SurveyDocument.SurveyEntry) -> [SurveyWriteStep] {
+        let entry = entry.withoutIDsAndVotes
+        return [.insertSurvey(title: entry.title, opens: entry.opens, closes: entry.closes)] + questionSteps(entry)
+    }
+
+    private static func questionSteps(_ entry: SurveyDocument.SurveyEntry) -> [SurveyWriteStep] {
+        var steps: [SurveyWriteStep] = []
+        for (q, question) in entry.questions.enumerated() {
+            let home: SurveyWriteStep.QuestionReference
+            if let id = question.id {
+                steps.append(.updateQuestion(id: id, position: q, text: question.text))
+                home = .existing(id)
+            } else {
+                steps.append(.insertQuestion(position: q, text: question.text))
+                home = .lastInserted
+            }
+            for (a, answer) in question.answers.enumerated() {
+                if let id = answer.id {
+                    steps.append(.updateAnswer(id: id, question: home, position: a, text: answer.text))
+                } else {
+                    steps.append(.insertAnswer(question: home, position: a, text: answer.text))
+                }
+            }
+        }
+        return steps
+    }
+
+    /// The dates of a survey closed early today: it ended yesterday, the last whole day of votes,
+    /// and opened no later than that. The dates it had are kept, so it can be reopened today.
+    public struct EarlyClose: Sendable, Equatable {
+        public var closedOn: CalendarDay
+        public var opens: CalendarDay
+        public var closes: CalendarDay
+    }
+
+    /// Closing `survey` now, on `today`: only an open survey can be closed.
+    /// - Throws: `SurveyStoreError` (`invalidEdit`, field `closes`) saying why not.
+    public static func closeNow(_ survey: Survey, today: CalendarDay) throws -> EarlyClose {
+        guard survey.state(on: today) == .open else {
+            throw SurveyStoreError(
+                .invalidEdit, field: "closes",
+                "only an open survey can be closed now; “\(survey.title)” is \(survey.state(on: today).rawValue)")
+        }
+        let yesterday = today.adding(days: -1)
+        return EarlyClose(closedOn: today, opens: min(survey.opens, yesterday), closes: yesterday)
+    }
+}
+
+/// One write of a survey edit or creation, as `SurveyEditRules` decided it; each store turns it
+/// into one SQL statement.
+public enum SurveyWriteStep: Sendable, Equatable {
+    /// Which question an answer belongs to.
+    public enum QuestionReference: Sendable, Equatable {
+        /// A question that exists, by id.
+        case existing(Int64)
+        /// The question the last `insertQuestion` step made.
+        case lastInserted
+    }
+
+    case deleteAnswer(Int64)
+    case deleteQuestion(Int64)
+    /// A new survey row; the later steps' questions go in it.
+    case insertSurvey(title: String, opens: CalendarDay, closes: CalendarDay)
+    /// The edited survey's row; new dates end an early close.
+    case updateSurvey(title: String, opens: CalendarDay, closes: CalendarDay, clearsEarlyClose: Bool)
+    case updateQuestion(id: Int64, position: Int, text: String)
+    case insertQuestion(position: Int, text: String)
+    case updateAnswer(id: Int64, question: QuestionReference, position: Int, text: String)
+    case insertAnswer(question: QuestionReference, position: Int, text: String)
+}
+
+/// How long an operator's session lasts, decided once for every store.
+public enum AdminSessionRules {
+    /// Moving a session's idle clock is a write; once a minute is precise enough for hours of limit.
+    public static let touchInterval: TimeInterval = 60
+}
+
+extension SurveyStore {
+    /// The session whose id hashes to `idHash`, if it was used within `idleLimit` of `now`; an
+    /// older one is ended. Using a session moves its idle clock (at most once a minute).
+    public func session(idHash: String, at now: Date, idleLimit: TimeInterval) async throws -> AdminSession? {
+        guard var session = try await storedSession(idHash: idHash) else { return nil }
+        if now.timeIntervalSince(session.lastSeen) > idleLimit {
+            try await endSession(idHash: idHash)
+            return nil
+        }
+        if now.timeIntervalSince(session.lastSeen) > AdminSessionRules.touchInterval {
+            try await touchSession(idHash: idHash, at: now)
+            session.lastSeen = now
+        }
+        return session
+    }
 }
 
 /// Everything a site keeps but its sessions, for `migrate-store`: surveys with ids and votes,
@@ -167,5 +276,83 @@ public struct SiteSnapshot: Sendable, Hashable {
         self.document = document
         self.users = users
         self.secrets = secrets
+    }
+}
+
+/// One row an import writes, in order, as `SurveyImportRules` decided it; each store turns it
+/// into its SQL, first checking that a given id is free.
+public enum SurveyImportStep: Sendable, Equatable {
+    /// A survey; the questions after it go in it.
+    case survey(id: Int64?, title: String, opens: CalendarDay, closes: CalendarDay, path: String)
+    /// A question of the last survey; the answers after it go in it.
+    case question(id: Int64?, position: Int, text: String, path: String)
+    /// An answer of the last question.
+    case answer(id: Int64?, position: Int, text: String, votes: Int, path: String)
+
+    /// The table the row goes in.
+    public var table: String {
+        switch self {
+        case .survey: return "survey"
+        case .question: return "question"
+        case .answer: return "answer"
+        }
+    }
+
+    /// The id the document gives the row, if any.
+    public var id: Int64? {
+        switch self {
+        case .survey(let id, _, _, _, _), .question(let id, _, _, _), .answer(let id, _, _, _, _): return id
+        }
+    }
+
+    /// The row's place in the document, for errors (`surveys[0].questions[1]`).
+    public var path: String {
+        switch self {
+        case .survey(_, _, _, _, let path), .question(_, _, _, let path), .answer(_, _, _, _, let path): return path
+        }
+    }
+}
+
+/// How an import document becomes rows, decided once for every store.
+public enum SurveyImportRules {
+    /// The rows of a validated `document`, parents before children.
+    public static func steps(_ document: SurveyDocument) -> [SurveyImportStep] {
+        var steps: [SurveyImportStep] = []
+        for (s, survey) in document.surveys.enumerated() {
+            let path = "surveys[\(s)]"
+            steps.append(
+                .survey(id: survey.id, title: survey.title, opens: survey.opens, closes: survey.closes, path: path))
+            for (q, question) in survey.questions.enumerated() {
+                let questionPath = "\(path).questions[\(q)]"
+                steps.append(.question(id: question.id, position: q, text: question.text, path: questionPath))
+                for (a, answer) in question.answers.enumerated() {
+                    steps.append(
+                        .answer(
+                            id: answer.id, position: a, text: answer.text, votes: answer.votes ?? 0,
+                            path: "\(questionPath).answers[\(a)]"))
+                }
+            }
+        }
+        return steps
+    }
+
+    /// What the import wrote, counted from its steps.
+    public static func summary(_ steps: [SurveyImportStep]) -> ImportSummary {
+        var summary = ImportSummary(surveys: 0, questions: 0, answers: 0)
+        for step in steps {
+            switch step {
+            case .survey: summary.surveys += 1
+            case .question: summary.questions += 1
+            case .answer: summary.answers += 1
+            }
+        }
+        return summary
+    }
+
+    /// The error for a row whose given id is taken: the whole import is refused.
+    public static func idTaken(_ step: SurveyImportStep) -> SurveyStoreError {
+        SurveyStoreError(
+            .invalidImport, field: "\(step.path).id",
+            "\(step.table) \(step.id.map(String.init) ?? "?") already exists; omit the id to get a new one")
     }
 }

@@ -54,8 +54,8 @@ extension SQLiteSurveyStore {
         }
     }
 
-    public func session(idHash: String, at now: Date, idleLimit: TimeInterval) async throws -> AdminSession? {
-        let found = try await read { db in
+    public func storedSession(idHash: String) async throws -> AdminSession? {
+        try await read { db in
             try Row.fetchOne(
                 db, sql: "SELECT user_name, csrf_token, created, last_seen FROM admin_session WHERE id_hash = ?",
                 arguments: [idHash]
@@ -67,21 +67,14 @@ extension SQLiteSurveyStore {
                     lastSeen: Date(timeIntervalSince1970: try Self.seconds($0, "last_seen", of: "admin_session")))
             }
         }
-        guard var session = found else { return nil }
-        if now.timeIntervalSince(session.lastSeen) > idleLimit {
-            try await endSession(idHash: idHash)
-            return nil
+    }
+
+    public func touchSession(idHash: String, at now: Date) async throws {
+        try await write { db in
+            try db.execute(
+                sql: "UPDATE admin_session SET last_seen = ? WHERE id_hash = ?",
+                arguments: [now.timeIntervalSince1970, idHash])
         }
-        // Moving the idle clock is a write; once a minute is precise enough for a 12-hour limit.
-        if now.timeIntervalSince(session.lastSeen) > 60 {
-            try await write { db in
-                try db.execute(
-                    sql: "UPDATE admin_session SET last_seen = ? WHERE id_hash = ?",
-                    arguments: [now.timeIntervalSince1970, idHash])
-            }
-            session.lastSeen = now
-        }
-        return session
     }
 
     public func endSession(idHash: String) async throws {
@@ -99,26 +92,9 @@ extension SQLiteSurveyStore {
     }
 
     public func createSurvey(_ entry: SurveyDocument.SurveyEntry) async throws -> Int64 {
-        let entry = entry.withoutIDsAndVotes
-        try entry.validateAsEdit()
-        return try await write { [entry] db in
-            try db.execute(
-                sql: "INSERT INTO survey (title, opens, closes) VALUES (?, ?, ?)",
-                arguments: [entry.title, entry.opens.description, entry.closes.description])
-            let surveyID = db.lastInsertedRowID
-            for (q, question) in entry.questions.enumerated() {
-                try db.execute(
-                    sql: "INSERT INTO question (survey_id, position, text) VALUES (?, ?, ?)",
-                    arguments: [surveyID, q, question.text])
-                let questionID = db.lastInsertedRowID
-                for (a, answer) in question.answers.enumerated() {
-                    try db.execute(
-                        sql: "INSERT INTO answer (question_id, position, text) VALUES (?, ?, ?)",
-                        arguments: [questionID, a, answer.text])
-                }
-            }
-            return surveyID
-        }
+        try entry.withoutIDsAndVotes.validateAsEdit()
+        let steps = SurveyEditRules.creation(entry)
+        return try await write { db in try Self.apply(steps, to: nil, db) }
     }
 
     public func updateSurvey(id: Int64, with entry: SurveyDocument.SurveyEntry) async throws {
@@ -127,48 +103,57 @@ extension SQLiteSurveyStore {
             guard let current = try Self.loadSurvey(db, id: id) else {
                 throw SurveyStoreError(.notFound, "survey \(id) does not exist")
             }
-            let removals = try SurveyEditRules.check(current, becoming: entry)
-            for answerID in removals.answerIDs {
-                try db.execute(sql: "DELETE FROM answer WHERE id = ?", arguments: [answerID])
-            }
-            for questionID in removals.questionIDs {
-                try db.execute(sql: "DELETE FROM question WHERE id = ?", arguments: [questionID])
-            }
-            try db.execute(
-                sql: """
-                    UPDATE survey SET title = ?, opens = ?, closes = ?,
-                        closed_early_on = CASE WHEN ? THEN NULL ELSE closed_early_on END
-                    WHERE id = ?
-                    """,
-                arguments: [
-                    entry.title, entry.opens.description, entry.closes.description, removals.clearsEarlyClose, id,
-                ])
-            for (q, question) in entry.questions.enumerated() {
-                let questionID: Int64
-                if let existing = question.id {
-                    try db.execute(
-                        sql: "UPDATE question SET position = ?, text = ? WHERE id = ?",
-                        arguments: [q, question.text, existing])
-                    questionID = existing
-                } else {
-                    try db.execute(
-                        sql: "INSERT INTO question (survey_id, position, text) VALUES (?, ?, ?)",
-                        arguments: [id, q, question.text])
-                    questionID = db.lastInsertedRowID
-                }
-                for (a, answer) in question.answers.enumerated() {
-                    if let existing = answer.id {
-                        try db.execute(
-                            sql: "UPDATE answer SET question_id = ?, position = ?, text = ? WHERE id = ?",
-                            arguments: [questionID, a, answer.text, existing])
-                    } else {
-                        try db.execute(
-                            sql: "INSERT INTO answer (question_id, position, text) VALUES (?, ?, ?)",
-                            arguments: [questionID, a, answer.text])
-                    }
-                }
+            _ = try Self.apply(try SurveyEditRules.plan(current, becoming: entry), to: id, db)
+        }
+    }
+
+    /// Runs `steps` (`SurveyEditRules`) on survey `id`, or on the survey their first step inserts;
+    /// returns the survey's id.
+    static func apply(_ steps: [SurveyWriteStep], to id: Int64?, _ db: Database) throws -> Int64 {
+        var surveyID = id ?? 0
+        var lastQuestion: Int64 = 0
+        func question(_ reference: SurveyWriteStep.QuestionReference) -> Int64 {
+            if case .existing(let id) = reference { return id }
+            return lastQuestion
+        }
+        for step in steps {
+            switch step {
+            case .deleteAnswer(let answer):
+                try db.execute(sql: "DELETE FROM answer WHERE id = ?", arguments: [answer])
+            case .deleteQuestion(let id):
+                try db.execute(sql: "DELETE FROM question WHERE id = ?", arguments: [id])
+            case .insertSurvey(let title, let opens, let closes):
+                try db.execute(
+                    sql: "INSERT INTO survey (title, opens, closes) VALUES (?, ?, ?)",
+                    arguments: [title, opens.description, closes.description])
+                surveyID = db.lastInsertedRowID
+            case .updateSurvey(let title, let opens, let closes, let clearsEarlyClose):
+                try db.execute(
+                    sql: """
+                        UPDATE survey SET title = ?, opens = ?, closes = ?,
+                            closed_early_on = CASE WHEN ? THEN NULL ELSE closed_early_on END
+                        WHERE id = ?
+                        """,
+                    arguments: [title, opens.description, closes.description, clearsEarlyClose, surveyID])
+            case .updateQuestion(let id, let position, let text):
+                try db.execute(
+                    sql: "UPDATE question SET position = ?, text = ? WHERE id = ?", arguments: [position, text, id])
+            case .insertQuestion(let position, let text):
+                try db.execute(
+                    sql: "INSERT INTO question (survey_id, position, text) VALUES (?, ?, ?)",
+                    arguments: [surveyID, position, text])
+                lastQuestion = db.lastInsertedRowID
+            case .updateAnswer(let id, let home, let position, let text):
+                try db.execute(
+                    sql: "UPDATE answer SET question_id = ?, position = ?, text = ? WHERE id = ?",
+                    arguments: [question(home), position, text, id])
+            case .insertAnswer(let home, let position, let text):
+                try db.execute(
+                    sql: "INSERT INTO answer (question_id, position, text) VALUES (?, ?, ?)",
+                    arguments: [question(home), position, text])
             }
         }
+        return surveyID
     }
 
     public func closeSurveyNow(id: Int64, today: CalendarDay) async throws {
@@ -176,19 +161,14 @@ extension SQLiteSurveyStore {
             guard let survey = try Self.loadSurvey(db, id: id, withVotes: false) else {
                 throw SurveyStoreError(.notFound, "survey \(id) does not exist")
             }
-            guard survey.state(on: today) == .open else {
-                throw SurveyStoreError(
-                    .invalidEdit, field: "closes",
-                    "only an open survey can be closed now; “\(survey.title)” is \(survey.state(on: today).rawValue)")
-            }
-            let yesterday = today.adding(days: -1)
+            let close = try SurveyEditRules.closeNow(survey, today: today)
             try db.execute(
                 sql: """
                     UPDATE survey SET opens_before_close = opens, closes_before_close = closes, closed_early_on = ?,
-                        opens = MIN(opens, ?), closes = ?
+                        opens = ?, closes = ?
                     WHERE id = ?
                     """,
-                arguments: [today.description, yesterday.description, yesterday.description, id])
+                arguments: [close.closedOn.description, close.opens.description, close.closes.description, id])
         }
     }
 

@@ -81,6 +81,13 @@ public final class SQLiteSurveyStore: SurveyStore {
         }
         do {
             pool = try DatabasePool(path: configuration.path, configuration: config)
+            // Again on the writer, after the pool is open: GRDB's WAL set-up runs after
+            // `prepareDatabase` and sets `synchronous = NORMAL` (found by DurabilityTests, which
+            // watch the WAL's fsync before every 303).
+            try pool.writeWithoutTransaction { db in
+                try db.execute(
+                    sql: configuration.synchronousFull ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL")
+            }
             try Self.migrator.migrate(pool)
         } catch {
             throw SurveyStoreError(
@@ -363,33 +370,33 @@ public final class SQLiteSurveyStore: SurveyStore {
 
     /// Inserts a validated document (ids kept where given) inside the caller's transaction.
     static func insert(_ document: SurveyDocument, _ db: Database) throws -> ImportSummary {
-        var summary = ImportSummary(surveys: 0, questions: 0, answers: 0)
-        for (s, survey) in document.surveys.enumerated() {
-            let path = "surveys[\(s)]"
-            try Self.checkFree(db, table: "survey", id: survey.id, path: path)
-            try db.execute(
-                sql: "INSERT INTO survey (id, title, opens, closes) VALUES (?, ?, ?, ?)",
-                arguments: [survey.id, survey.title, survey.opens.description, survey.closes.description])
-            let surveyID = db.lastInsertedRowID
-            summary.surveys += 1
-            for (q, question) in survey.questions.enumerated() {
-                let questionPath = "\(path).questions[\(q)]"
-                try Self.checkFree(db, table: "question", id: question.id, path: questionPath)
+        let steps = SurveyImportRules.steps(document)
+        var (survey, question): (Int64, Int64) = (0, 0)
+        for step in steps {
+            if let id = step.id,
+                try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM \(step.table) WHERE id = ?)", arguments: [id])
+                    == true
+            {
+                throw SurveyImportRules.idTaken(step)
+            }
+            switch step {
+            case .survey(let id, let title, let opens, let closes, _):
+                try db.execute(
+                    sql: "INSERT INTO survey (id, title, opens, closes) VALUES (?, ?, ?, ?)",
+                    arguments: [id, title, opens.description, closes.description])
+                survey = db.lastInsertedRowID
+            case .question(let id, let position, let text, _):
                 try db.execute(
                     sql: "INSERT INTO question (id, survey_id, position, text) VALUES (?, ?, ?, ?)",
-                    arguments: [question.id, surveyID, q, question.text])
-                let questionID = db.lastInsertedRowID
-                summary.questions += 1
-                for (a, answer) in question.answers.enumerated() {
-                    try Self.checkFree(db, table: "answer", id: answer.id, path: "\(questionPath).answers[\(a)]")
-                    try db.execute(
-                        sql: "INSERT INTO answer (id, question_id, position, text, votes) VALUES (?, ?, ?, ?, ?)",
-                        arguments: [answer.id, questionID, a, answer.text, answer.votes ?? 0])
-                    summary.answers += 1
-                }
+                    arguments: [id, survey, position, text])
+                question = db.lastInsertedRowID
+            case .answer(let id, let position, let text, let votes, _):
+                try db.execute(
+                    sql: "INSERT INTO answer (id, question_id, position, text, votes) VALUES (?, ?, ?, ?, ?)",
+                    arguments: [id, question, position, text, votes])
             }
         }
-        return summary
+        return SurveyImportRules.summary(steps)
     }
 
     public func exportDocument() async throws -> SurveyDocument {
@@ -439,14 +446,6 @@ public final class SQLiteSurveyStore: SurveyStore {
             throw SurveyStoreError(.busy, "the database is locked by another writer: \(error.message ?? "busy")")
         } catch {
             throw SurveyStoreError(.database, "writing the database failed: \(error)")
-        }
-    }
-
-    private static func checkFree(_ db: Database, table: String, id: Int64?, path: String) throws {
-        guard let id else { return }
-        if try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM \(table) WHERE id = ?)", arguments: [id]) == true {
-            throw SurveyStoreError(
-                .invalidImport, field: "\(path).id", "\(table) \(id) already exists; omit the id to get a new one")
         }
     }
 

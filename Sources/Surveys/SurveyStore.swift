@@ -56,8 +56,10 @@ public struct ImportSummary: Sendable, Hashable {
     }
 }
 
-/// Where surveys live. SQLite now (`SQLiteSurveyStore`); a PostgreSQL store comes next, so the
-/// server depends only on this protocol.
+/// Where surveys live: `SQLiteSurveyStore` here, `PostgresSurveyStore` in SurveysPostgres. The
+/// server depends only on this protocol. The rules (which edit is allowed, how long a session
+/// lasts, how an import becomes rows) live in Surveys (`SurveyEditRules`, `AdminSessionRules`,
+/// `SurveyImportRules`); the stores only turn their steps into SQL.
 ///
 /// Implementations run their blocking work on their own bounded threads, never on the caller's.
 public protocol SurveyStore: Sendable {
@@ -115,9 +117,12 @@ public protocol SurveyStore: Sendable {
     /// Stores a new session.
     func createSession(_ session: AdminSession) async throws
 
-    /// The session whose id hashes to `idHash`, if it was used within `idleLimit` of `now`;
-    /// an older one is deleted. Using a session moves its idle clock.
-    func session(idHash: String, at now: Date, idleLimit: TimeInterval) async throws -> AdminSession?
+    /// The stored session whose id hashes to `idHash`, however old (`session(idHash:at:idleLimit:)`
+    /// applies the idle rule).
+    func storedSession(idHash: String) async throws -> AdminSession?
+
+    /// Moves a session's idle clock to `now`.
+    func touchSession(idHash: String, at now: Date) async throws
 
     /// Ends a session (logout).
     func endSession(idHash: String) async throws

@@ -260,8 +260,8 @@ extension PostgresSurveyStore {
         }
     }
 
-    public func session(idHash: String, at now: Date, idleLimit: TimeInterval) async throws -> AdminSession? {
-        let found = try await read { [self] connection -> AdminSession? in
+    public func storedSession(idHash: String) async throws -> AdminSession? {
+        try await read { [self] connection -> AdminSession? in
             for try await (user, token, created, lastSeen) in try await connection.query(
                 "SELECT user_name, csrf_token, created, last_seen FROM admin_session WHERE id_hash = \(idHash)",
                 logger: logger
@@ -272,20 +272,14 @@ extension PostgresSurveyStore {
             }
             return nil
         }
-        guard var session = found else { return nil }
-        if now.timeIntervalSince(session.lastSeen) > idleLimit {
-            try await endSession(idHash: idHash)
-            return nil
+    }
+
+    public func touchSession(idHash: String, at now: Date) async throws {
+        let seen = now.timeIntervalSince1970
+        try await transaction { [self] connection in
+            try await connection.query(
+                "UPDATE admin_session SET last_seen = \(seen) WHERE id_hash = \(idHash)", logger: logger)
         }
-        if now.timeIntervalSince(session.lastSeen) > 60 {
-            let seen = now.timeIntervalSince1970
-            try await transaction { [self] connection in
-                try await connection.query(
-                    "UPDATE admin_session SET last_seen = \(seen) WHERE id_hash = \(idHash)", logger: logger)
-            }
-            session.lastSeen = now
-        }
-        return session
     }
 
     public func endSession(idHash: String) async throws {
@@ -307,26 +301,9 @@ extension PostgresSurveyStore {
     }
 
     public func createSurvey(_ entry: SurveyDocument.SurveyEntry) async throws -> Int64 {
-        let entry = entry.withoutIDsAndVotes
-        try entry.validateAsEdit()
-        return try await transaction { [self, entry] connection in
-            let surveyID = try await insertReturningID(
-                connection,
-                "INSERT INTO survey (title, opens, closes) VALUES (\(entry.title), \(entry.opens.description), \(entry.closes.description)) RETURNING id"
-            )
-            for (q, question) in entry.questions.enumerated() {
-                let questionID = try await insertReturningID(
-                    connection,
-                    "INSERT INTO question (survey_id, position, text) VALUES (\(surveyID), \(q), \(question.text)) RETURNING id"
-                )
-                for (a, answer) in question.answers.enumerated() {
-                    try await connection.query(
-                        "INSERT INTO answer (question_id, position, text) VALUES (\(questionID), \(a), \(answer.text))",
-                        logger: logger)
-                }
-            }
-            return surveyID
-        }
+        try entry.withoutIDsAndVotes.validateAsEdit()
+        let steps = SurveyEditRules.creation(entry)
+        return try await transaction { [self] connection in try await apply(steps, to: nil, connection) }
     }
 
     public func updateSurvey(id: Int64, with entry: SurveyDocument.SurveyEntry) async throws {
@@ -339,45 +316,56 @@ extension PostgresSurveyStore {
             guard let current = try await loadSurvey(connection, id: id) else {
                 throw SurveyStoreError(.notFound, "survey \(id) does not exist")
             }
-            let removals = try SurveyEditRules.check(current, becoming: entry)
-            for answerID in removals.answerIDs {
-                try await connection.query("DELETE FROM answer WHERE id = \(answerID)", logger: logger)
-            }
-            for questionID in removals.questionIDs {
-                try await connection.query("DELETE FROM question WHERE id = \(questionID)", logger: logger)
-            }
-            try await connection.query(
-                """
-                UPDATE survey SET title = \(entry.title), opens = \(entry.opens.description), closes = \(entry.closes.description),
-                    closed_early_on = CASE WHEN \(removals.clearsEarlyClose) THEN NULL ELSE closed_early_on END
-                WHERE id = \(id)
-                """, logger: logger)
-            for (q, question) in entry.questions.enumerated() {
-                let questionID: Int64
-                if let existing = question.id {
-                    try await connection.query(
-                        "UPDATE question SET position = \(q), text = \(question.text) WHERE id = \(existing)",
-                        logger: logger)
-                    questionID = existing
-                } else {
-                    questionID = try await insertReturningID(
-                        connection,
-                        "INSERT INTO question (survey_id, position, text) VALUES (\(id), \(q), \(question.text)) RETURNING id"
-                    )
-                }
-                for (a, answer) in question.answers.enumerated() {
-                    if let existing = answer.id {
-                        try await connection.query(
-                            "UPDATE answer SET question_id = \(questionID), position = \(a), text = \(answer.text) WHERE id = \(existing)",
-                            logger: logger)
-                    } else {
-                        try await connection.query(
-                            "INSERT INTO answer (question_id, position, text) VALUES (\(questionID), \(a), \(answer.text))",
-                            logger: logger)
-                    }
-                }
+            _ = try await apply(try SurveyEditRules.plan(current, becoming: entry), to: id, connection)
+        }
+    }
+
+    /// Runs `steps` (`SurveyEditRules`) on survey `id`, or on the survey their first step inserts;
+    /// returns the survey's id.
+    func apply(_ steps: [SurveyWriteStep], to id: Int64?, _ connection: PostgresConnection) async throws -> Int64 {
+        var surveyID = id ?? 0
+        var lastQuestion: Int64 = 0
+        func question(_ reference: SurveyWriteStep.QuestionReference) -> Int64 {
+            if case .existing(let id) = reference { return id }
+            return lastQuestion
+        }
+        for step in steps {
+            switch step {
+            case .deleteAnswer(let answer):
+                try await connection.query("DELETE FROM answer WHERE id = \(answer)", logger: logger)
+            case .deleteQuestion(let id):
+                try await connection.query("DELETE FROM question WHERE id = \(id)", logger: logger)
+            case .insertSurvey(let title, let opens, let closes):
+                surveyID = try await insertReturningID(
+                    connection,
+                    "INSERT INTO survey (title, opens, closes) VALUES (\(title), \(opens.description), \(closes.description)) RETURNING id"
+                )
+            case .updateSurvey(let title, let opens, let closes, let clearsEarlyClose):
+                try await connection.query(
+                    """
+                    UPDATE survey SET title = \(title), opens = \(opens.description), closes = \(closes.description),
+                        closed_early_on = CASE WHEN \(clearsEarlyClose) THEN NULL ELSE closed_early_on END
+                    WHERE id = \(surveyID)
+                    """, logger: logger)
+            case .updateQuestion(let id, let position, let text):
+                try await connection.query(
+                    "UPDATE question SET position = \(position), text = \(text) WHERE id = \(id)", logger: logger)
+            case .insertQuestion(let position, let text):
+                lastQuestion = try await insertReturningID(
+                    connection,
+                    "INSERT INTO question (survey_id, position, text) VALUES (\(surveyID), \(position), \(text)) RETURNING id"
+                )
+            case .updateAnswer(let id, let home, let position, let text):
+                try await connection.query(
+                    "UPDATE answer SET question_id = \(question(home)), position = \(position), text = \(text) WHERE id = \(id)",
+                    logger: logger)
+            case .insertAnswer(let home, let position, let text):
+                try await connection.query(
+                    "INSERT INTO answer (question_id, position, text) VALUES (\(question(home)), \(position), \(text))",
+                    logger: logger)
             }
         }
+        return surveyID
     }
 
     public func closeSurveyNow(id: Int64, today: CalendarDay) async throws {
@@ -385,16 +373,12 @@ extension PostgresSurveyStore {
             guard let survey = try await loadSurvey(connection, id: id, withVotes: false) else {
                 throw SurveyStoreError(.notFound, "survey \(id) does not exist")
             }
-            guard survey.state(on: today) == .open else {
-                throw SurveyStoreError(
-                    .invalidEdit, field: "closes",
-                    "only an open survey can be closed now; “\(survey.title)” is \(survey.state(on: today).rawValue)")
-            }
-            let yesterday = today.adding(days: -1).description
+            let close = try SurveyEditRules.closeNow(survey, today: today)
             try await connection.query(
                 """
-                UPDATE survey SET opens_before_close = opens, closes_before_close = closes, closed_early_on = \(today.description),
-                    opens = LEAST(opens, \(yesterday)), closes = \(yesterday)
+                UPDATE survey SET opens_before_close = opens, closes_before_close = closes,
+                    closed_early_on = \(close.closedOn.description), opens = \(close.opens.description),
+                    closes = \(close.closes.description)
                 WHERE id = \(id)
                 """, logger: logger)
         }

@@ -361,42 +361,31 @@ public final class PostgresSurveyStore: SurveyStore {
     /// Inserts a validated document (ids kept where given) in the caller's transaction, then moves
     /// the id sequences past every id in use.
     func insert(_ document: SurveyDocument, _ connection: PostgresConnection) async throws -> ImportSummary {
-        var summary = ImportSummary(surveys: 0, questions: 0, answers: 0)
-        func checkFree(_ table: String, _ id: Int64?, _ path: String) async throws {
-            guard let id else { return }
-            let rows = try await connection.query(
-                PostgresQuery(unsafeSQL: "SELECT 1 FROM \(table) WHERE id = $1", binds: try Self.binds(id)),
-                logger: logger)
-            for try await _ in rows {
-                throw SurveyStoreError(
-                    .invalidImport, field: "\(path).id", "\(table) \(id) already exists; omit the id to get a new one")
+        let steps = SurveyImportRules.steps(document)
+        var (survey, question): (Int64, Int64) = (0, 0)
+        for step in steps {
+            if let id = step.id {
+                let rows = try await connection.query(
+                    PostgresQuery(unsafeSQL: "SELECT 1 FROM \(step.table) WHERE id = $1", binds: try Self.binds(id)),
+                    logger: logger)
+                for try await _ in rows { throw SurveyImportRules.idTaken(step) }
             }
-        }
-        for (s, survey) in document.surveys.enumerated() {
-            let path = "surveys[\(s)]"
-            try await checkFree("survey", survey.id, path)
             // A given id is kept; a missing one (NULL) takes the next from the column's sequence.
-            let surveyID = try await insertReturningID(
-                connection,
-                "INSERT INTO survey (id, title, opens, closes) VALUES (COALESCE(\(survey.id)::BIGINT, nextval(pg_get_serial_sequence('survey', 'id'))), \(survey.title), \(survey.opens.description), \(survey.closes.description)) RETURNING id"
-            )
-            summary.surveys += 1
-            for (q, question) in survey.questions.enumerated() {
-                let questionPath = "\(path).questions[\(q)]"
-                try await checkFree("question", question.id, questionPath)
-                let questionID = try await insertReturningID(
+            switch step {
+            case .survey(let id, let title, let opens, let closes, _):
+                survey = try await insertReturningID(
                     connection,
-                    "INSERT INTO question (id, survey_id, position, text) VALUES (COALESCE(\(question.id)::BIGINT, nextval(pg_get_serial_sequence('question', 'id'))), \(surveyID), \(q), \(question.text)) RETURNING id"
+                    "INSERT INTO survey (id, title, opens, closes) VALUES (COALESCE(\(id)::BIGINT, nextval(pg_get_serial_sequence('survey', 'id'))), \(title), \(opens.description), \(closes.description)) RETURNING id"
                 )
-                summary.questions += 1
-                for (a, answer) in question.answers.enumerated() {
-                    try await checkFree("answer", answer.id, "\(questionPath).answers[\(a)]")
-                    let votes = Int64(answer.votes ?? 0)
-                    try await connection.query(
-                        "INSERT INTO answer (id, question_id, position, text, votes) VALUES (COALESCE(\(answer.id)::BIGINT, nextval(pg_get_serial_sequence('answer', 'id'))), \(questionID), \(a), \(answer.text), \(votes))",
-                        logger: logger)
-                    summary.answers += 1
-                }
+            case .question(let id, let position, let text, _):
+                question = try await insertReturningID(
+                    connection,
+                    "INSERT INTO question (id, survey_id, position, text) VALUES (COALESCE(\(id)::BIGINT, nextval(pg_get_serial_sequence('question', 'id'))), \(survey), \(position), \(text)) RETURNING id"
+                )
+            case .answer(let id, let position, let text, let votes, _):
+                try await connection.query(
+                    "INSERT INTO answer (id, question_id, position, text, votes) VALUES (COALESCE(\(id)::BIGINT, nextval(pg_get_serial_sequence('answer', 'id'))), \(question), \(position), \(text), \(Int64(votes)))",
+                    logger: logger)
             }
         }
         for table in ["survey", "question", "answer"] {
@@ -406,7 +395,7 @@ public final class PostgresSurveyStore: SurveyStore {
                         "SELECT setval(pg_get_serial_sequence('\(table)', 'id'), GREATEST((SELECT MAX(id) FROM \(table)), 1))"
                 ), logger: logger)
         }
-        return summary
+        return SurveyImportRules.summary(steps)
     }
 
     func insertReturningID(_ connection: PostgresConnection, _ query: PostgresQuery) async throws -> Int64 {

@@ -19,6 +19,11 @@ public enum SurveyStores {
     }
 
     /// Whether `database` names a PostgreSQL database rather than a SQLite file.
+    /// The store's name for logs: a PostgreSQL URL without its password.
+    public static func displayName(_ database: String) -> String {
+        isPostgres(database) ? PostgresSurveyStore.redacted(database) : database
+    }
+
     public static func isPostgres(_ database: String) -> Bool {
         database.hasPrefix("postgres://") || database.hasPrefix("postgresql://")
     }

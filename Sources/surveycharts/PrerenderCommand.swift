@@ -2,7 +2,7 @@ import ArgumentParser
 import ChartCache
 import Foundation
 import PieChart
-import SurveyServer
+import SurveyCharts
 import Surveys
 import SurveysPostgres
 

@@ -3,7 +3,6 @@ import ChartCache
 import Foundation
 import PieChart
 import SurveyCharts
-import SurveyServer
 import Surveys
 import SurveysPostgres
 

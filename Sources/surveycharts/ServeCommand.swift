@@ -1,9 +1,13 @@
 import ArgumentParser
 import CSystemShims
 import Foundation
+import HTTPHardening
+import Hummingbird
 import Logging
+import ServerLogging
 import SurveyServer
 import Surveys
+import SurveysPostgres
 
 extension BallotsPerBrowser: ExpressibleByArgument {}
 
@@ -227,80 +231,102 @@ struct ServeCommand: AsyncParsableCommand {
         let errorLog = BackgroundLogHandler.standardError()
         LoggingSystem.bootstrap { label in BackgroundLogHandler(label: label, output: errorLog) }
         var configuration = ServerConfiguration()
-        configuration.host = host
-        configuration.port = port
-        configuration.databasePath = storage.database
-        configuration.databasePoolSize = storage.databasePoolSize
-        configuration.chartsDirectory = charts.chartsDir
-        configuration.staticDirectory = staticDir
-        configuration.loadDemo = !noDemo
+        configuration.listener.host = host
+        configuration.listener.port = port
+        configuration.charts.directory = charts.chartsDir
+        configuration.site.staticDirectory = staticDir
+        configuration.site.loadDemo = !noDemo
         // The demo operator's password is printed once; only a person at a terminal should see it,
         // never a log or the journal, so a server whose output is not a terminal makes no operator.
-        configuration.createDemoOperator = isatty(STDOUT_FILENO) == 1
-        configuration.accessLog = accessLog
-        configuration.prerender = prerender
-        configuration.ballotsPerBrowser = ballotsPerBrowser
-        configuration.durableBallots = !unsafeNonDurableBallots
+        configuration.site.createDemoOperator = isatty(STDOUT_FILENO) == 1
+        configuration.operations.accessLog = accessLog
+        configuration.charts.prerender = prerender
+        configuration.ballots.perBrowser = ballotsPerBrowser
         FileDescriptorLimit.raiseToHard()
         // A file-size limit reached while writing a chart is a failed write (EFBIG, answered 503),
         // not a reason to die.
         signal(SIGXFSZ, SIG_IGN)
-        configuration.chartAPI.cacheMaximumBytes = apiCacheMaxBytes
-        configuration.chartAPI.requestsPerSecond = apiRate
-        configuration.chartAPI.burst = apiRate * 2
+        configuration.charts.api.cacheMaximumBytes = apiCacheMaxBytes
+        configuration.charts.api.requestsPerSecond = apiRate
+        configuration.charts.api.burst = apiRate * 2
         if let apiKeys = apiKeys ?? ProcessInfo.processInfo.environment["SURVEYCHARTS_API_KEYS"] {
             do {
                 let keys = try ChartAPILimits.keys(fromFile: apiKeys)
                 guard !keys.isEmpty else {
                     CommandFailure("--api-keys \(apiKeys) holds no key; add one per line", exitCode: .dataError).exit()
                 }
-                configuration.chartAPI.keys = keys
+                configuration.charts.api.keys = keys
             } catch {
                 CommandFailure("cannot read --api-keys \(apiKeys): \(error.localizedDescription)", exitCode: .noInput)
                     .exit()
             }
         }
-        configuration.maximumConnections = connectionLimit
-        configuration.ballotDeadline = .milliseconds(Int64(ballotDeadline * 1000))
-        configuration.chartDeadline = .milliseconds(Int64(chartDeadline * 1000))
-        configuration.timeouts.header = .milliseconds(Int64(headerTimeout * 1000))
-        configuration.timeouts.bodyIdle = .milliseconds(Int64(bodyTimeout * 1000))
-        configuration.timeouts.bodyMinimumBytesPerSecond = bodyMinimumRate
-        configuration.timeouts.keepAliveIdle = .milliseconds(Int64(keepAliveTimeout * 1000))
-        configuration.timeouts.writeStall = .milliseconds(Int64(writeTimeout * 1000))
-        configuration.maximumBufferedBytes = maxBufferedBytes
-        configuration.adminSessionIdle = .milliseconds(Int64(adminSessionHours * 3_600_000))
-        configuration.trustedProxies = (try? TrustedProxies(parsing: trustedProxy)) ?? TrustedProxies()  // validated
-        configuration.prerenderLeaderRetry = .milliseconds(prerenderRetryMs)
-        configuration.timeZone = days.zone
+        configuration.listener.maximumConnections = connectionLimit
+        configuration.charts.deadline = .milliseconds(Int64(chartDeadline * 1000))
+        configuration.listener.timeouts.header = .milliseconds(Int64(headerTimeout * 1000))
+        configuration.listener.timeouts.bodyIdle = .milliseconds(Int64(bodyTimeout * 1000))
+        configuration.listener.timeouts.bodyMinimumBytesPerSecond = bodyMinimumRate
+        configuration.listener.timeouts.keepAliveIdle = .milliseconds(Int64(keepAliveTimeout * 1000))
+        configuration.listener.timeouts.writeStall = .milliseconds(Int64(writeTimeout * 1000))
+        configuration.listener.maximumBufferedBytes = maxBufferedBytes
+        configuration.admin.sessionIdle = .milliseconds(Int64(adminSessionHours * 3_600_000))
+        // Validated in `validate()`.
+        configuration.listener.trustedProxies = (try? TrustedProxies(parsing: trustedProxy)) ?? TrustedProxies()
+        configuration.charts.prerenderLeaderRetry = .milliseconds(prerenderRetryMs)
+        configuration.site.timeZone = days.zone
         if let day = days.pretendedDay {
-            let zone = configuration.timeZone
+            let zone = configuration.site.timeZone
             let offset = Date().timeIntervalSince(CalendarDay(date: Date(), timeZone: zone).start(in: zone))
-            configuration.now = { day.start(in: zone).addingTimeInterval(offset) }
+            configuration.site.now = { day.start(in: zone).addingTimeInterval(offset) }
         }
-        configuration.metricsAddress = metricsAddress.isEmpty ? nil : Self.hostAndPort(metricsAddress)
-        configuration.onMetricsListening = { host, port in
+        configuration.operations.metricsAddress = metricsAddress.isEmpty ? nil : Self.hostAndPort(metricsAddress)
+        configuration.operations.onMetricsListening = { host, port in
             FileHandle.standardOutput.write(Data("surveycharts: metrics on http://\(host):\(port)/metrics\n".utf8))
         }
-        configuration.onListening = { host, port in
+        configuration.listener.onListening = { host, port in
             // Written unbuffered: scripts and tests wait for this line to learn the port.
             FileHandle.standardOutput.write(Data("surveycharts: listening on http://\(host):\(port)\n".utf8))
         }
-        let server: SurveyServer
+        let logger = Logger(label: "surveycharts")
+        var storeOptions = SurveyStores.Options()
+        storeOptions.ballotDeadline = .milliseconds(Int64(ballotDeadline * 1000))
+        storeOptions.durableBallots = !unsafeNonDurableBallots
+        storeOptions.poolSize = storage.databasePoolSize
+        let application: any ApplicationProtocol
         do {
-            server = try await SurveyServer(configuration: configuration)
+            let store = try await SurveyStores.open(storage.database, options: storeOptions, logger: logger)
+            let setup = try await SiteSetup.prepare(
+                store, configuration: configuration, storeName: SurveyStores.displayName(storage.database),
+                logger: logger)
+            if let password = setup.demoOperatorPassword {
+                FileHandle.standardOutput.write(
+                    Data(
+                        """
+                        surveycharts: created the demo operator: sign in at /admin/login as demo with the password \
+                        \(password) (shown only now; add your own with: surveycharts user add NAME)
+
+                        """.utf8))
+            }
+            application = try buildApplication(configuration: configuration, store: store, setup: setup, logger: logger)
+        } catch let error as SurveyStoreError {
+            CommandFailure(error.message, exitCode: .cantCreate).exit()
         } catch let error as StartupError {
             CommandFailure(error.message, exitCode: .cantCreate).exit()
         }
-        if let password = server.demoOperatorPassword {
-            FileHandle.standardOutput.write(
-                Data(
-                    """
-                    surveycharts: created the demo operator: sign in at /admin/login as demo with the password \
-                    \(password) (shown only now; add your own with: surveycharts user add NAME)
+        logConnectionLimits(configuration.listener, logger: logger)
+        // SIGTERM or SIGINT: stop accepting, finish the requests under way, then stop the services.
+        try await application.runService(gracefulShutdownSignals: [.sigterm, .sigint])
+    }
 
-                    """.utf8))
+    private func logConnectionLimits(_ listener: ListenerConfiguration, logger: Logger) {
+        let limit = FileDescriptorLimit.current()
+        logger.info(
+            "connections: at most \(listener.connectionLimit) at once (file descriptors: \(limit.soft) of \(limit.hard))"
+        )
+        if let asked = listener.maximumConnections, asked > listener.connectionLimit {
+            logger.warning(
+                "--max-connections \(asked) is more than \(limit.soft) file descriptors allow; using \(listener.connectionLimit)"
+            )
         }
-        try await server.run()
     }
 }

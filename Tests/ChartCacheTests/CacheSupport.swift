@@ -117,3 +117,20 @@ func age(_ path: String, by seconds: Int) {
     var times = [timespec(tv_sec: time(nil) - seconds, tv_nsec: 0), timespec(tv_sec: time(nil) - seconds, tv_nsec: 0)]
     utimensat(AT_FDCWD, path, &times, 0)
 }
+
+/// Sets a file's modification time `seconds` into the past, to the nanosecond: `age(_:by:)`
+/// rounds down to a whole second, which can add almost a second to the age a test relies on.
+func setModificationAge(_ path: String, seconds: Double) {
+    let then = Date().timeIntervalSince1970 - seconds
+    let whole = then.rounded(.down)
+    let time = timespec(tv_sec: Int(whole), tv_nsec: Int((then - whole) * 1e9))
+    var times = [time, time]
+    utimensat(AT_FDCWD, path, &times, 0)
+}
+
+/// How many seconds ago `path` was last modified: the age the cache compares with its grace period.
+func modificationAge(_ path: String) throws -> Double {
+    var status = stat()
+    guard lstat(path, &status) == 0 else { throw Helper.WaitError(what: "the status of \(path) (errno \(errno))") }
+    return Date().timeIntervalSince1970 - (Double(status.st_mtim.tv_sec) + Double(status.st_mtim.tv_nsec) / 1e9)
+}

@@ -85,7 +85,7 @@ struct ChartCacheTests {
         let helpers = try names.flatMap { name in
             try (0..<2).map { _ in try Helper.start(directory, name: name, ["--bytes", "200000", "--render-ms", "20"]) }
         }
-        let results = helpers.map { $0.finish() }
+        let results = try helpers.map { try $0.finish() }
         state.stop.store(true, ordering: .relaxed)
         #expect(results.allSatisfy { $0.status == 0 }, "\(results.map(\.standardError))")
         #expect(try results.map { try Helper.report($0).renders }.reduce(0, +) == names.count)
@@ -124,7 +124,7 @@ struct ChartCacheTests {
         }
         kill(writer.pid, SIGCONT)
         let chart = try await waiting.value
-        #expect(writer.finish().status == 0)
+        #expect(try writer.finish().status == 0)
         #expect(chart.outcome == .waited)
         #expect(chart.bytes == CountingRenderer.bytes(for: name.fileName))
         #if arch(x86_64)
@@ -152,7 +152,7 @@ struct ChartCacheTests {
     func aWriterKilledAtAnyStageIsTakenOver(stage: String) async throws {
         let directory = try TemporaryDirectory()
         let writer = try Helper.start(directory, name: name.fileName, ["--kill-at", stage, "--render-ms", "200"])
-        let result = writer.finish()
+        let result = try writer.finish()
         #expect(writer.process.terminationReason == .uncaughtSignal && result.status == SIGKILL)
         // Nothing partial was published; the dead writer left at most its pending file.
         #expect(try directory.entries().allSatisfy { $0 == name.pendingFileName })
@@ -173,7 +173,7 @@ struct ChartCacheTests {
         let cache = try ChartCache.forTesting(directory, deadline: .seconds(5))
         defer { cache.shutdown() }
         let chart = try await cache.chart(named: name, render: CountingRenderer().render(name.fileName))
-        _ = writer.finish()
+        _ = try writer.finish()
         #expect(chart.bytes == CountingRenderer.bytes(for: name.fileName))
         #expect(cache.statistics.takeovers == 1 && cache.statistics.renders == 1)
     }
@@ -182,7 +182,15 @@ struct ChartCacheTests {
         let directory = try TemporaryDirectory()
         let writer = try Helper.start(directory, name: name.fileName, ["--stop-at", "locked"])
         try await Helper.waitUntilStopped(writer.pid)
-        let cache = try ChartCache.forTesting(directory, deadline: .milliseconds(400))
+        // The live writer's pending file is made older than the grace period before the request
+        // comes: with a file seconds old and a deadline of 400 ms, only the writer's lock, never
+        // the file's age, can be what keeps the request from taking the chart over.
+        let pending = directory.path + "/" + name.pendingFileName
+        let grace = Duration.seconds(1)
+        age(pending, by: 5)
+        let pendingAge = try modificationAge(pending)
+        #expect(pendingAge > 4, "the pending file is \(pendingAge) s old, not past the grace period of \(grace)")
+        let cache = try ChartCache.forTesting(directory, deadline: .milliseconds(400), grace: grace)
         defer { cache.shutdown() }
         let renderer = CountingRenderer()
         await #expect {
@@ -190,12 +198,15 @@ struct ChartCacheTests {
         } throws: { error in
             (error as? ChartCacheError)?.code == .busy
         }
+        // It waited on the writer's file (not on something else) and gave up at its deadline.
+        #expect(cache.statistics.waits == 1, "\(cache.statistics)")
         #expect(cache.statistics.busy == 1)
         #expect(renderer.renders.load(ordering: .relaxed) == 0)
         // Past the grace period too, a live writer's lock is respected: no takeover.
         #expect(cache.statistics.takeovers == 0)
+        #expect(try directory.entries() == [name.pendingFileName], "the live writer's pending file was removed")
         kill(writer.pid, SIGCONT)
-        let result = writer.finish()
+        let result = try writer.finish()
         #expect(result.status == 0, "\(result.standardError)")
         #expect(try Helper.report(result).outcomes == ["rendered": 1])
         let after = try await cache.chart(named: name, render: renderer.render(name.fileName))
@@ -340,16 +351,36 @@ struct ChartCacheTests {
         // The writer has created its pending file but not locked it yet when it is stopped.
         let writer = try Helper.start(directory, name: name.fileName, ["--stop-at", "created"])
         try await Helper.waitUntilStopped(writer.pid)
-        let cache = try ChartCache.forTesting(directory, deadline: .seconds(10), grace: .seconds(3))
+        let pending = directory.path + "/" + name.pendingFileName
+        let grace = Duration.seconds(4)
+        let cache = try ChartCache.forTesting(directory, deadline: .seconds(10), grace: grace)
         defer { cache.shutdown() }
         let waiting = Task { try await cache.chart(named: name, render: CountingRenderer().render(name.fileName)) }
-        // Well within the grace period, the writer goes on: it locks, renders and publishes.
-        try await Task.sleep(for: .milliseconds(300))
+        // The request has found the pending file and waits on it, rather than coming after the
+        // writer published (a hit, which would prove nothing about the grace period).
+        let noWaiterBy = ContinuousClock.now + .seconds(10)
+        while cache.statistics.waits == 0 {
+            guard ContinuousClock.now < noWaiterBy else {
+                kill(writer.pid, SIGKILL)
+                Issue.record("no request waited on the pending file within 10 s: \(cache.statistics)")
+                return
+            }
+            try await Task.sleep(for: .milliseconds(2))
+        }
+        // Now the file is made 2.5 s old against a grace period of 4 s: the request, which looks at
+        // the unlocked file every 10 ms, spends the end of the grace period finding it too young to
+        // take over. A period cut short (half of it, or none) takes it over; only the whole one
+        // protects it. Aging it only now keeps a slow start-up from eating into the margin.
+        setModificationAge(pending, seconds: 2.5)
+        try await Task.sleep(for: .milliseconds(500))
+        let ageAtResume = try modificationAge(pending)
         kill(writer.pid, SIGCONT)
         let chart = try await waiting.value
         #expect(try Helper.report(writer.finish()).renders == 1)
-        #expect(chart.outcome == .waited || chart.outcome == .hit, "\(chart.outcome)")
-        #expect(cache.statistics.takeovers == 0 && cache.statistics.renders == 0)
+        // The writer went on within the grace period, and after most of it had passed.
+        #expect(ageAtResume > 2.5 && ageAtResume < 4, "the pending file was \(ageAtResume) s old at the resume")
+        #expect(chart.outcome == .waited, "\(chart.outcome)")
+        #expect(cache.statistics.takeovers == 0 && cache.statistics.renders == 0, "\(cache.statistics)")
     }
 
     @Test func startupSweepRemovesOnlyAbandonedPendingFiles() async throws {
@@ -367,7 +398,7 @@ struct ChartCacheTests {
         defer {
             cache.shutdown()
             kill(writer.pid, SIGKILL)
-            _ = writer.finish()
+            _ = try? writer.finish()
         }
         #expect(cache.statistics.sweptPendingFiles == 1)
         #expect(

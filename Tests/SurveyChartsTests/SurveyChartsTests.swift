@@ -17,14 +17,16 @@ struct QuestionChartsTests {
         let names = try QuestionCharts.names(for: Self.question)
         let all = names.all.map(\.name.fileName)
         #expect(Set(all).count == 4)
-        for (name, _, scale) in names.all {
+        for file in names.all {
+            let (name, scale) = (file.name, file.scale)
             let request = try #require(QuestionChartRequest(fileName: name.fileName))
             #expect(request == QuestionChartRequest(fileName: name.fileName))
             #expect(request.questionID == 12 && request.scale == scale)
             #expect(try ChartName(validating: name.fileName) == name)
         }
-        #expect(names.one.fileName.hasPrefix("q12-") && names.two.fileName.hasSuffix("@2x.png"))
-        #expect(names.named(names.narrowTwo.fileName)?.variant == .narrow)
+        #expect(try #require(names.file(.wide, scale: 1)).name.fileName.hasPrefix("q12-"))
+        #expect(try #require(names.file(.wide, scale: 2)).name.fileName.hasSuffix("@2x.png"))
+        #expect(names.named(names.file(.narrow, scale: 2)!.name.fileName)?.variant == .narrow)
         #expect(names.named("q12-0000000000000000.png") == nil)
     }
 
@@ -99,7 +101,7 @@ struct SurveyChartFilesTests {
     @Test func aCurrentChartOfACompletedSurveyIsRenderedOnceThenFound() async throws {
         let (directory, files, cache, surveys) = try await Self.site()
         defer { cache.shutdown() }
-        let name = try QuestionCharts.names(for: surveys[0].questions[0]).two.fileName
+        let name = try QuestionCharts.names(for: surveys[0].questions[0]).file(.wide, scale: 2)!.name.fileName
         guard case .rendered(let chart) = try await files.file(named: name, existing: { _ in nil as [UInt8]? }) else {
             Issue.record("not rendered")
             return
@@ -121,7 +123,7 @@ struct SurveyChartFilesTests {
     @Test func everythingElseIsNotFound() async throws {
         let (_, files, cache, surveys) = try await Self.site()
         defer { cache.shutdown() }
-        let openName = try QuestionCharts.names(for: surveys[1].questions[0]).one.fileName
+        let openName = try QuestionCharts.names(for: surveys[1].questions[0]).file(.wide, scale: 1)!.name.fileName
         let staleName = "q10-0123456789abcdef.png"
         for (name, existing) in [
             (openName, true),  // an open survey's chart is hidden even when the file exists

@@ -2,6 +2,7 @@ import Foundation
 import TestSupport
 import Testing
 
+@testable import ServerLogging
 @testable import SurveyServer
 
 /// The access log: one combined-format line per request, batched, and never a forged line.

@@ -86,8 +86,8 @@ struct AdminAuthTests {
             "UPDATE admin_session SET last_seen = last_seen - 13 * 3600 WHERE id_hash = '\(AdminAuthentication.hash(String(expiring.split(separator: "=")[1])))'"
         )
         let before = try admin.snapshot()
-        #expect(SurveyServer.adminRoutes.count == 12)
-        for (method, pattern) in SurveyServer.adminRoutes {
+        #expect(AdminRoutes.operatorRoutes.count == 12)
+        for (method, pattern) in AdminRoutes.operatorRoutes {
             let path = pattern.replacingOccurrences(of: ":id", with: "2")
             let body = "csrf=\(csrf)&confirm=Weekend+Viewing&title=Changed&opens=2026-11-01&closes=2026-11-02"
             for (label, session) in [("no session", nil), ("expired session", expiring)] as [(String, String?)] {
@@ -372,16 +372,15 @@ extension ServerTests.Site {
             try TestPostgres.psql(database, statement)
             return
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [
-            "python3", "-c",
-            "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute(sys.argv[2]); c.commit()",
-            database, statement,
-        ]
-        try process.run()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "\(statement)")
+        let result = try Executable.start(
+            program: "/usr/bin/env",
+            [
+                "python3", "-c",
+                "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute(sys.argv[2]); c.commit()",
+                database, statement,
+            ]
+        ).finish(within: .seconds(60))
+        #expect(result.status == 0, "\(statement): \(result.standardError)")
     }
 
     /// The single number `query` returns.
@@ -389,19 +388,15 @@ extension ServerTests.Site {
         if onPostgres {
             return Int(try TestPostgres.psql(database, query).trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
         }
-        let process = Process()
-        let output = Pipe()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [
-            "python3", "-c",
-            "import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone()[0])",
-            database, query,
-        ]
-        process.standardOutput = output
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+        let result = try Executable.start(
+            program: "/usr/bin/env",
+            [
+                "python3", "-c",
+                "import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone()[0])",
+                database, query,
+            ]
+        ).finish(within: .seconds(60))
+        return Int(result.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
     }
 
     /// `surveycharts export` of the site's database.
@@ -413,7 +408,7 @@ extension ServerTests.Site {
     func addOperator(_ name: String, password: String) throws {
         let running = try Executable.start(["user", "add", name, "--password-stdin", "--database", database])
         running.input(password + "\n")
-        let result = running.finish()
+        let result = try running.finish()
         #expect(result.status == 0, "\(result.standardError)")
     }
 }

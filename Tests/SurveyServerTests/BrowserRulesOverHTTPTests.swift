@@ -116,7 +116,7 @@ struct BrowserRulesOverHTTPTests {
         #expect(busy.status == 503)
         #expect(busy.header("Retry-After") == "1")
         #expect(busy.header("Content-Type") == "text/html; charset=utf-8" && busy.text.contains("busy drawing charts"))
-        #expect(holder.waitUntilExit() == 0)
+        #expect(try holder.waitUntilExit() == 0)
         // The writer gave up without publishing: the next request draws the chart.
         let drawn = try server.get(chart)
         #expect(drawn.status == 200 && drawn.header("Content-Type") == "image/png")
@@ -160,7 +160,7 @@ struct BrowserRulesOverHTTPTests {
         #expect(ballot.header("Content-Type") == "text/html; charset=utf-8")
         #expect(ballot.text.contains("try again"))
         // The lock is released: a ballot given up must not land late.
-        #expect(holder.waitUntilExit() == 0)
+        #expect(try holder.waitUntilExit() == 0)
         #expect(try Self.votes(site) == [[0, 0, 0, 0], [0, 0, 0, 0]])
         #expect(try server.post("/surveys/2", body: "q3=7&q4=11").status == 303)
         #expect(try Self.votes(site) == [[1, 0, 0, 0], [1, 0, 0, 0]])
@@ -280,7 +280,7 @@ struct BrowserRulesOverHTTPTests {
             body: Array("q3=7&q4=11".utf8))
         #expect(again.status == 303)
         #expect(try Self.votes(site) == [[2, 0, 0, 0], [2, 0, 0, 0]])
-        let refused = try Executable.run(["serve", "--ballots-per-browser", "two"])
+        let refused = try Executable.refusedServe(["--ballots-per-browser", "two"] + site.scratchArguments)
         #expect(refused.status != 0 && refused.standardError.contains("--ballots-per-browser"))
     }
 

@@ -9,7 +9,7 @@ import Testing
 /// 3 and 4 are completed (4 has a question with 12 answers, one of them at "<1%").
 @Suite("In a real browser", .serialized, .timeLimit(.minutes(5)))
 struct BrowserTests {
-    /// The package root (screenshots go to docs/screenshots, axe-core comes from .build).
+    /// The package root (screenshots go under .build and docs/screenshots, axe-core comes from .build).
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().path
 
@@ -44,10 +44,9 @@ struct BrowserTests {
         return try BrowserSession(viewport: viewport)
     }
 
-    static func save(_ png: Data, as name: String) throws {
-        let directory = packageRoot + "/docs/screenshots"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        try png.write(to: URL(fileURLWithPath: directory + "/" + name))
+    /// Checks `shot` and keeps it as `name` (see `Screenshots`: docs/screenshots/ only when asked).
+    static func save(_ shot: BrowserSession.Screenshot, as name: String) throws {
+        try Screenshots.save(shot, as: name)
     }
 
     /// Console errors (failed loads, CSP violations, script errors) since the last call.

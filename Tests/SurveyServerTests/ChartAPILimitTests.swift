@@ -44,24 +44,63 @@ struct ChartAPILimitTests {
         #expect(try Self.apiCharts(site).count == 1)
     }
 
+    /// One answer of the saturation test.
+    struct LimitAnswer: Sendable {
+        var status: Int
+        /// The JSON error's `error` and `message` (nil and "" for a chart).
+        var error: String?
+        var message: String
+        var retryAfter: String?
+    }
+
+    /// Far more huge renders asked for at once than may run at once: the limiter makes the rest
+    /// wait, refuses those whose turn does not come within the chart deadline (503 with
+    /// Retry-After), and memory stays bounded.
     @Test func renderingManyHugeChartsAtOnceStaysWithinMemory() throws {
         let site = try ServerTests.Site()
-        let server = try site.serve(["--api-rate", "1000"])
+        // The server lets as many API renders run at once as it has cores (`rendersInFlight`).
+        // A turn holds its permit for a whole 2048×2048 render, milliseconds at least, so within
+        // the time the requests take to arrive plus a 0.25 s deadline each permit serves a few
+        // dozen turns at most: a hundred requests per permit, all at once, must see refusals.
+        let permits = max(1, ProcessInfo.processInfo.activeProcessorCount)
+        let clients = 100 * permits
+        // A rate limit far above the burst, so that only the renders limiter can refuse.
+        let server = try site.serve(["--api-rate", "100000", "--chart-deadline", "0.25"])
         defer { server.stop() }
-        let statuses = Mutex<[Int]>([])
-        DispatchQueue.concurrentPerform(iterations: 64) { index in
-            let status = (try? Self.post(server, Self.spec("huge \(index)", width: 2048, height: 2048)).status) ?? -1
-            statuses.withLock { $0.append(status) }
+        let answers = Mutex<[LimitAnswer]>([])
+        // One thread per request (not `concurrentPerform`, which runs only as many as there
+        // are cores, and so never more requests at once than the limiter allows).
+        DeploymentTests.together(clients) { index in
+            let response = try? Self.post(server, Self.spec("huge \(index)", width: 2048, height: 2048))
+            let object = (response?.status == 200 ? nil : response).flatMap {
+                try? JSONSerialization.jsonObject(with: Data($0.body)) as? [String: Any]
+            }
+            let answer = LimitAnswer(
+                status: response?.status ?? -1, error: object?["error"] as? String,
+                message: object?["message"] as? String ?? "", retryAfter: response?.header("Retry-After"))
+            answers.withLock { $0.append(answer) }
         }
-        let all = statuses.withLock { $0 }
-        #expect(all.allSatisfy { $0 == 200 || $0 == 503 }, "\(all)")
-        #expect(all.contains(200))
+        let all = answers.withLock { $0 }
+        let tally = Dictionary(grouping: all, by: \.status).mapValues(\.count)
+        #expect(all.count == clients)
+        #expect(all.allSatisfy { $0.status == 200 || $0.status == 503 }, "\(tally)")
+        #expect(all.contains { $0.status == 200 }, "\(tally)")
+        // Saturated: requests waited for a turn until the deadline and the limiter refused them
+        // (its own 503; a 503 from the chart cache's deadline would not show the limiter at work).
+        let refusedByLimiter = all.filter { $0.status == 503 && $0.message.contains("too many charts are being drawn") }
+        #expect(!refusedByLimiter.isEmpty, "\(clients) requests at once, none refused by the limiter: \(tally)")
+        // Every refusal is back-pressure: "busy", with when to try again.
+        for refusal in all where refusal.status == 503 {
+            #expect(refusal.error == "busy" && refusal.retryAfter == "1", "\(refusal)")
+        }
         let status = try String(contentsOfFile: "/proc/\(server.process.processIdentifier)/status", encoding: .utf8)
         let peakKB =
             status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }.flatMap {
                 Int($0.split(separator: " ", omittingEmptySubsequences: true)[1])
             } ?? 0
-        #expect(peakKB > 0 && peakKB < 300 * 1024, "peak RSS \(peakKB / 1024) MB with 64 huge renders at once")
+        #expect(
+            peakKB > 0 && peakKB < 300 * 1024,
+            "peak RSS \(peakKB / 1024) MB with \(clients) huge renders asked for at once")
     }
 
     @Test func oneClientIsRateLimitedWith429() throws {
@@ -95,7 +134,7 @@ struct ChartAPILimitTests {
         #expect(try Self.post(server, Self.spec("k"), headers: ["Authorization": "Bearer alpha-123"]).status == 200)
         #expect(try Self.post(server, Self.spec("k"), headers: ["X-API-Key": "beta-456"]).status == 200)
         let empty = try site.directory.write("empty.txt", "# nothing\n")
-        let refused = try Executable.run(["serve", "--api-keys", empty, "--database", site.database])
+        let refused = try Executable.refusedServe(["--api-keys", empty] + site.scratchArguments)
         #expect(refused.status == 65 && refused.standardError.contains("holds no key"))
     }
 

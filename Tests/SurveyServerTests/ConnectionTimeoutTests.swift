@@ -114,7 +114,7 @@ struct ConnectionTimeoutTests {
         #expect(
             server.logContains(
                 "connection timeouts: header 1.0 s, body idle 1.0 s (at least 1024 B/s), keep-alive 2.0 s"))
-        let refused = try Executable.run(["serve", "--header-timeout", "0"])
+        let refused = try Executable.refusedServe(["--header-timeout", "0"] + site.scratchArguments)
         #expect(refused.status != 0 && refused.standardError.contains("--header-timeout"))
     }
 }

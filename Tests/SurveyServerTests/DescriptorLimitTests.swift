@@ -2,6 +2,7 @@ import Foundation
 import TestSupport
 import Testing
 
+@testable import StaticFiles
 @testable import SurveyServer
 
 /// Running out of file descriptors: the server caps its connections below the limit, never spins
@@ -89,12 +90,9 @@ extension DescriptorLimitTests {
         let keeper = try Client(port: server.port, readTimeoutSeconds: 5)
         #expect(Self.request(keeper, "/healthz").hasPrefix("HTTP/1.1 200"))
         let pid = server.process.processIdentifier
-        let lower = Process()
-        lower.executableURL = URL(fileURLWithPath: "/usr/bin/prlimit")
-        lower.arguments = ["--pid", String(pid), "--nofile=80:80"]
-        try lower.run()
-        lower.waitUntilExit()
-        #expect(lower.terminationStatus == 0)
+        let lower = try Executable.start(program: "/usr/bin/prlimit", ["--pid", String(pid), "--nofile=80:80"])
+            .finish(within: .seconds(30))
+        #expect(lower.status == 0, "\(lower.standardError)")
         var flood = try (0..<150).map { _ in try Client(port: server.port, readTimeoutSeconds: 1) }
         usleep(500_000)
         let before = try Self.cpuTicks(pid)
@@ -116,8 +114,8 @@ extension DescriptorLimitTests {
 @Suite("Resource errors", .timeLimit(.minutes(2)))
 struct ResourceErrorTests {
     @Test func runningOutOfDescriptorsIsAnErrorNotAMissingFile() {
-        #expect(throws: ResourceExhaustedError.self) { try StaticFileStore.checkResources(EMFILE, "/x") }
-        #expect(throws: ResourceExhaustedError.self) { try StaticFileStore.checkResources(ENFILE, "/x") }
+        #expect(throws: StaticFileError.self) { try StaticFileStore.checkResources(EMFILE, "/x") }
+        #expect(throws: StaticFileError.self) { try StaticFileStore.checkResources(ENFILE, "/x") }
         #expect(throws: Never.self) { try StaticFileStore.checkResources(ENOENT, "/x") }
         #expect(throws: Never.self) { try StaticFileStore.checkResources(EACCES, "/x") }
     }

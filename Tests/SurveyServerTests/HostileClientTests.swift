@@ -3,6 +3,7 @@ import SurveysPostgres
 import TestSupport
 import Testing
 
+@testable import ServerLogging
 @testable import SurveyServer
 
 /// The findings of the outside review (issue 19), each as what a hostile client sends to the real
@@ -160,8 +161,7 @@ extension HostileClientTests {
         #expect(secure.status == 303)
         #expect(secure.header("Set-Cookie")?.contains("; Secure") == true)
         // A bad --trusted-proxy stops start-up with one line naming it.
-        let refused = try Executable.run(
-            ["serve", "--trusted-proxy", "10.0.0.0/33", "--port", "0", "--exit-with-parent"] + site.scratchArguments)
+        let refused = try Executable.refusedServe(["--trusted-proxy", "10.0.0.0/33"] + site.scratchArguments)
         #expect(refused.status != 0)
         #expect(refused.standardError.contains("10.0.0.0/33"))
     }
@@ -225,8 +225,7 @@ extension HostileClientTests {
             reading.leave()
         }
         let finished = reading.wait(timeout: .now() + 60)
-        kill(script.processIdentifier, SIGTERM)
-        script.waitUntilExit()
+        ChildProcess.end(script)
         #expect(finished == .success, "serve under a terminal did not start")
         #expect(seen.all.joined().contains("created the demo operator"), "\(seen.all)")
         let terminalUsers = try Executable.run(["user", "list", "--database", terminalSite.database])
@@ -255,8 +254,7 @@ extension HostileClientTests {
         // The metrics listener serves nothing else.
         #expect(try RawHTTP.send(port: server.metricsPort, target: "/surveys/1").status == 404)
         // A malformed address stops start-up with one line that names it.
-        let refused = try Executable.run(
-            ["serve", "--metrics-address", "localhost", "--port", "0", "--exit-with-parent"] + site.scratchArguments)
+        let refused = try Executable.refusedServe(["--metrics-address", "localhost"] + site.scratchArguments)
         #expect(refused.status != 0)
         #expect(refused.standardError.contains("--metrics-address"))
     }

@@ -48,15 +48,15 @@ struct LoudFailureTests {
 
     /// Folds the write-ahead log into the database file, so that the log starts empty.
     static func checkpoint(_ database: String) throws {
-        let checkpoint = Process()
-        checkpoint.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        checkpoint.arguments = [
-            "python3", "-c",
-            "import sqlite3, sys; sqlite3.connect(sys.argv[1]).execute('PRAGMA wal_checkpoint(TRUNCATE)')", database,
-        ]
-        try checkpoint.run()
-        checkpoint.waitUntilExit()
-        #expect(checkpoint.terminationStatus == 0)
+        let checkpoint = try Executable.start(
+            program: "/usr/bin/env",
+            [
+                "python3", "-c",
+                "import sqlite3, sys; sqlite3.connect(sys.argv[1]).execute('PRAGMA wal_checkpoint(TRUNCATE)')",
+                database,
+            ]
+        ).finish(within: .seconds(60))
+        #expect(checkpoint.status == 0, "\(checkpoint.standardError)")
     }
 
     /// A database that fills up (no file may grow past 40 kB, as on a full disk): ballots that
@@ -104,27 +104,12 @@ struct LoudFailureTests {
         try manager.setAttributes([.posixPermissions: 0o777], ofItemAtPath: site.charts)
         try manager.setAttributes([.posixPermissions: getuid() == 0 ? 0o644 : 0o444], ofItemAtPath: site.database)
         for sidecar in ["-wal", "-shm"] { try? manager.removeItem(atPath: site.database + sidecar) }
-        let process = Process()
-        let serve =
-            [
-                Executable.url("surveycharts").path, "serve", "--port", "0", "--database", site.database,
-                "--charts-dir",
-                site.charts, "--static-dir", site.statics, "--no-prerender",
-            ]
-        if getuid() == 0 {
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
-            process.arguments = ["--reuid", "65534", "--regid", "65534", "--clear-groups", "--"] + serve
-        } else {
-            process.executableURL = URL(fileURLWithPath: serve[0])
-            process.arguments = Array(serve.dropFirst())
-        }
-        let errors = Pipe()
-        process.standardError = errors
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 73, "\(message)")
+        let refused = try Executable.refusedServe(
+            ["--database", site.database, "--charts-dir", site.charts, "--static-dir", site.statics, "--no-prerender"],
+            wrapper: getuid() == 0
+                ? ["/usr/bin/setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", "--"] : [])
+        let message = refused.standardError
+        #expect(refused.status == 73, "\(message)")
         #expect(message.split(separator: "\n").count == 1, "\(message)")
         #expect(message.contains("cannot open the database \(site.database)"), "\(message)")
         #expect(message.contains("readonly database"), "\(message)")

@@ -4,6 +4,7 @@ import HTTPTypes
 import TestSupport
 import Testing
 
+@testable import StaticFiles
 @testable import SurveyServer
 
 /// Modification times `Int` nanoseconds cannot hold: a file dated after April 2262 (as

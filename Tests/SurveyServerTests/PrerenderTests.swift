@@ -107,10 +107,10 @@ struct PrerenderTests {
                     id: question.id!, text: question.text,
                     answers: question.answers.map { Answer(id: $0.id!, text: $0.text, votes: $0.votes!) })
                 let names = try QuestionCharts.names(for: model)
-                #expect(Self.isPNG(site.charts + "/" + names.one.fileName, width: 640))
-                #expect(Self.isPNG(site.charts + "/" + names.two.fileName, width: 1280))
-                #expect(Self.isPNG(site.charts + "/" + names.narrowOne.fileName, width: 340))
-                #expect(Self.isPNG(site.charts + "/" + names.narrowTwo.fileName, width: 680))
+                #expect(Self.isPNG(site.charts + "/" + names.file(.wide, scale: 1)!.name.fileName, width: 640))
+                #expect(Self.isPNG(site.charts + "/" + names.file(.wide, scale: 2)!.name.fileName, width: 1280))
+                #expect(Self.isPNG(site.charts + "/" + names.file(.narrow, scale: 1)!.name.fileName, width: 340))
+                #expect(Self.isPNG(site.charts + "/" + names.file(.narrow, scale: 2)!.name.fileName, width: 680))
             }
         }
         let second = try prerender(site, ["--all"])
@@ -161,7 +161,7 @@ struct PrerenderTests {
             let status = (try? server.get(targets[index % targets.count]).status) ?? -1
             if status != 200 { failures.add("\(targets[index % targets.count]): \(status)") }
         }
-        let reports = [first.finish(), second.finish()]
+        let reports = [try first.finish(), try second.finish()]
         #expect(failures.all.isEmpty, "\(failures.all)")
         #expect(reports.allSatisfy { $0.status == 0 }, "\(reports.map(\.standardError))")
         let prerendered = reports.compactMap { Self.counts($0.standardOutput)?.rendered }.reduce(0, +)

@@ -147,8 +147,8 @@ struct ServerTests {
                 id: question.id!, text: question.text,
                 answers: question.answers.map { Answer(id: $0.id!, text: $0.text, votes: $0.votes ?? 0) })
             let names = try QuestionCharts.names(for: model)
-            #expect(try server.get("/piecharts/\(names.one.fileName)").status == 404)
-            #expect(try server.get("/piecharts/\(names.two.fileName)").status == 404)
+            #expect(try server.get("/piecharts/\(names.file(.wide, scale: 1)!.name.fileName)").status == 404)
+            #expect(try server.get("/piecharts/\(names.file(.wide, scale: 2)!.name.fileName)").status == 404)
         }
         #expect(try FileManager.default.contentsOfDirectory(atPath: site.charts).filter { !$0.hasPrefix(".") }.isEmpty)
     }
@@ -418,11 +418,8 @@ struct ServerTests {
             (["--database", blocker + "/db.sqlite3"], "cannot open the database"),
         ]
         for (arguments, message) in cases {
-            let result = try Executable.run(
-                [
-                    "serve", "--port", "0", "--database", site.database, "--charts-dir", site.charts, "--static-dir",
-                    site.statics,
-                ] + arguments)
+            let result = try Executable.refusedServe(
+                ["--database", site.database, "--charts-dir", site.charts, "--static-dir", site.statics] + arguments)
             #expect(result.status == 73, "\(arguments): \(result.standardError)")
             let lines = result.standardError.split(separator: "\n").filter { $0.hasPrefix("surveycharts:") }
             #expect(lines.count == 1 && lines[0].contains(message), "\(result.standardError)")
@@ -441,12 +438,7 @@ struct ServerTests {
             kill(running.pid, SIGKILL)
             running.process.waitUntilExit()
         }
-        var seen = ""
-        while !seen.contains("listening on http://") || !seen.hasSuffix("\n") {
-            let chunk = running.output.fileHandleForReading.availableData
-            guard !chunk.isEmpty else { throw RawHTTP.Failure(description: "server exited") }
-            seen += String(decoding: chunk, as: UTF8.self)
-        }
+        let seen = try running.waitForOutput("listening on http://")
         let port = Int(seen.split(separator: "\n").first { $0.contains("listening") }!.split(separator: ":").last!)!
         var statuses: [Int: Int] = [:]
         for _ in 0..<2000 {

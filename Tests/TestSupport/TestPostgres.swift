@@ -28,23 +28,15 @@ public enum TestPostgres {
     }
 
     /// Runs `sql` with `psql` against `url` and returns what it printed (unaligned, tuples only).
+    /// A psql that has not finished within a minute is ended and the call throws.
     @discardableResult
     public static func psql(_ url: String, _ sql: String) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["psql", url, "-v", "ON_ERROR_STOP=1", "-X", "-q", "-A", "-t", "-c", sql]
-        process.environment = cleanEnvironment
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        let problem = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw RawHTTP.Failure(description: "psql failed (\(process.terminationStatus)) on \(sql): \(problem)")
+        let result = try Executable.start(
+            program: "/usr/bin/env", ["psql", url, "-v", "ON_ERROR_STOP=1", "-X", "-q", "-A", "-t", "-c", sql]
+        ).finish(within: .seconds(60))
+        guard result.status == 0 else {
+            throw RawHTTP.Failure(description: "psql failed (\(result.status)) on \(sql): \(result.standardError)")
         }
-        return text
+        return result.standardOutput
     }
 }

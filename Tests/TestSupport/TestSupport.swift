@@ -41,6 +41,85 @@ public var cleanEnvironment: [String: String] {
     ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("SURVEYCHARTS_") }
 }
 
+/// A child process that did not do what a test waited for in time. By the time this is thrown the
+/// child has been ended (SIGTERM, then SIGKILL), so a stuck child never outlives its test, and the
+/// description names the child and what was awaited, for the failure the test reports.
+public struct ChildTimeout: Error, CustomStringConvertible {
+    public var description: String
+    public init(description: String) { self.description = description }
+}
+
+/// Bounded waits on child processes: a child that hangs fails its test instead of hanging the run.
+public enum ChildProcess {
+    /// How long a command-line run may take: generous for a loaded 2-core machine (runs take
+    /// seconds), and inside the suites' time limits, so the failure names the child, not the suite.
+    public static let defaultTimeout: Duration = .seconds(60)
+    /// How long a child has between SIGTERM and SIGKILL: enough to stop gracefully, not to stall.
+    public static let terminationGrace: Duration = .seconds(3)
+
+    /// Waits until `process` has exited, at most until `deadline`; whether it has.
+    public static func waitForExit(_ process: Process, until deadline: ContinuousClock.Instant) -> Bool {
+        // Polled: Foundation reaps the child itself, and offers no wait with a deadline.
+        while process.isRunning {
+            guard ContinuousClock.now < deadline else { return false }
+            usleep(5_000)
+        }
+        process.waitUntilExit()  // returns at once now; makes the termination status final
+        return true
+    }
+
+    /// Ends `process` if it still runs: SIGTERM, then SIGKILL once `grace` has passed; waits for it.
+    public static func end(_ process: Process, grace: Duration = terminationGrace) {
+        guard process.isRunning else { return }
+        kill(process.processIdentifier, SIGTERM)
+        if !waitForExit(process, until: ContinuousClock.now + grace) {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()  // SIGKILL cannot be caught or blocked: this wait ends
+        }
+    }
+
+    /// Reads the pipes `descriptors` until each is at end of file, `enough` holds for what was read,
+    /// or `deadline` passes. All are read at once, so a child that fills one pipe while we wait on
+    /// another cannot block us both. Returns the bytes of each and whether every pipe ended.
+    public static func read(
+        _ descriptors: [Int32], until deadline: ContinuousClock.Instant,
+        enough: ([[UInt8]]) -> Bool = { _ in false }
+    ) -> (bytes: [[UInt8]], ended: Bool) {
+        var bytes = Array(repeating: [UInt8](), count: descriptors.count)
+        var isOpen = Array(repeating: true, count: descriptors.count)
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while isOpen.contains(true) {
+            let left = milliseconds(until: deadline)
+            guard left > 0, !enough(bytes) else { break }
+            var polled = descriptors.indices.filter { isOpen[$0] }.map {
+                pollfd(fd: descriptors[$0], events: Int16(POLLIN), revents: 0)
+            }
+            let ready = poll(&polled, nfds_t(polled.count), Int32(min(left, 1000)))
+            if ready < 0 && errno != EINTR { break }
+            for entry in polled where entry.revents != 0 {
+                guard let index = descriptors.firstIndex(of: entry.fd) else { continue }
+                let count = buffer.withUnsafeMutableBytes { Glibc.read(entry.fd, $0.baseAddress, $0.count) }
+                if count > 0 {
+                    bytes[index] += buffer[0..<count]
+                } else if count == 0 || errno != EINTR {
+                    isOpen[index] = false
+                }
+            }
+        }
+        return (bytes, !isOpen.contains(true))
+    }
+
+    static func milliseconds(until deadline: ContinuousClock.Instant) -> Int64 {
+        let (seconds, attoseconds) = (deadline - ContinuousClock.now).components
+        return max(0, seconds * 1000 + attoseconds / 1_000_000_000_000_000)
+    }
+
+    /// The last `count` characters of `text`, for a failure message that stays readable.
+    static func tail(_ text: String, _ count: Int = 4000) -> String {
+        text.count <= count ? text : "…" + text.suffix(count)
+    }
+}
+
 /// The package's built executables, found beside the test bundle.
 public enum Executable {
     /// How a finished process ended and what it printed.
@@ -57,7 +136,12 @@ public enum Executable {
         public let error = Pipe()
         /// Its standard input; closed by `input(_:)` or `finish()`, so nothing waits for more.
         public let standardInput = Pipe()
-        init(_ process: Process) { self.process = process }
+        /// The command line, for failure messages.
+        public let command: String
+        init(_ process: Process, command: String) {
+            self.process = process
+            self.command = command
+        }
 
         /// Writes `text` to the process's standard input and closes it.
         public func input(_ text: String) {
@@ -68,15 +152,49 @@ public enum Executable {
         /// The process id.
         public var pid: Int32 { process.processIdentifier }
 
-        /// Waits for the process to end and collects its output.
-        public func finish() -> Result {
+        /// Waits, at most `timeout`, for the process to end, and collects its output. A process
+        /// still running then (or still holding its output open) is ended, SIGTERM then SIGKILL,
+        /// and `ChildTimeout` says it was waited for `waitingFor` ("to exit" unless told).
+        public func finish(
+            within timeout: Duration = ChildProcess.defaultTimeout, waitingFor: String = "to exit"
+        )
+            throws -> Result
+        {
             try? standardInput.fileHandleForWriting.close()
-            let out = output.fileHandleForReading.readDataToEndOfFile()
-            let err = error.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            return Result(
-                status: process.terminationStatus, standardOutput: String(decoding: out, as: UTF8.self),
-                standardError: String(decoding: err, as: UTF8.self))
+            let deadline = ContinuousClock.now + timeout
+            let read = ChildProcess.read(
+                [output.fileHandleForReading.fileDescriptor, error.fileHandleForReading.fileDescriptor],
+                until: deadline)
+            let out = String(decoding: read.bytes[0], as: UTF8.self)
+            let err = String(decoding: read.bytes[1], as: UTF8.self)
+            guard read.ended, ChildProcess.waitForExit(process, until: deadline) else {
+                ChildProcess.end(process)
+                throw ChildTimeout(
+                    description: "timed out after \(timeout) waiting for `\(command)` (pid \(pid)) \(waitingFor)"
+                        + (read.ended ? "" : " (its output was still open)")
+                        + "; ended it with SIGTERM, then SIGKILL. Its standard error: \(ChildProcess.tail(err))"
+                        + " Its standard output: \(ChildProcess.tail(out))")
+            }
+            return Result(status: process.terminationStatus, standardOutput: out, standardError: err)
+        }
+
+        /// Reads standard output, at most `timeout`, until it holds `text` and ends a line; what it
+        /// read. A process that exits first, or stays silent, is ended and `ChildTimeout` names it.
+        public func waitForOutput(_ text: String, within timeout: Duration = .seconds(60)) throws -> String {
+            let deadline = ContinuousClock.now + timeout
+            let read = ChildProcess.read([output.fileHandleForReading.fileDescriptor], until: deadline) {
+                let seen = String(decoding: $0[0], as: UTF8.self)
+                return seen.contains(text) && seen.hasSuffix("\n")
+            }
+            let seen = String(decoding: read.bytes[0], as: UTF8.self)
+            guard seen.contains(text) && seen.hasSuffix("\n") else {
+                ChildProcess.end(process)
+                throw ChildTimeout(
+                    description: "`\(command)` (pid \(pid)) "
+                        + (read.ended ? "closed its output" : "timed out after \(timeout)")
+                        + " before printing \"\(text)\"; ended it. It printed: \(ChildProcess.tail(seen))")
+            }
+            return seen
         }
     }
 
@@ -90,17 +208,38 @@ public enum Executable {
         return argumentDirectory.appendingPathComponent(name)
     }
 
-    /// Starts `name` with `arguments`.
+    /// Starts `name` with `arguments`. A `wrapper` (such as `setpriv --reuid 65534 --`) runs it
+    /// through another command.
     public static func start(
-        _ arguments: [String], name: String = "surveycharts", environment: [String: String]? = nil
-    )
-        throws -> Running
+        _ arguments: [String], name: String = "surveycharts", environment: [String: String]? = nil,
+        wrapper: [String] = []
+    ) throws -> Running {
+        let executable = url(name).path
+        guard let command = wrapper.first else { return try launch(executable, arguments, environment: environment) }
+        return try launch(command, Array(wrapper.dropFirst()) + [executable] + arguments, environment: environment)
+    }
+
+    /// Starts any program (`/usr/bin/env python3 …`, `/usr/bin/prlimit`) with `arguments`, to be
+    /// finished, bounded, like a package executable.
+    public static func start(
+        program: String, _ arguments: [String], environment: [String: String]? = nil
+    ) throws
+        -> Running
+    {
+        try launch(program, arguments, environment: environment)
+    }
+
+    private static func launch(
+        _ path: String, _ arguments: [String], environment: [String: String]?
+    ) throws
+        -> Running
     {
         let process = Process()
-        process.executableURL = url(name)
+        process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments
         process.environment = environment ?? cleanEnvironment
-        let running = Running(process)
+        let command = ([URL(fileURLWithPath: path).lastPathComponent] + arguments).joined(separator: " ")
+        let running = Running(process, command: command)
         process.standardOutput = running.output
         process.standardError = running.error
         process.standardInput = running.standardInput
@@ -108,9 +247,22 @@ public enum Executable {
         return running
     }
 
-    /// Runs `name` with `arguments` to the end.
-    public static func run(_ arguments: [String], name: String = "surveycharts") throws -> Result {
-        try start(arguments, name: name).finish()
+    /// Runs `name` with `arguments` to the end, at most `timeout` (then it is ended and the run throws).
+    public static func run(
+        _ arguments: [String], name: String = "surveycharts", timeout: Duration = ChildProcess.defaultTimeout
+    ) throws -> Result {
+        try start(arguments, name: name).finish(within: timeout)
+    }
+
+    /// Runs a `surveycharts serve` that must refuse to start (a bad option, an unusable file) and
+    /// returns how it ended. `--port 0` and `--exit-with-parent` come first, so a serve that starts
+    /// after all takes no real port and cannot outlive the tests; past `timeout` it is ended and
+    /// the run throws `ChildTimeout`. Pass where its data would go (`ServerTests.Site.scratchArguments`).
+    public static func refusedServe(
+        _ arguments: [String], wrapper: [String] = [], timeout: Duration = .seconds(30)
+    ) throws -> Result {
+        try start(["serve", "--port", "0", "--exit-with-parent"] + arguments, wrapper: wrapper)
+            .finish(within: timeout, waitingFor: "to refuse to start and exit")
     }
 }
 
@@ -279,9 +431,11 @@ public final class ServerProcess: @unchecked Sendable {
     /// What the server printed on standard output before it listened.
     public private(set) var startupOutput = ""
 
-    /// Starts `surveycharts serve --port 0` with `arguments` and waits until it listens. A
-    /// `wrapper` (such as `prlimit --nofile=256`) runs the server through another command.
-    public init(_ arguments: [String], wrapper: [String] = []) throws {
+    /// Starts `surveycharts serve --port 0` with `arguments` and waits, at most `startupTimeout`,
+    /// until it listens. A `wrapper` (such as `prlimit --nofile=256`) runs the server through
+    /// another command. A server that neither listens nor exits in time is ended (SIGTERM, then
+    /// SIGKILL) and `ChildTimeout` says what was awaited.
+    public init(_ arguments: [String], wrapper: [String] = [], startupTimeout: Duration = .seconds(60)) throws {
         logPath = NSTemporaryDirectory() + "surveycharts-server-\(UUID().uuidString).log"
         guard FileManager.default.createFile(atPath: logPath, contents: nil) else {
             throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: logPath])
@@ -299,29 +453,49 @@ public final class ServerProcess: @unchecked Sendable {
         process.standardOutput = output
         process.standardError = FileHandle(forWritingAtPath: logPath)
         try process.run()
-        var seen = ""
-        while !seen.contains("listening on http://") || !seen.hasSuffix("\n") {
-            let chunk = output.fileHandleForReading.availableData
-            if chunk.isEmpty {
-                process.waitUntilExit()
-                let log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
-                try? FileManager.default.removeItem(atPath: logPath)
-                throw RawHTTP.Failure(description: "server exited \(process.terminationStatus): \(log)")
-            }
-            seen += String(decoding: chunk, as: UTF8.self)
+        let listening = "listening on http://"
+        let deadline = ContinuousClock.now + startupTimeout
+        let read = ChildProcess.read([output.fileHandleForReading.fileDescriptor], until: deadline) {
+            let seen = String(decoding: $0[0], as: UTF8.self)
+            return seen.contains(listening) && seen.hasSuffix("\n")
+        }
+        let seen = String(decoding: read.bytes[0], as: UTF8.self)
+        guard seen.contains(listening) && seen.hasSuffix("\n") else {
+            // It closed its output (it is exiting: a few seconds more), or the deadline passed. No
+            // `&&` here: its autoclosure would capture `self`, which is not initialized yet.
+            var exited = false
+            if read.ended { exited = ChildProcess.waitForExit(process, until: ContinuousClock.now + .seconds(10)) }
+            if !exited { ChildProcess.end(process) }
+            let log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+            try? FileManager.default.removeItem(atPath: logPath)
+            if exited { throw RawHTTP.Failure(description: "server exited \(process.terminationStatus): \(log)") }
+            let command = "surveycharts " + serve.joined(separator: " ")
+            throw ChildTimeout(
+                description: "timed out after \(startupTimeout) waiting for `\(command)` (pid "
+                    + "\(process.processIdentifier)) to print \"\(listening)\"; ended it with SIGTERM, then "
+                    + "SIGKILL. It printed: \(ChildProcess.tail(seen)) Its log: \(ChildProcess.tail(log))")
         }
         startupOutput = seen
-        let line = seen.split(separator: "\n").first { $0.contains("listening on http://") }!
+        let line = seen.split(separator: "\n").first { $0.contains(listening) }!
         port = Int(line.split(separator: ":").last!.trimmingCharacters(in: .whitespaces))!
         let metricsLine = seen.split(separator: "\n").first { $0.contains("metrics on http://") }
         metricsPort = metricsLine.flatMap { Int($0.split(separator: ":").last!.split(separator: "/").first!) } ?? 0
     }
 
-    /// Sends SIGTERM and waits; returns the exit status.
+    /// Sends SIGTERM and waits, at most `timeout`; returns the exit status. A server that has not
+    /// stopped by then is killed (SIGKILL), which its status shows (9, not 0), and this says so on
+    /// standard error: `stop()` runs in `defer`, where it cannot throw.
     @discardableResult
-    public func stop() -> Int32 {
+    public func stop(within timeout: Duration = .seconds(30)) -> Int32 {
         if process.isRunning { kill(process.processIdentifier, SIGTERM) }
-        process.waitUntilExit()
+        if !ChildProcess.waitForExit(process, until: ContinuousClock.now + timeout) {
+            FileHandle.standardError.write(
+                Data(
+                    ("ServerProcess: surveycharts serve (pid \(process.processIdentifier)) did not stop within "
+                        + "\(timeout) of SIGTERM; killed it (SIGKILL)\n").utf8))
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
         return process.terminationStatus
     }
 
@@ -481,32 +655,53 @@ public func isPNG(_ bytes: some Sequence<UInt8>) -> Bool {
 /// script has printed its first line, so the test knows it got that far.
 public final class ScriptProcess: @unchecked Sendable {
     let process = Process()
+    let output = Pipe()
     /// The first line the script printed.
     public private(set) var firstLine = ""
 
-    /// Runs `python3 -c source arguments...` and waits for its first line of output.
-    public init(python source: String, arguments: [String]) throws {
+    /// Runs `python3 -c source arguments...` and waits, at most `timeout`, for its first line of
+    /// output. A script that exits or stays silent until then is ended and the start throws.
+    public init(python source: String, arguments: [String], timeout: Duration = .seconds(30)) throws {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", "-c", source] + arguments
-        let output = Pipe()
         process.standardOutput = output
         try process.run()
-        firstLine = String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
+        let newline = UInt8(ascii: "\n")
+        let read = ChildProcess.read(
+            [output.fileHandleForReading.fileDescriptor], until: ContinuousClock.now + timeout
+        ) { $0[0].contains(newline) }
+        firstLine = String(decoding: read.bytes[0], as: UTF8.self)
+        guard read.bytes[0].contains(newline) else {
+            var exited = false
+            if read.ended { exited = ChildProcess.waitForExit(process, until: ContinuousClock.now + .seconds(5)) }
+            if !exited { ChildProcess.end(process) }
+            throw ChildTimeout(
+                description: "the Python script beside the test "
+                    + (exited ? "exited (\(process.terminationStatus))" : "timed out after \(timeout)")
+                    + " before printing its first line; it printed: \(firstLine)")
+        }
     }
 
     deinit { stop() }
 
     public var isRunning: Bool { process.isRunning }
 
-    /// Waits for the script to end; its exit status.
+    /// Waits, at most `timeout`, for the script to end; its exit status. A script still running
+    /// then is ended and the wait throws.
     @discardableResult
-    public func waitUntilExit() -> Int32 {
-        process.waitUntilExit()
+    public func waitUntilExit(within timeout: Duration = .seconds(60)) throws -> Int32 {
+        guard ChildProcess.waitForExit(process, until: ContinuousClock.now + timeout) else {
+            ChildProcess.end(process)
+            throw ChildTimeout(
+                description: "timed out after \(timeout) waiting for the Python script beside the test "
+                    + "(pid \(process.processIdentifier)) to exit; ended it with SIGTERM, then SIGKILL")
+        }
         return process.terminationStatus
     }
 
     /// Kills the script if it still runs, and waits for it.
     public func stop() {
+        guard process.processIdentifier != 0 else { return }  // never started
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
     }

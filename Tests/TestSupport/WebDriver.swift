@@ -39,6 +39,8 @@ public final class BrowserSession: @unchecked Sendable {
     /// The W3C key of an element reference.
     static let elementKey = "element-6066-11e4-a52e-4f735466cecf"
 
+    /// The screen the browser was started with.
+    public let viewport: Viewport
     private let driver = Process()
     private let profile: TemporaryDirectory
     private let driverLog: String
@@ -55,6 +57,7 @@ public final class BrowserSession: @unchecked Sendable {
 
     /// Starts chromedriver and a headless Chromium with `viewport`.
     public init(viewport: Viewport = .desktop()) throws {
+        self.viewport = viewport
         profile = try TemporaryDirectory()
         driverPort = try Self.freePort()
         driverLog = profile.path + "/chromedriver.log"
@@ -235,20 +238,55 @@ public final class BrowserSession: @unchecked Sendable {
 
     // MARK: What the page did
 
+    /// A screenshot, and the size the browser says it should have.
+    public struct Screenshot: Sendable {
+        /// The PNG file's bytes.
+        public var png: Data
+        /// The viewport in device pixels when the shot was taken, which the PNG should measure.
+        public var expectedWidth: Int, expectedHeight: Int
+        /// For a whole-page shot, how many CSS pixels of the page lay below the window (0: none).
+        public var pageHeightLeftOut = 0
+    }
+
     /// A PNG of the viewport.
-    public func screenshot() throws -> Data {
+    public func screenshot() throws -> Screenshot {
         guard let text = try session("GET", "/screenshot") as? String, let data = Data(base64Encoded: text) else {
             throw Failure(description: "no screenshot")
         }
-        return data
+        // A phone's shot is its emulated screen, whatever width the page lays out at (980 px without
+        // a viewport meta tag); a desktop's is the window less its frame, which only the page knows.
+        if viewport.isMobile {
+            return Screenshot(
+                png: data, expectedWidth: viewport.width * viewport.pixelRatio,
+                expectedHeight: viewport.height * viewport.pixelRatio)
+        }
+        let size = try integers(
+            "return [Math.round(innerWidth * devicePixelRatio), Math.round(innerHeight * devicePixelRatio)]", count: 2)
+        return Screenshot(png: data, expectedWidth: size[0], expectedHeight: size[1])
     }
 
     /// A PNG of the whole page: the window grows to the page's height first (desktop only).
-    public func fullPageScreenshot() throws -> Data {
-        let height = try run("return Math.ceil(document.documentElement.scrollHeight)") as? Int ?? 900
-        let width = try run("return window.outerWidth") as? Int ?? 1200
-        _ = try session("POST", "/window/rect", ["width": width, "height": min(height + 120, 8000)])
-        return try screenshot()
+    public func fullPageScreenshot() throws -> Screenshot {
+        let page = try integers(
+            "return [Math.ceil(document.documentElement.scrollHeight), outerWidth, outerHeight - innerHeight]",
+            count: 3)
+        // The window's frame takes its share of the height (143 px in headless Chromium 156): the fixed
+        // 120 px allowance this replaced cut the bottom 23 px off every page taller than the window.
+        _ = try session("POST", "/window/rect", ["width": page[1], "height": min(page[0] + page[2], 8000)])
+        var shot = try screenshot()
+        let leftOut = try integers(
+            "return [Math.ceil(document.documentElement.scrollHeight) - innerHeight]", count: 1)
+        shot.pageHeightLeftOut = max(0, leftOut[0])
+        return shot
+    }
+
+    /// Runs `script`, which returns `count` integers.
+    private func integers(_ script: String, count: Int) throws -> [Int] {
+        let value = try run(script)
+        guard let numbers = value as? [Int], numbers.count == count else {
+            throw Failure(description: "wanted \(count) integers from `\(script)`, got \(String(describing: value))")
+        }
+        return numbers
     }
 
     /// Console messages since the last call (`level`, `message`).

@@ -1,0 +1,93 @@
+import ChartCache
+import Foundation
+import PieChart
+import Surveys
+
+/// What a pre-render run did.
+public struct PrerenderReport: Sendable, Hashable {
+    /// Charts this run rendered.
+    public var rendered = 0
+    /// Charts that already existed (or that another process published meanwhile).
+    public var skipped = 0
+    /// Charts that failed, with the reason.
+    public var failures: [String] = []
+    /// Wall time.
+    public var seconds = 0.0
+
+    /// Charts handled per second.
+    public var chartsPerSecond: Double { seconds > 0 ? Double(rendered + skipped + failures.count) / seconds : 0 }
+
+    /// `rendered 12, skipped 0, failed 0, 0.1 s, 120 charts/s`
+    public var summary: String {
+        String(
+            format: "rendered %d, skipped %d, failed %d, %.1f s, %.0f charts/s", rendered, skipped, failures.count,
+            seconds, chartsPerSecond)
+    }
+}
+
+/// Renders every chart (each variant the pages use, 1x and 2x) of completed surveys through the cache, so nothing is ever
+/// rendered twice, even beside running servers and other pre-renders.
+public struct Prerenderer: Sendable {
+    let cache: ChartCache
+    let renderer = PieChartRenderer()
+
+    /// Uses `cache` (its pool decides how many charts render at once).
+    public init(cache: ChartCache) { self.cache = cache }
+
+    /// Every chart of `survey`: names and specs, every variant at 1x and 2x for each question.
+    public static func charts(of survey: Survey) throws -> [(name: ChartName, spec: ChartSpec)] {
+        try survey.questions.flatMap { question -> [(name: ChartName, spec: ChartSpec)] in
+            try QuestionCharts.names(for: question).all.map { chart in
+                (chart.name, try QuestionCharts.spec(for: question, variant: chart.variant, scale: chart.scale))
+            }
+        }
+    }
+
+    /// Renders the charts of `surveys`, reporting progress as (done, total).
+    public func run(surveys: [Survey], progress: (@Sendable (Int, Int) -> Void)? = nil) async -> PrerenderReport {
+        let start = ContinuousClock.now
+        var report = PrerenderReport()
+        var work: [(name: ChartName, spec: ChartSpec)] = []
+        for survey in surveys {
+            do {
+                work += try Self.charts(of: survey)
+            } catch {
+                report.failures.append("survey \(survey.id): \(error)")
+            }
+        }
+        let total = work.count
+        // Keep the pool busy without queueing thousands of requests against their deadline.
+        let inFlight = max(2, cache.configuration.blockingThreads * 2)
+        await withTaskGroup(of: (String, Result<CacheOutcome, Error>).self) { group in
+            var next = 0
+            func addNext() {
+                guard next < work.count else { return }
+                let (name, spec) = work[next]
+                next += 1
+                group.addTask { [cache, renderer] in
+                    do {
+                        let chart = try await cache.chart(named: name) { try renderer.render(spec).png }
+                        return (name.fileName, .success(chart.outcome))
+                    } catch {
+                        return (name.fileName, .failure(error))
+                    }
+                }
+            }
+            for _ in 0..<inFlight { addNext() }
+            var done = 0
+            for await (name, result) in group {
+                switch result {
+                case .success(.rendered): report.rendered += 1
+                case .success: report.skipped += 1
+                case .failure(let error): report.failures.append("\(name): \(error)")
+                }
+                done += 1
+                progress?(done, total)
+                addNext()
+            }
+        }
+        let elapsed = ContinuousClock.now - start
+        report.seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        return report
+    }
+}

@@ -1,0 +1,88 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import Surveys
+
+/// `POST /surveys/:id`: a ballot, recorded in one transaction, answered 303 only once committed.
+struct BallotRoutes: Sendable {
+    let store: any SurveyStore
+    let pages: Pages
+    let ballotIntegrity: BallotIntegrity
+    let maximumBodyBytes: Int
+    let site: SiteConfiguration
+    let logger: Logger
+    /// Surveys as ballots last saw them, for a second: the store checks every ballot again
+    /// inside its transaction, so this read only shapes the answer, and skipping it keeps a
+    /// ballot to one trip to the database.
+    let ballotSurveys = BoundedCache<Int64, Survey>(capacity: 1024)
+
+    func addRoutes(to router: Router<SurveyRequestContext>) {
+        router.post("/surveys/:id") { request, context in try await vote(request, context: context) }
+    }
+
+    func vote(_ request: Request, context: SurveyRequestContext) async throws -> Response {
+        if let reason = BallotIntegrity.crossSiteReason(request) {
+            logger.notice("refused a ballot for \(request.uri.path): \(reason)")
+            throw ServiceError(
+                .forbidden, code: .crossSite, title: "Ballot refused",
+                "This ballot was sent from another site, so it was not counted. To vote, open the survey on this "
+                    + "site and use its form.")
+        }
+        guard let id = context.surveyID else { throw ServiceError.noSuchSurvey() }
+        let survey: Survey
+        if let recent = ballotSurveys.fresh(id, lifetime: .seconds(1)) {
+            survey = recent
+        } else {
+            survey = try await store.anySurvey(context)
+            ballotSurveys.store(survey.id, survey)
+        }
+        var request = request
+        let body = try await request.collectBody(upTo: maximumBodyBytes)
+        let today = site.today
+        guard survey.state(on: today) == .open else { throw ServiceError.notTakingVotes(survey, today: today) }
+        if ballotIntegrity.hasVoted(request, surveyID: survey.id) { throw ServiceError.alreadyVoted(survey) }
+        guard let fields = FormDecoding.fields(String(buffer: body)) else {
+            return badBallot(survey, "The form data could not be read.", chosen: [:], missing: [])
+        }
+        var choices: [Int64: Int64] = [:]
+        for (name, value) in fields {
+            guard name.hasPrefix("q"), let question = Int64(name.dropFirst()), let answer = Int64(value) else {
+                return badBallot(survey, "Unexpected field \"\(name)\".", chosen: choices, missing: [])
+            }
+            guard choices[question] == nil else {
+                return badBallot(survey, "Question \(question) was answered twice.", chosen: [:], missing: [])
+            }
+            choices[question] = answer
+        }
+        do {
+            let browser = ballotIntegrity.browser(request, surveyID: survey.id)
+            try await store.record(Ballot(choices: choices, browser: browser), surveyID: survey.id, on: today)
+        } catch let error as SurveyStoreError where error.code == .invalidBallot {
+            let missing = Set(survey.questions.map(\.id).filter { choices[$0] == nil })
+            let message =
+                missing.isEmpty
+                ? error.description
+                : missing.count == 1 ? "Please answer this question too:" : "Please answer these questions too:"
+            return badBallot(survey, message, chosen: choices, missing: missing)
+        } catch let error as SurveyStoreError where error.code == .alreadyVoted {
+            throw ServiceError.alreadyVoted(survey)
+        } catch let error as SurveyStoreError where error.code == .notOpen {
+            throw ServiceError.notTakingVotes(survey, today: site.today)
+        } catch let error as SurveyStoreError where error.code == .notFound {
+            throw ServiceError.noSuchSurvey()  // deleted since `ballotSurveys` saw it
+        }
+        var response = Response(
+            status: .seeOther, headers: [.location: "/surveys/\(survey.id)/thanks", .contentLength: "0"])
+        if let cookie = ballotIntegrity.votedCookie(surveyID: survey.id, secure: context.client.isHTTPS) {
+            response.headers[.setCookie] = cookie
+        }
+        return response
+    }
+
+    private func badBallot(_ survey: Survey, _ message: String, chosen: [Int64: Int64], missing: Set<Int64>) -> Response
+    {
+        .html(pages.form(survey, error: message, chosen: chosen, missing: missing), status: .badRequest)
+    }
+}

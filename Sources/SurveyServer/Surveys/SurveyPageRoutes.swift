@@ -1,0 +1,113 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import StaticFiles
+import Surveys
+
+/// The public pages: the home lists, a survey (its form, thanks, or results), and `results.json`.
+struct SurveyPageRoutes: Sendable {
+    let store: any SurveyStore
+    let site: SiteConfiguration
+    let pages: Pages
+    let ballotIntegrity: BallotIntegrity
+    let caches: PageCaches
+
+    func addRoutes(to router: Router<SurveyRequestContext>) {
+        router.get("/") { request, _ in try await home(request) }
+        router.get("/surveys/:id") { request, context in try await survey(request, context: context) }
+        router.get("/surveys/:id/thanks") { _, context in
+            Response.html(pages.thanks(try await store.publicSurvey(context, today: site.today)))
+        }
+        router.get("/surveys/:id/results.json") { request, context in
+            let survey = try await store.publicSurvey(context, today: site.today)
+            guard survey.state(on: site.today) == .completed else {
+                throw ServiceError(
+                    .notFound, code: .notCompleted, title: "Results not published",
+                    "results are published when the survey closes")
+            }
+            return try SurveyResultsDocument(survey).response(from: request, context: context)
+        }
+    }
+
+    /// Surveys per page of each home-page list.
+    static let homePageSize = 50
+
+    private func home(_ request: Request) async throws -> Response {
+        let open = try Self.pageNumber(request, "open")
+        let recent = try Self.pageNumber(request, "recent")
+        let today = site.today
+        let key = "\(today) \(open) \(recent)"
+        if let page = caches.home.fresh(key, lifetime: site.pageLifetime) { return .html(page) }
+        let home = try await store.homeSurveys(
+            on: today, recentDays: 14, activePage: open, completedPage: recent, pageSize: Self.homePageSize)
+        guard open <= home.active.count, recent <= home.completed.count else {
+            throw ServiceError(
+                .notFound, code: .noSuchPage, title: "No such page",
+                "This list has no page that far; the first page has the newest surveys.")
+        }
+        let page = ByteBuffer(string: pages.home(active: home.active, completed: home.completed))
+        caches.home.store(key, page, bytes: page.readableBytes)
+        return .html(page)
+    }
+
+    private func survey(_ request: Request, context: SurveyRequestContext) async throws -> Response {
+        // A fresh rendered page of a completed survey needs no database read.
+        if let id = context.surveyID, let cached = caches.results.fresh(id, lifetime: site.pageLifetime),
+            cached.survey.state(on: site.today) == .completed
+        {
+            return resultsResponse(request, page: cached.page, etag: cached.etag)
+        }
+        let survey = try await store.publicSurvey(context, today: site.today)
+        switch survey.state(on: site.today) {
+        case .upcoming: throw ServiceError.noSuchSurvey()
+        case .open:
+            if ballotIntegrity.hasVoted(request, surveyID: survey.id) { return .html(pages.thanks(survey)) }
+            var response = Response.html(pages.form(survey))
+            if let token = ballotIntegrity.tokenCookie(request, surveyID: survey.id, secure: context.client.isHTTPS) {
+                response.headers[.setCookie] = token
+            }
+            return response
+        case .completed:
+            let (page, etag) = try caches.results.page(for: survey, lifetime: site.pageLifetime) {
+                try pages.results(survey)
+            }
+            return resultsResponse(request, page: page, etag: etag)
+        }
+    }
+
+    /// A completed survey's page never changes: it carries a strong ETag.
+    private func resultsResponse(_ request: Request, page: ByteBuffer, etag: String) -> Response {
+        if let match = request.headers[.ifNoneMatch], StaticFileRules.matchesWeakly(match, etag: etag) {
+            return Response(status: .notModified, headers: [.eTag: etag])
+        }
+        var response = Response.html(page)
+        response.headers[.eTag] = etag
+        return response
+    }
+
+    /// The page number in query parameter `name` (1 when absent).
+    static func pageNumber(_ request: Request, _ name: String) throws -> Int {
+        guard let text = request.uri.queryParameters.get(name) else { return 1 }
+        guard let number = Int(text), (1...1_000_000).contains(number) else {
+            throw ServiceError(
+                .badRequest, code: .badPage, title: "Bad request",
+                "The page number “\(text)” is not a whole number from 1.")
+        }
+        return number
+    }
+}
+
+/// The rendered pages the public routes reuse, each bounded in entries and bytes, so crawling
+/// every page of a large site cannot grow the server.
+final class PageCaches: Sendable {
+    /// The home page's lists by day and page numbers.
+    let home = BoundedCache<String, ByteBuffer>(capacity: 256, byteCapacity: 16 << 20)
+    /// Completed surveys' results pages.
+    let results = ResultsPageCache()
+
+    /// Pages and bytes held, for `/metrics`.
+    var held: (count: Int, bytes: Int) {
+        (results.pages.count + home.count, results.pages.bytes + home.bytes)
+    }
+}
