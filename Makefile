@@ -26,7 +26,7 @@ BROWSER_TESTS = SurveyServerTests.BrowserTests
 POSTGRES_HTTP_TESTS = SurveyServerTests.ServerTests|SurveyServerTests.AdminAuthTests|SurveyServerTests.AdminFormTests|SurveyServerTests.HomePageTests
 
 test-deps:
-	@scripts/install-deps.sh chromium chromium-driver postgresql nginx-light
+	@scripts/install-deps.sh chromium chromium-driver postgresql nginx-light systemd prometheus
 	@scripts/fetch-axe.sh
 
 # Every pass runs beside one throwaway PostgreSQL cluster (scripts/with-postgres.sh), removed at the end.

@@ -82,6 +82,7 @@ let package = Package(
                 "Surveys",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: ours
         ),
@@ -163,6 +164,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: ours
         ),
@@ -220,7 +222,11 @@ let package = Package(
                 .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
             ],
             swiftSettings: ours),
-        .testTarget(name: "StaticFilesTests", dependencies: ["StaticFiles"], swiftSettings: ours),
+        .testTarget(
+            name: "StaticFilesTests",
+            dependencies: ["StaticFiles", .product(name: "HummingbirdTesting", package: "hummingbird")],
+            swiftSettings: ours),
+        .testTarget(name: "ServerLoggingTests", dependencies: ["ServerLogging"], swiftSettings: ours),
         .testTarget(
             name: "SurveyServerTests",
             dependencies: [

@@ -50,32 +50,10 @@ public struct ChartName: Hashable, Sendable, CustomStringConvertible {
 
     private static let allowedBytes = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.@+".utf8)
 
-    private init(trusted fileName: String) {
-        self.fileName = fileName
-    }
-
-    /// The name of a chart that belongs to no question (an API spec): `c-<16 hex digits>[@2x].png`.
-    public static func adHoc(key: ChartKey, scale: Int = 1) -> ChartName {
-        ChartName(trusted: "c-\(key.shortHex)\(suffix(scale)).png")
-    }
-
-    /// Whether `fileName` has the shape `adHoc` gives: an API chart, which belongs to no question.
-    public static func isAPIChart(_ fileName: String) -> Bool {
-        var bytes = Array(fileName.utf8)[...]
-        guard bytes.starts(with: "c-".utf8), bytes.suffix(4).elementsEqual(".png".utf8) else { return false }
-        bytes = bytes.dropFirst(2).dropLast(4)
-        if bytes.suffix(3).elementsEqual("@2x".utf8) || bytes.suffix(3).elementsEqual("@3x".utf8) {
-            bytes = bytes.dropLast(3)
-        }
-        return bytes.count == 16 && bytes.allSatisfy { (48...57).contains($0) || (97...102).contains($0) }
-    }
-
     /// The hidden file a writer fills before publishing: `.<name>.pending`.
     public var pendingFileName: String { ".\(fileName).pending" }
 
     public var description: String { fileName }
-
-    private static func suffix(_ scale: Int) -> String { scale == 1 ? "" : "@\(scale)x" }
 
     private static func quoted(_ text: String) -> String {
         let escaped = text.unicodeScalars.map { scalar -> String in

@@ -66,7 +66,7 @@ public final class SurveyChartFiles: Sendable {
     public func render(_ spec: ChartSpec) async throws -> CachedChart {
         var unscaled = spec
         unscaled.scale = 1
-        let name = ChartName.adHoc(key: ChartKey(material: unscaled.cacheKeyMaterial), scale: spec.scale)
+        let name = APIChartNames.name(key: ChartKey(material: unscaled.cacheKeyMaterial), scale: spec.scale)
         return try await cache.chart(named: name) { [renderer] in try renderer.render(spec).png }
     }
 

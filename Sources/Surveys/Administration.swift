@@ -108,18 +108,18 @@ public enum SurveyEditRules {
         for (q, question) in entry.questions.enumerated() {
             if let id = question.id, !currentQuestions.contains(id) {
                 throw SurveyStoreError(
-                    .invalidEdit, field: "questions[\(q)].id", "question \(id) is not part of this survey")
+                    .invalidEdit, field: .question(q).key("id"), "question \(id) is not part of this survey")
             }
             for (a, answer) in question.answers.enumerated() {
                 guard let id = answer.id else { continue }
                 guard let home = answerHome[id] else {
                     throw SurveyStoreError(
-                        .invalidEdit, field: "questions[\(q)].answers[\(a)].id",
+                        .invalidEdit, field: .answer(a, ofQuestion: q).key("id"),
                         "answer \(id) is not part of this survey")
                 }
                 if home.question != question.id, home.answer.votes > 0 {
                     throw SurveyStoreError(
-                        .invalidEdit, field: "questions[\(q)].answers[\(a)].text",
+                        .invalidEdit, field: .answer(a, ofQuestion: q).key("text"),
                         "“\(home.answer.text)” holds \(home.answer.votes) votes, so it cannot move to another question")
                 }
             }
@@ -129,7 +129,7 @@ public enum SurveyEditRules {
             for answer in question.answers where !kept.contains(answer.id) && answer.votes > 0 {
                 let position = entry.questions.firstIndex { $0.id == question.id }
                 throw SurveyStoreError(
-                    .invalidEdit, field: position.map { "questions[\($0)].answers" } ?? "questions[\(q)]",
+                    .invalidEdit, field: position.map { FieldPath.question($0).key("answers") } ?? .question(q),
                     "“\(answer.text)” holds \(answer.votes) votes, so it cannot be deleted")
             }
         }
@@ -283,11 +283,11 @@ public struct SiteSnapshot: Sendable, Hashable {
 /// into its SQL, first checking that a given id is free.
 public enum SurveyImportStep: Sendable, Equatable {
     /// A survey; the questions after it go in it.
-    case survey(id: Int64?, title: String, opens: CalendarDay, closes: CalendarDay, path: String)
+    case survey(id: Int64?, title: String, opens: CalendarDay, closes: CalendarDay, path: FieldPath)
     /// A question of the last survey; the answers after it go in it.
-    case question(id: Int64?, position: Int, text: String, path: String)
+    case question(id: Int64?, position: Int, text: String, path: FieldPath)
     /// An answer of the last question.
-    case answer(id: Int64?, position: Int, text: String, votes: Int, path: String)
+    case answer(id: Int64?, position: Int, text: String, votes: Int, path: FieldPath)
 
     /// The table the row goes in.
     public var table: String {
@@ -306,7 +306,7 @@ public enum SurveyImportStep: Sendable, Equatable {
     }
 
     /// The row's place in the document, for errors (`surveys[0].questions[1]`).
-    public var path: String {
+    public var path: FieldPath {
         switch self {
         case .survey(_, _, _, _, let path), .question(_, _, _, let path), .answer(_, _, _, _, let path): return path
         }
@@ -319,17 +319,17 @@ public enum SurveyImportRules {
     public static func steps(_ document: SurveyDocument) -> [SurveyImportStep] {
         var steps: [SurveyImportStep] = []
         for (s, survey) in document.surveys.enumerated() {
-            let path = "surveys[\(s)]"
+            let path = FieldPath("surveys").index(s)
             steps.append(
                 .survey(id: survey.id, title: survey.title, opens: survey.opens, closes: survey.closes, path: path))
             for (q, question) in survey.questions.enumerated() {
-                let questionPath = "\(path).questions[\(q)]"
+                let questionPath = path.key("questions").index(q)
                 steps.append(.question(id: question.id, position: q, text: question.text, path: questionPath))
                 for (a, answer) in question.answers.enumerated() {
                     steps.append(
                         .answer(
                             id: answer.id, position: a, text: answer.text, votes: answer.votes ?? 0,
-                            path: "\(questionPath).answers[\(a)]"))
+                            path: questionPath.key("answers").index(a)))
                 }
             }
         }
@@ -352,7 +352,7 @@ public enum SurveyImportRules {
     /// The error for a row whose given id is taken: the whole import is refused.
     public static func idTaken(_ step: SurveyImportStep) -> SurveyStoreError {
         SurveyStoreError(
-            .invalidImport, field: "\(step.path).id",
+            .invalidImport, field: step.path.key("id"),
             "\(step.table) \(step.id.map(String.init) ?? "?") already exists; omit the id to get a new one")
     }
 }

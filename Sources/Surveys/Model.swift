@@ -41,7 +41,7 @@ extension SurveyStoreError {
         _ questionID: Int64, fileID: String = #fileID, line: Int = #line
     ) -> SurveyStoreError {
         SurveyStoreError(
-            .invalidBallot, field: "q\(questionID)",
+            .invalidBallot, field: .ballotQuestion(questionID),
             "cannot take more votes: its answers already count \(Answer.maximumVotes), the most a question can hold; "
                 + "nothing was recorded", fileID: fileID, line: line)
     }

@@ -322,7 +322,8 @@ public final class SQLiteSurveyStore: SurveyStore {
                                         arguments: [answerID, questionID])
                                     if exists == true { throw SurveyStoreError.questionFull(questionID) }
                                     throw SurveyStoreError(
-                                        .invalidBallot, field: "q\(questionID)", "answer \(answerID) vanished")
+                                        .invalidBallot, field: .ballotQuestion(questionID),
+                                        "answer \(answerID) vanished")
                                 }
                             }
                             return .commit

@@ -78,10 +78,10 @@ public struct SurveyDocument: Sendable, Hashable, Codable {
     /// Checks everything a decoder cannot: text lengths, dates in order, counts, unique ids.
     /// - Throws: `SurveyStoreError` (`invalidImport`) naming the JSON path of the first problem.
     public func validate() throws {
-        func invalid(_ path: String, _ message: String) -> SurveyStoreError {
+        func invalid(_ path: FieldPath, _ message: String) -> SurveyStoreError {
             SurveyStoreError(.invalidImport, field: path, message)
         }
-        func checkText(_ text: String, _ path: String) throws {
+        func checkText(_ text: String, _ path: FieldPath) throws {
             if text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { throw invalid(path, "must not be empty") }
             if text.utf8.count > Self.maximumTextBytes {
                 throw invalid(path, "must be at most \(Self.maximumTextBytes) bytes of UTF-8, got \(text.utf8.count)")
@@ -92,57 +92,57 @@ public struct SurveyDocument: Sendable, Hashable, Codable {
             if text.unicodeScalars.contains(where: { $0.value == 0 }) { throw invalid(path, "must not contain NUL") }
         }
         var surveyIDs = Set<Int64>(), questionIDs = Set<Int64>(), answerIDs = Set<Int64>()
-        func checkID(_ id: Int64?, _ seen: inout Set<Int64>, _ path: String, _ kind: String) throws {
+        func checkID(_ id: Int64?, _ seen: inout Set<Int64>, _ path: FieldPath, _ kind: String) throws {
             guard let id else { return }
-            guard id > 0 else { throw invalid("\(path).id", "must be a positive integer, got \(id)") }
-            guard seen.insert(id).inserted else { throw invalid("\(path).id", "\(kind) id \(id) appears twice") }
+            guard id > 0 else { throw invalid(path.key("id"), "must be a positive integer, got \(id)") }
+            guard seen.insert(id).inserted else { throw invalid(path.key("id"), "\(kind) id \(id) appears twice") }
         }
         for (s, survey) in surveys.enumerated() {
-            let path = "surveys[\(s)]"
+            let path = FieldPath("surveys").index(s)
             try checkID(survey.id, &surveyIDs, path, "survey")
-            try checkText(survey.title, "\(path).title")
+            try checkText(survey.title, path.key("title"))
             guard survey.opens <= survey.closes else {
-                throw invalid("\(path).closes", "must not be before opens (\(survey.opens)), got \(survey.closes)")
+                throw invalid(path.key("closes"), "must not be before opens (\(survey.opens)), got \(survey.closes)")
             }
             guard !survey.questions.isEmpty else {
-                throw invalid("\(path).questions", "must hold at least one question")
+                throw invalid(path.key("questions"), "must hold at least one question")
             }
             var questionTexts: [String: Int] = [:]
             for (q, question) in survey.questions.enumerated() {
-                let questionPath = "\(path).questions[\(q)]"
+                let questionPath = path.key("questions").index(q)
                 try checkID(question.id, &questionIDs, questionPath, "question")
-                try checkText(question.text, "\(questionPath).text")
+                try checkText(question.text, questionPath.key("text"))
                 if let first = questionTexts.updateValue(q, forKey: Self.comparable(question.text)) {
-                    throw invalid("\(questionPath).text", "repeats question \(first + 1) (“\(question.text)”)")
+                    throw invalid(questionPath.key("text"), "repeats question \(first + 1) (“\(question.text)”)")
                 }
                 guard (2...Self.maximumAnswers).contains(question.answers.count) else {
                     throw invalid(
-                        "\(questionPath).answers",
+                        questionPath.key("answers"),
                         "must hold 2 to \(Self.maximumAnswers) answers, got \(question.answers.count)")
                 }
                 var answerTexts: [String: Int] = [:]
                 var votes = 0
                 for (a, answer) in question.answers.enumerated() {
-                    let answerPath = "\(questionPath).answers[\(a)]"
+                    let answerPath = questionPath.key("answers").index(a)
                     try checkID(answer.id, &answerIDs, answerPath, "answer")
-                    try checkText(answer.text, "\(answerPath).text")
+                    try checkText(answer.text, answerPath.key("text"))
                     if let first = answerTexts.updateValue(a, forKey: Self.comparable(answer.text)) {
-                        throw invalid("\(answerPath).text", "repeats answer \(first + 1) (“\(answer.text)”)")
+                        throw invalid(answerPath.key("text"), "repeats answer \(first + 1) (“\(answer.text)”)")
                     }
                     if let count = answer.votes, count < 0 {
-                        throw invalid("\(answerPath).votes", "must be a non-negative whole number, got \(count)")
+                        throw invalid(answerPath.key("votes"), "must be a non-negative whole number, got \(count)")
                     }
                     // Past the cap a chart cannot draw the question, and counts near `Int64.max`
                     // overflow on the next ballot (see `Answer.maximumVotes`).
                     if let count = answer.votes, count > Answer.maximumVotes {
-                        throw invalid("\(answerPath).votes", "must be at most \(Answer.maximumVotes), got \(count)")
+                        throw invalid(answerPath.key("votes"), "must be at most \(Answer.maximumVotes), got \(count)")
                     }
                     // At most 64 answers of at most 2^53 − 1 each: the sum cannot overflow.
                     votes += answer.votes ?? 0
                 }
                 if votes > Answer.maximumVotes {
                     throw invalid(
-                        "\(questionPath).answers",
+                        questionPath.key("answers"),
                         "the votes must add up to at most \(Answer.maximumVotes), got \(votes)")
                 }
             }
@@ -156,16 +156,8 @@ public struct SurveyDocument: Sendable, Hashable, Codable {
 
     /// Turns a decoding error into a one-line message with the JSON path.
     static func describe(_ error: DecodingError) -> SurveyStoreError {
-        func path(_ codingPath: [CodingKey]) -> String {
-            var text = ""
-            for key in codingPath {
-                if let index = key.intValue {
-                    text += "[\(index)]"
-                } else {
-                    text += (text.isEmpty ? "" : ".") + key.stringValue
-                }
-            }
-            return text.isEmpty ? "$" : text
+        func path(_ codingPath: [CodingKey]) -> FieldPath {
+            FieldPath(codingPath.map { key in key.intValue.map { .index($0) } ?? .key(key.stringValue) })
         }
         switch error {
         case .keyNotFound(let key, let context):
@@ -179,11 +171,11 @@ public struct SurveyDocument: Sendable, Hashable, Codable {
             let detail = (context.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String
             if context.codingPath.isEmpty {
                 return SurveyStoreError(
-                    .invalidImport, field: "$", "is not valid JSON (\(detail ?? context.debugDescription))")
+                    .invalidImport, field: .document, "is not valid JSON (\(detail ?? context.debugDescription))")
             }
             return SurveyStoreError(.invalidImport, field: path(context.codingPath), context.debugDescription)
         @unknown default:
-            return SurveyStoreError(.invalidImport, field: "$", "\(error)")
+            return SurveyStoreError(.invalidImport, field: .document, "\(error)")
         }
     }
 
@@ -214,10 +206,8 @@ extension SurveyDocument.SurveyEntry {
         do {
             try SurveyDocument(surveys: [self]).validate()
         } catch let error as SurveyStoreError {
-            var field = error.field ?? ""
-            if field.hasPrefix("surveys[0].") { field.removeFirst("surveys[0].".count) }
-            if field == "surveys[0]" { field = "" }
-            throw SurveyStoreError(.invalidEdit, field: field.isEmpty ? nil : field, error.message)
+            let field = error.path?.dropping(FieldPath("surveys").index(0)).flatMap { $0.components.isEmpty ? nil : $0 }
+            throw SurveyStoreError(.invalidEdit, field: field, error.message)
         }
     }
 }

@@ -29,15 +29,17 @@ public struct Ballot: Sendable, Hashable {
         }
         let questions = Dictionary(uniqueKeysWithValues: survey.questions.map { ($0.id, $0) })
         if let stray = choices.keys.sorted().first(where: { questions[$0] == nil }) {
-            throw SurveyStoreError(.invalidBallot, field: "q\(stray)", "is not a question of this survey")
+            throw SurveyStoreError(.invalidBallot, field: .ballotQuestion(stray), "is not a question of this survey")
         }
         for question in survey.questions {
             guard let answerID = choices[question.id] else {
-                throw SurveyStoreError(.invalidBallot, field: "q\(question.id)", "needs an answer: \(question.text)")
+                throw SurveyStoreError(
+                    .invalidBallot, field: .ballotQuestion(question.id), "needs an answer: \(question.text)")
             }
             guard question.answers.contains(where: { $0.id == answerID }) else {
                 throw SurveyStoreError(
-                    .invalidBallot, field: "q\(question.id)", "answer \(answerID) is not an answer to this question")
+                    .invalidBallot, field: .ballotQuestion(question.id),
+                    "answer \(answerID) is not an answer to this question")
             }
         }
     }

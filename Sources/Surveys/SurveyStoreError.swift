@@ -25,17 +25,21 @@ public struct SurveyStoreError: Error, CustomStringConvertible, Sendable, Equata
 
     /// What kind of failure.
     public var code: Code
-    /// The form field or JSON path at fault (`q3`, `surveys[0].questions[1].text`), if any.
-    public var field: String?
+    /// The path at fault (`surveys[0].questions[1].text`), if any.
+    public var path: FieldPath?
+    /// `path` as text, for messages and JSON bodies.
+    public var field: String? { path?.description }
     /// What is wrong and how to fix it.
     public var message: String
     /// Where in our sources the failure was detected.
     public var location: String
 
     /// Creates an error; `location` defaults to the caller's file and line.
-    public init(_ code: Code, field: String? = nil, _ message: String, fileID: String = #fileID, line: Int = #line) {
+    public init(
+        _ code: Code, field: FieldPath? = nil, _ message: String, fileID: String = #fileID, line: Int = #line
+    ) {
         self.code = code
-        self.field = field
+        self.path = field
         self.message = message
         self.location = "\(fileID):\(line)"
     }
@@ -43,6 +47,6 @@ public struct SurveyStoreError: Error, CustomStringConvertible, Sendable, Equata
     public var description: String { field.map { "\($0): \(message)" } ?? message }
 
     public static func == (lhs: Self, rhs: Self) -> Bool {
-        lhs.code == rhs.code && lhs.field == rhs.field && lhs.message == rhs.message
+        lhs.code == rhs.code && lhs.path == rhs.path && lhs.message == rhs.message
     }
 }

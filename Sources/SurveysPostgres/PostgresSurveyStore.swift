@@ -1,7 +1,9 @@
 import Foundation
 import Logging
 import PostgresNIO
+import ServiceLifecycle
 import Surveys
+import Synchronization
 
 /// The PostgreSQL store, on postgres-nio: for sites that run `serve` on several machines.
 ///
@@ -26,14 +28,45 @@ public final class PostgresSurveyStore: SurveyStore {
     public let configuration: Configuration
     let client: PostgresClient
     let logger: Logger
-    private let running: Task<Void, Never>
+    /// The client's own task, when this store runs it (`init(configuration:logger:)`).
+    private let running = Mutex<Task<Void, Never>?>(nil)
 
-    /// Connects, and migrates the schema (one process at a time, under an advisory lock).
+    /// Connects, and migrates the schema (one process at a time, under an advisory lock), running
+    /// the client in a task of its own: for commands that use the store briefly.
     /// - Throws: `SurveyStoreError` (`database`) with a message that says what to fix.
-    public init(configuration: Configuration, logger: Logger = Logger(label: "surveycharts.postgres")) async throws {
+    public convenience init(
+        configuration: Configuration, logger: Logger = Logger(label: "surveycharts.postgres")
+    ) async throws {
+        try self.init(unstarted: configuration, logger: logger)
+        let client = client
+        running.withLock { $0 = Task { await client.run() } }
+        do {
+            try await prepare()
+        } catch {
+            running.withLock { $0?.cancel() }
+            throw error
+        }
+    }
+
+    /// A store whose client runs where its caller runs `service`: in `serve`'s service group,
+    /// stopped after the site has drained. Call `prepare()` once the service runs.
+    /// - Throws: `SurveyStoreError` (`database`) when the URL is not one this store can use.
+    public init(unstarted configuration: Configuration, logger: Logger = Logger(label: "surveycharts.postgres")) throws
+    {
         self.configuration = configuration
         self.logger = logger
         let clientConfiguration = try Self.clientConfiguration(configuration)
+        var quiet = logger
+        quiet.logLevel = max(logger.logLevel, .warning)  // the pool reports every retry at info
+        client = PostgresClient(configuration: clientConfiguration, backgroundLogger: quiet)
+    }
+
+    /// The connection pool, as a service to run beside the site (`PostgresClient.run`).
+    public var service: any Service { client }
+
+    /// Checks that the database answers, and migrates it.
+    /// - Throws: `SurveyStoreError` (`database`) with a message that says what to fix.
+    public func prepare() async throws {
         // The pool retries a failing connection with back-off for about a minute before it gives
         // up; one direct connection first fails at once, with the server's own reason.
         if case let (host, port, user, password, database, "disable") = Self.parts(configuration) {
@@ -50,15 +83,9 @@ public final class PostgresSurveyStore: SurveyStore {
                         + "address, the user and password, and that the database exists")
             }
         }
-        var quiet = logger
-        quiet.logLevel = max(logger.logLevel, .warning)  // the pool reports every retry at info
-        let client = PostgresClient(configuration: clientConfiguration, backgroundLogger: quiet)
-        self.client = client
-        running = Task { await client.run() }
         do {
             try await migrate()
         } catch {
-            running.cancel()
             throw SurveyStoreError(
                 .database,
                 "cannot open the database \(Self.redacted(configuration.url)): \(Self.describe(error)); check the "
@@ -66,7 +93,7 @@ public final class PostgresSurveyStore: SurveyStore {
         }
     }
 
-    deinit { running.cancel() }
+    deinit { running.withLock { $0?.cancel() } }
 
     /// The URL with its password hidden, for messages and logs.
     ///

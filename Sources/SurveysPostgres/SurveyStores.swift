@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import ServiceLifecycle
 import Surveys
 
 /// Opens the store a `--database` value names: a `postgres://` URL selects PostgreSQL, anything
@@ -18,12 +19,12 @@ public enum SurveyStores {
         public init() {}
     }
 
-    /// Whether `database` names a PostgreSQL database rather than a SQLite file.
     /// The store's name for logs: a PostgreSQL URL without its password.
     public static func displayName(_ database: String) -> String {
         isPostgres(database) ? PostgresSurveyStore.redacted(database) : database
     }
 
+    /// Whether `database` names a PostgreSQL database rather than a SQLite file.
     public static func isPostgres(_ database: String) -> Bool {
         database.hasPrefix("postgres://") || database.hasPrefix("postgresql://")
     }
@@ -42,5 +43,31 @@ public enum SurveyStores {
         var configuration = SQLiteSurveyStore.Configuration(path: database, ballotDeadline: options.ballotDeadline)
         configuration.synchronousFull = options.durableBallots
         return try SQLiteSurveyStore(configuration: configuration)
+    }
+
+    /// A store for a long-running server: the store, the service that runs its connections (nil
+    /// for SQLite, whose threads are its own), and the preparation (connect, migrate) to await once
+    /// that service runs.
+    public struct Serving: Sendable {
+        public var store: any SurveyStore
+        public var service: (any Service)?
+        public var prepare: @Sendable () async throws -> Void
+    }
+
+    /// Opens the store for `serve`: PostgreSQL's client is left to the caller's service group.
+    /// - Throws: `SurveyStoreError` (`database`) with a message that says what to fix.
+    public static func openForServing(
+        _ database: String, options: Options = Options(), logger: Logger = Logger(label: "surveycharts.store")
+    ) throws -> Serving {
+        if isPostgres(database) {
+            var configuration = PostgresSurveyStore.Configuration(url: database)
+            configuration.ballotDeadline = options.ballotDeadline
+            configuration.poolSize = options.poolSize
+            let store = try PostgresSurveyStore(unstarted: configuration, logger: logger)
+            return Serving(store: store, service: store.service, prepare: { try await store.prepare() })
+        }
+        var configuration = SQLiteSurveyStore.Configuration(path: database, ballotDeadline: options.ballotDeadline)
+        configuration.synchronousFull = options.durableBallots
+        return Serving(store: try SQLiteSurveyStore(configuration: configuration), service: nil, prepare: {})
     }
 }

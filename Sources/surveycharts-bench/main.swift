@@ -106,7 +106,7 @@ func benchCache() async {
         defer { cache.shutdown() }
         let renderer = PieChartRenderer()
         let render: @Sendable () throws -> [UInt8] = { try renderer.render(spec).png }
-        let hitName = ChartName.adHoc(key: ChartKey(material: spec.cacheKeyMaterial))
+        let hitName = try ChartName(validating: "c-\(ChartKey(material: spec.cacheKeyMaterial).shortHex).png")
         _ = try await cache.chart(named: hitName, render: render)
 
         // Hits, one at a time: the latency of a request for a published chart.

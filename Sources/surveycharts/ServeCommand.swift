@@ -5,6 +5,7 @@ import HTTPHardening
 import Hummingbird
 import Logging
 import ServerLogging
+import ServiceLifecycle
 import SurveyServer
 import Surveys
 import SurveysPostgres
@@ -292,33 +293,60 @@ struct ServeCommand: AsyncParsableCommand {
         storeOptions.ballotDeadline = .milliseconds(Int64(ballotDeadline * 1000))
         storeOptions.durableBallots = !unsafeNonDurableBallots
         storeOptions.poolSize = storage.databasePoolSize
-        let application: any ApplicationProtocol
+        let opened: SurveyStores.Serving
         do {
-            let store = try await SurveyStores.open(storage.database, options: storeOptions, logger: logger)
-            let setup = try await SiteSetup.prepare(
-                store, configuration: configuration, storeName: SurveyStores.displayName(storage.database),
-                logger: logger)
-            if let password = setup.demoOperatorPassword {
-                FileHandle.standardOutput.write(
-                    Data(
-                        """
-                        surveycharts: created the demo operator: sign in at /admin/login as demo with the password \
-                        \(password) (shown only now; add your own with: surveycharts user add NAME)
-
-                        """.utf8))
-            }
-            application = try buildApplication(configuration: configuration, store: store, setup: setup, logger: logger)
+            opened = try SurveyStores.openForServing(storage.database, options: storeOptions, logger: logger)
         } catch let error as SurveyStoreError {
             CommandFailure(error.message, exitCode: .cantCreate).exit()
-        } catch let error as StartupError {
-            CommandFailure(error.message, exitCode: .cantCreate).exit()
         }
-        logConnectionLimits(configuration.listener, logger: logger)
-        // SIGTERM or SIGINT: stop accepting, finish the requests under way, then stop the services.
-        try await application.runService(gracefulShutdownSignals: [.sigterm, .sigint])
+        let site = SiteService(
+            configuration: configuration, opened: opened, storeName: SurveyStores.displayName(storage.database),
+            logger: logger)
+        // Stopped in reverse order on SIGTERM or SIGINT: the site first (it stops accepting and
+        // finishes the requests under way), then the store's connections.
+        let group = ServiceGroup(
+            configuration: .init(
+                services: (opened.service.map { [$0] } ?? []) + [site], gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
+        try await group.run()
     }
 
-    private func logConnectionLimits(_ listener: ListenerConfiguration, logger: Logger) {
+    /// The site as a service: once the store's connections run, it prepares the store, builds the
+    /// application and serves it.
+    private struct SiteService: Service {
+        let configuration: ServerConfiguration
+        let opened: SurveyStores.Serving
+        let storeName: String
+        let logger: Logger
+
+        func run() async throws {
+            let application: any ApplicationProtocol
+            do {
+                try await opened.prepare()
+                let setup = try await SiteSetup.prepare(
+                    opened.store, configuration: configuration, storeName: storeName, logger: logger)
+                if let password = setup.demoOperatorPassword {
+                    FileHandle.standardOutput.write(
+                        Data(
+                            """
+                            surveycharts: created the demo operator: sign in at /admin/login as demo with the \
+                            password \(password) (shown only now; add your own with: surveycharts user add NAME)
+
+                            """.utf8))
+                }
+                application = try buildApplication(
+                    configuration: configuration, store: opened.store, setup: setup, logger: logger)
+            } catch let error as SurveyStoreError {
+                CommandFailure(error.message, exitCode: .cantCreate).exit()
+            } catch let error as StartupError {
+                CommandFailure(error.message, exitCode: .cantCreate).exit()
+            }
+            ServeCommand.logConnectionLimits(configuration.listener, logger: logger)
+            try await application.run()
+        }
+    }
+
+    fileprivate static func logConnectionLimits(_ listener: ListenerConfiguration, logger: Logger) {
         let limit = FileDescriptorLimit.current()
         logger.info(
             "connections: at most \(listener.connectionLimit) at once (file descriptors: \(limit.soft) of \(limit.hard))"

@@ -13,6 +13,16 @@ struct QuestionChartsTests {
         id: 12, text: "Favourite?",
         answers: [.init(id: 1, text: "Comedy", votes: 3), .init(id: 2, text: "Drama", votes: 1)])
 
+    @Test func apiChartNamesAreContentAddressedAndRecognised() {
+        let key = ChartKey(material: Array("spec".utf8))
+        #expect(APIChartNames.name(key: key).fileName == "c-\(key.shortHex).png")
+        #expect(APIChartNames.name(key: key, scale: 2).fileName == "c-\(key.shortHex)@2x.png")
+        #expect(APIChartNames.isAPIChart(APIChartNames.name(key: key, scale: 2).fileName))
+        for other in ["q1-\(key.shortHex).png", "c-\(key.shortHex).svg", "c-0123.png", "c-0123456789ABCDEF.png"] {
+            #expect(!APIChartNames.isAPIChart(other), "\(other)")
+        }
+    }
+
     @Test func namesCarryTheQuestionAndAKeyPerVariantAndScale() throws {
         let names = try QuestionCharts.names(for: Self.question)
         let all = names.all.map(\.name.fileName)

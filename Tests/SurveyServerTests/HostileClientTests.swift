@@ -261,6 +261,49 @@ extension HostileClientTests {
 }
 
 extension HostileClientTests {
+    /// Every metric has its `# HELP` and `# TYPE`, and Prometheus's own checker finds nothing
+    /// wrong, after traffic that makes every kind of collector (requests, charts, a timeout).
+    @Test func theMetricsPassPromtool() throws {
+        let promtool = "/usr/bin/promtool"
+        try #require(
+            FileManager.default.isExecutableFile(atPath: promtool),
+            "promtool is missing: make test-deps installs Debian's prometheus, which has it")
+        let site = try ServerTests.Site()
+        let server = try site.serve(["--header-timeout", "0.5"])
+        defer { server.stop() }
+        #expect(try server.get("/").status == 200)
+        #expect(try server.get("/surveys/1").status == 200)
+        #expect(try server.get("/nowhere").status == 404)
+        let page = try server.get("/surveys/1")
+        for chart in page.text.matches(of: /src="(\/piecharts\/[^"]+)"/) {
+            #expect(try server.get(String(chart.1)).status == 200)
+        }
+        // A connection that sends nothing is timed out: the timeout counter exists too.
+        let idle = try RawConnection(port: server.port, readTimeoutSeconds: 10)
+        #expect(idle.readUntilClosed().closed, "the idle connection was never timed out")
+        let text = try RawHTTP.send(port: server.metricsPort, target: "/metrics").text
+        let types = text.split(separator: "\n").filter { $0.hasPrefix("# TYPE ") }.map { $0.split(separator: " ")[2] }
+        let helps = Set(
+            text.split(separator: "\n").filter { $0.hasPrefix("# HELP ") }.map { $0.split(separator: " ")[2] })
+        #expect(types.count >= 15, "\(types)")
+        for name in types { #expect(helps.contains(name), "\(name) has no # HELP") }
+        for name in [
+            "surveycharts_http_requests_total", "surveycharts_chart_renders_total",
+            "surveycharts_connections_timed_out_total",
+        ] {
+            #expect(types.contains(Substring(name)), "\(name) missing")
+        }
+        let check = try Executable.start(program: promtool, ["check", "metrics"])
+        check.input(text)
+        let result = try check.finish(within: .seconds(30))
+        #expect(result.status == 0, "promtool: \(result.standardOutput)\(result.standardError)")
+        #expect(
+            result.standardOutput.isEmpty && result.standardError.isEmpty,
+            "promtool: \(result.standardOutput)\(result.standardError)")
+    }
+}
+
+extension HostileClientTests {
     /// Ballots posted at the same instant from one browser: the store counts one.
     @Test func simultaneousBallotsFromOneBrowserCountOnce() throws {
         let site = try ServerTests.Site()

@@ -5,7 +5,7 @@ import Testing
 @testable import Surveys
 
 /// Operators, sessions and survey edits: every rule, each refused whole with the field named.
-@Suite("Survey stores: operators and edits", .timeLimit(.minutes(2)))
+@Suite("Survey stores: operators and edits", .timeLimit(.minutes(5)))
 struct AdministrationStoreTests {
     let today = CalendarDay("2026-11-22")!
 

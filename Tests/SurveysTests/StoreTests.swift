@@ -45,7 +45,7 @@ struct CalendarDayTests {
 }
 
 /// The store conformance suite: every test runs on SQLite and on PostgreSQL.
-@Suite("Survey stores", .timeLimit(.minutes(2)))
+@Suite("Survey stores", .timeLimit(.minutes(5)))
 struct StoreTests {
     let today = CalendarDay("2026-11-22")!
 

@@ -7,7 +7,7 @@ import Testing
 
 /// Counts that could overflow: imports refuse them, ballots stop at the cap, and a count that
 /// overflowed anyway (in a file written before the cap) is an error, never a trap.
-@Suite("Vote counts near the limit", .timeLimit(.minutes(2)))
+@Suite("Vote counts near the limit", .timeLimit(.minutes(5)))
 struct VoteOverflowTests {
     let today = CalendarDay("2026-11-22")!
     static let cap = Answer.maximumVotes

@@ -3,53 +3,112 @@ import PieChart
 import SurveyCharts
 import Surveys
 
-/// The operators' pages, rendered with the public pages' layout and style.
+/// The operators' pages, rendered with the public pages' layout and style. Each page's template
+/// reads one context struct below; a key the template names and the struct lacks renders empty,
+/// so the names are kept beside the template that reads them.
 extension Pages {
+    struct AdminLoginPage {
+        var next: String
+        var name: String
+        var error: String?
+    }
+
     func adminLogin(next: String?, name: String = "", error: String? = nil) -> String {
-        page("adminLogin", title: "Sign in", ["next": next ?? "", "name": name, "error": error ?? false])
+        page("adminLogin", title: "Sign in", AdminLoginPage(next: next ?? "", name: name, error: error))
+    }
+
+    /// One row of the survey list.
+    struct AdminSurveyRow {
+        var id: Int64
+        var title: String
+        var opens: String
+        var closes: String
+        var ballots: String
+        var status: String
+    }
+
+    struct AdminListPage {
+        var user: String
+        var csrf: String
+        var notice: String?
+        var noSurveys: Bool
+        var surveys: [AdminSurveyRow]
     }
 
     func adminList(_ surveys: [SurveyOverview], today: CalendarDay, session: AdminSession, notice: String?) -> String {
         page(
             "adminList", title: "Admin · Surveys",
-            Self.navigation(session).merging(
-                [
-                    "notice": notice ?? false, "noSurveys": surveys.isEmpty,
-                    "surveys": surveys.map { overview -> [String: Any] in
-                        let summary = overview.summary
-                        return [
-                            "id": summary.id, "title": summary.title, "opens": "\(summary.opens)",
-                            "closes": "\(summary.closes)", "ballots": ChartText.grouped(overview.ballots),
-                            "status": Self.status(summary.opens, summary.closes, today),
-                        ]
-                    },
-                ], uniquingKeysWith: { first, _ in first }))
+            AdminListPage(
+                user: session.user, csrf: session.csrfToken, notice: notice, noSurveys: surveys.isEmpty,
+                surveys: surveys.map { overview in
+                    let summary = overview.summary
+                    return AdminSurveyRow(
+                        id: summary.id, title: summary.title, opens: "\(summary.opens)", closes: "\(summary.closes)",
+                        ballots: ChartText.grouped(overview.ballots),
+                        status: Self.status(summary.opens, summary.closes, today))
+                }))
+    }
+
+    struct AdminNewPage {
+        var user: String
+        var csrf: String
+        var form: SurveyFormContext
     }
 
     func adminNew(_ form: SurveyForm, session: AdminSession, error: SurveyForm.FieldError? = nil) -> String {
         page(
             "adminNew", title: "Admin · New survey",
-            Self.navigation(session).merging(
-                ["form": Self.formContext(form, action: "/admin/surveys", save: "Create survey", error: error)],
-                uniquingKeysWith: { first, _ in first }))
+            AdminNewPage(
+                user: session.user, csrf: session.csrfToken,
+                form: SurveyFormContext(form, action: "/admin/surveys", save: "Create survey", error: error)))
+    }
+
+    /// One question's counts, as operators see them (live while the survey is open).
+    struct AdminCounts {
+        struct Row {
+            var text: String
+            var votes: String
+            var percent: String
+        }
+
+        var text: String
+        var total: String
+        var answers: [Row]
+    }
+
+    struct AdminSurveyPage {
+        var user: String
+        var csrf: String
+        var id: Int64
+        var title: String
+        var opens: String
+        var closes: String
+        var status: String
+        var ballots: String
+        var notice: String?
+        var actionError: String?
+        var countsHeading: String
+        var counts: [AdminCounts]
+        var canClose: Bool
+        var canReopen: Bool
+        var isCompleted: Bool
+        var form: SurveyFormContext
     }
 
     func adminSurvey(
         _ survey: Survey, overview: SurveyOverview, form: SurveyForm, today: CalendarDay, session: AdminSession,
         notice: String? = nil, formError: SurveyForm.FieldError? = nil, actionError: String? = nil
-    ) throws -> String {
+    ) -> String {
         let state = survey.state(on: today)
-        let counts = survey.questions.map { question -> [String: Any] in
-            let results = QuestionShares(question)
-            return [
-                "text": question.text, "total": ChartText.grouped(results.total),
-                "answers": results.rows.map { row -> [String: Any] in
-                    [
-                        "text": row.answer.text, "votes": ChartText.grouped(row.answer.votes),
-                        "percent": ChartText.percent(row.percent, votes: row.answer.votes),
-                    ]
-                },
-            ]
+        let counts = survey.questions.map { question in
+            let shares = QuestionShares(question)
+            return AdminCounts(
+                text: question.text, total: ChartText.grouped(shares.total),
+                answers: shares.rows.map { row in
+                    AdminCounts.Row(
+                        text: row.answer.text, votes: ChartText.grouped(row.answer.votes),
+                        percent: ChartText.percent(row.percent, votes: row.answer.votes))
+                })
         }
         let countsHeading: String
         switch state {
@@ -59,27 +118,32 @@ extension Pages {
         }
         return page(
             "adminSurvey", title: "Admin · \(survey.title)",
-            Self.navigation(session).merging(
-                [
-                    "id": survey.id, "title": survey.title, "opens": "\(survey.opens)", "closes": "\(survey.closes)",
-                    "status": Self.status(survey.opens, survey.closes, today),
-                    "ballots": Self.count(overview.ballots, "ballot"), "notice": notice ?? false,
-                    "actionError": actionError ?? false, "countsHeading": countsHeading, "counts": counts,
-                    "canClose": state == .open, "canReopen": overview.closedEarlyOn == today,
-                    "isCompleted": state == .completed,
-                    "form": Self.formContext(
-                        form, action: "/admin/surveys/\(survey.id)", save: "Save changes", error: formError),
-                ], uniquingKeysWith: { first, _ in first }))
+            AdminSurveyPage(
+                user: session.user, csrf: session.csrfToken, id: survey.id, title: survey.title,
+                opens: "\(survey.opens)", closes: "\(survey.closes)",
+                status: Self.status(survey.opens, survey.closes, today),
+                ballots: Self.count(overview.ballots, "ballot"), notice: notice, actionError: actionError,
+                countsHeading: countsHeading, counts: counts, canClose: state == .open,
+                canReopen: overview.closedEarlyOn == today, isCompleted: state == .completed,
+                form: SurveyFormContext(
+                    form, action: "/admin/surveys/\(survey.id)", save: "Save changes", error: formError)))
+    }
+
+    struct AdminDeletePage {
+        var user: String
+        var csrf: String
+        var id: Int64
+        var title: String
+        var ballots: String
+        var error: String?
     }
 
     func adminDelete(_ survey: Survey, ballots: Int, session: AdminSession, error: String? = nil) -> String {
         page(
             "adminDelete", title: "Admin · Delete \(survey.title)",
-            Self.navigation(session).merging(
-                [
-                    "id": survey.id, "title": survey.title,
-                    "ballots": Self.count(ballots, "ballot"), "error": error ?? false,
-                ], uniquingKeysWith: { first, _ in first }))
+            AdminDeletePage(
+                user: session.user, csrf: session.csrfToken, id: survey.id, title: survey.title,
+                ballots: Self.count(ballots, "ballot"), error: error))
     }
 
     /// “1 ballot”, “1,204 ballots”.
@@ -87,39 +151,73 @@ extension Pages {
         "\(ChartText.grouped(number)) \(noun)\(number == 1 ? "" : "s")"
     }
 
-    private static func navigation(_ session: AdminSession) -> [String: Any] {
-        ["user": session.user, "csrf": session.csrfToken]
-    }
-
     static func status(_ opens: CalendarDay, _ closes: CalendarDay, _ today: CalendarDay) -> String {
         today < opens ? "upcoming" : today <= closes ? "open" : "closed"
     }
 
-    private static func formContext(
-        _ form: SurveyForm, action: String, save: String, error: SurveyForm.FieldError?
-    ) -> [String: Any] {
-        let invalid = error?.field
-        return [
-            "action": action, "saveLabel": save, "error": error?.message ?? false, "title": form.title,
-            "opens": form.opens, "closes": form.closes, "titleInvalid": invalid == "title",
-            "opensInvalid": invalid == "opens", "closesInvalid": invalid == "closes",
-            "questions": form.questions.enumerated().map { q, question -> [String: Any] in
-                [
-                    "index": q, "number": q + 1, "id": question.id.map(String.init) ?? "", "text": question.text,
-                    "order": question.order, "invalid": invalid == "q\(q)" || invalid?.hasPrefix("q\(q).") == true,
-                    "textInvalid": invalid == "q\(q).text", "orderInvalid": invalid == "q\(q).order",
-                    "answers": question.answers.enumerated().map { a, answer -> [String: Any] in
-                        [
-                            "q": q, "index": a, "number": a + 1, "id": answer.id.map(String.init) ?? "",
-                            "text": answer.text, "order": answer.order, "hasVotes": answer.votes > 0,
-                            "votes": Self.count(answer.votes, "vote"),
-                            "textInvalid": invalid == "q\(q).a\(a).text",
-                            "orderInvalid": invalid == "q\(q).a\(a).order",
-                        ]
-                    },
-                ]
-            },
-        ]
+    /// The survey form (`adminSurveyForm`) as typed, with the field at fault marked.
+    struct SurveyFormContext {
+        struct Answer {
+            var q: Int
+            var index: Int
+            var number: Int
+            var id: String
+            var text: String
+            var order: String
+            var hasVotes: Bool
+            var votes: String
+            var textInvalid: Bool
+            var orderInvalid: Bool
+        }
+
+        struct Question {
+            var index: Int
+            var number: Int
+            var id: String
+            var text: String
+            var order: String
+            var invalid: Bool
+            var textInvalid: Bool
+            var orderInvalid: Bool
+            var answers: [Answer]
+        }
+
+        var action: String
+        var saveLabel: String
+        var error: String?
+        var title: String
+        var opens: String
+        var closes: String
+        var titleInvalid: Bool
+        var opensInvalid: Bool
+        var closesInvalid: Bool
+        var questions: [Question]
+
+        init(_ form: SurveyForm, action: String, save: String, error: SurveyForm.FieldError?) {
+            let invalid = error?.field
+            self.action = action
+            saveLabel = save
+            self.error = error?.message
+            title = form.title
+            opens = form.opens
+            closes = form.closes
+            titleInvalid = invalid == .title
+            opensInvalid = invalid == .opens
+            closesInvalid = invalid == .closes
+            questions = form.questions.enumerated().map { q, question in
+                Question(
+                    index: q, number: q + 1, id: question.id.map(String.init) ?? "", text: question.text,
+                    order: question.order, invalid: invalid?.isInQuestion(q) == true,
+                    textInvalid: invalid == .questionText(q), orderInvalid: invalid == .questionOrder(q),
+                    answers: question.answers.enumerated().map { a, answer in
+                        Answer(
+                            q: q, index: a, number: a + 1, id: answer.id.map(String.init) ?? "", text: answer.text,
+                            order: answer.order, hasVotes: answer.votes > 0, votes: Pages.count(answer.votes, "vote"),
+                            textInvalid: invalid == .answerText(question: q, answer: a),
+                            orderInvalid: invalid == .answerOrder(question: q, answer: a))
+                    })
+            }
+        }
     }
 
     static let adminTemplates: [String: String] = [

@@ -101,7 +101,7 @@ struct AdminRoutes: Sendable {
             let session = try context.requireOperator()
             let (survey, overview) = try await adminSurvey(context)
             return adminHTML(
-                try pages.adminSurvey(
+                pages.adminSurvey(
                     survey, overview: overview, form: SurveyForm(survey), today: site.today, session: session,
                     notice: Self.notice(request.uri.queryParameters.get("done"))))
         }
@@ -235,9 +235,9 @@ struct AdminRoutes: Sendable {
         let (survey, overview) = try await adminSurvey(context)
         let votes = Dictionary(
             survey.questions.flatMap { $0.answers.map { ($0.id, $0.votes) } }, uniquingKeysWith: { first, _ in first })
-        func page(_ form: SurveyForm, error: SurveyForm.FieldError? = nil) throws -> Response {
+        func page(_ form: SurveyForm, error: SurveyForm.FieldError? = nil) -> Response {
             adminHTML(
-                try pages.adminSurvey(
+                pages.adminSurvey(
                     survey, overview: overview, form: form, today: site.today, session: session,
                     formError: error),
                 status: error == nil ? .ok : .badRequest)
@@ -246,11 +246,11 @@ struct AdminRoutes: Sendable {
         do {
             form = try SurveyForm(fields: fields, votes: votes)
         } catch let error as SurveyForm.FieldError {
-            return try page(SurveyForm(survey), error: error)
+            return page(SurveyForm(survey), error: error)
         }
         if Self.action(fields) == "more" {
             form.addBlankRows(questions: 1, answersPerQuestion: 4)
-            return try page(form)
+            return page(form)
         }
         do {
             let (entry, origins) = try form.entry()
@@ -260,7 +260,7 @@ struct AdminRoutes: Sendable {
                 throw form.fieldError(error, origins: origins)
             }
         } catch let error as SurveyForm.FieldError {
-            return try page(form, error: error)
+            return page(form, error: error)
         }
         logger.notice("admin: \(session.user) edited survey \(survey.id)")
         return redirect(to: "/admin/surveys/\(survey.id)?done=saved")
@@ -273,7 +273,7 @@ struct AdminRoutes: Sendable {
     {
         let (survey, overview) = try await adminSurvey(context)
         return adminHTML(
-            try pages.adminSurvey(
+            pages.adminSurvey(
                 survey, overview: overview, form: SurveyForm(survey), today: site.today, session: session,
                 actionError: actionError),
             status: .conflict)

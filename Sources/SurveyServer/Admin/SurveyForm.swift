@@ -32,10 +32,31 @@ struct SurveyForm: Sendable {
     static let maximumQuestions = 100
     static let maximumAnswersPerBlock = SurveyDocument.maximumAnswers + 8
 
+    /// A field of the form, as errors name it and the page marks it.
+    enum Field: Sendable, Hashable {
+        case title, opens, closes
+        /// A question block as a whole (its answers, say).
+        case question(Int)
+        case questionText(Int)
+        case questionOrder(Int)
+        case answerText(question: Int, answer: Int)
+        case answerOrder(question: Int, answer: Int)
+
+        /// Whether this field is in question block `q`.
+        func isInQuestion(_ q: Int) -> Bool {
+            switch self {
+            case .question(let block), .questionText(let block), .questionOrder(let block),
+                .answerText(let block, _), .answerOrder(let block, _):
+                return block == q
+            case .title, .opens, .closes: return false
+            }
+        }
+    }
+
     /// A problem found in the form, named by its field.
     struct FieldError: Error, Sendable {
-        /// The form field (`q2.a1.text`), or nil for the form as a whole.
-        var field: String?
+        /// The form field, or nil for the form as a whole.
+        var field: Field?
         /// What is wrong, in words that name the place (“Question 3, answer 2: …”).
         var message: String
     }
@@ -164,10 +185,10 @@ struct SurveyForm: Sendable {
     /// The survey the form describes, in the order its order fields give, without blank rows.
     func entry() throws -> (SurveyDocument.SurveyEntry, Origins) {
         guard let opensDay = CalendarDay(opens) else {
-            throw FieldError(field: "opens", message: "Opens: must be a date like 2026-12-01, got “\(opens)”.")
+            throw FieldError(field: .opens, message: "Opens: must be a date like 2026-12-01, got “\(opens)”.")
         }
         guard let closesDay = CalendarDay(closes) else {
-            throw FieldError(field: "closes", message: "Closes: must be a date like 2026-12-01, got “\(closes)”.")
+            throw FieldError(field: .closes, message: "Closes: must be a date like 2026-12-01, got “\(closes)”.")
         }
         var origins = Origins()
         var entries: [SurveyDocument.QuestionEntry] = []
@@ -177,14 +198,14 @@ struct SurveyForm: Sendable {
         let blocks = try questions.indices.filter { q in
             !(isBlank(questions[q].text) && questions[q].answers.allSatisfy { isBlank($0.text) })
         }.sorted {
-            (try Self.order(questions[$0].order, "q\($0).order"), $0)
-                < (try Self.order(questions[$1].order, "q\($1).order"), $1)
+            (try Self.order(questions[$0].order, .questionOrder($0)), $0)
+                < (try Self.order(questions[$1].order, .questionOrder($1)), $1)
         }
         for q in blocks {
             let block = questions[q]
             let kept = try block.answers.indices.filter { !isBlank(block.answers[$0].text) }.sorted {
-                (try Self.order(block.answers[$0].order, "q\(q).a\($0).order"), $0)
-                    < (try Self.order(block.answers[$1].order, "q\(q).a\($1).order"), $1)
+                (try Self.order(block.answers[$0].order, .answerOrder(question: q, answer: $0)), $0)
+                    < (try Self.order(block.answers[$1].order, .answerOrder(question: q, answer: $1)), $1)
             }
             origins.questions.append(q)
             origins.answers.append(kept)
@@ -205,7 +226,7 @@ struct SurveyForm: Sendable {
         )
     }
 
-    private static func order(_ text: String, _ field: String) throws -> Int {
+    private static func order(_ text: String, _ field: Field) throws -> Int {
         if text.trimmingCharacters(in: .whitespaces).isEmpty { return Int.max / 2 }
         guard let value = Int(text.trimmingCharacters(in: .whitespaces)), (0...10_000).contains(value) else {
             throw FieldError(field: field, message: "Order: must be a whole number from 0 to 10000, got “\(text)”.")
@@ -216,36 +237,27 @@ struct SurveyForm: Sendable {
     /// The store's complaint about `entry`, with its path (`questions[1].answers[0].text`) turned
     /// back into the form field and a place a person can find.
     func fieldError(_ error: SurveyStoreError, origins: Origins) -> FieldError {
-        guard let path = error.field else { return FieldError(field: nil, message: error.message) }
-        func capture(_ pattern: String) -> [Int]? {
-            guard let regex = try? NSRegularExpression(pattern: pattern),
-                let match = regex.firstMatch(in: path, range: NSRange(path.startIndex..., in: path))
-            else { return nil }
-            return (1..<match.numberOfRanges).compactMap {
-                Range(match.range(at: $0), in: path).flatMap { Int(path[$0]) }
-            }
-        }
+        guard let path = error.path else { return FieldError(field: nil, message: error.message) }
         let sentence = error.message
-        if let indices = capture(#"^questions\[(\d+)\]\.answers\[(\d+)\]"#), indices.count == 2,
-            indices[0] < origins.questions.count, indices[1] < origins.answers[indices[0]].count
+        let steps = path.components
+        if steps.count >= 4, steps[0] == .key("questions"), case .index(let e) = steps[1], steps[2] == .key("answers"),
+            case .index(let f) = steps[3], e < origins.questions.count, f < origins.answers[e].count
         {
-            let q = origins.questions[indices[0]]
-            let a = origins.answers[indices[0]][indices[1]]
             return FieldError(
-                field: "q\(q).a\(a).text", message: "Question \(indices[0] + 1), answer \(indices[1] + 1): \(sentence)."
-            )
+                field: .answerText(question: origins.questions[e], answer: origins.answers[e][f]),
+                message: "Question \(e + 1), answer \(f + 1): \(sentence).")
         }
-        if let indices = capture(#"^questions\[(\d+)\]"#), let first = indices.first, first < origins.questions.count {
-            let q = origins.questions[first]
-            let field = path.hasSuffix(".text") ? "q\(q).text" : "q\(q)"
-            let place = path.hasSuffix(".answers") ? "Question \(first + 1), answers" : "Question \(first + 1)"
-            return FieldError(field: field, message: "\(place): \(sentence).")
+        if steps.count >= 2, steps[0] == .key("questions"), case .index(let e) = steps[1], e < origins.questions.count {
+            let q = origins.questions[e]
+            let place = steps.last == .key("answers") ? "Question \(e + 1), answers" : "Question \(e + 1)"
+            return FieldError(
+                field: steps.last == .key("text") ? .questionText(q) : .question(q), message: "\(place): \(sentence).")
         }
-        switch path {
-        case "title": return FieldError(field: "title", message: "Title: \(sentence).")
-        case "opens": return FieldError(field: "opens", message: "Opens: \(sentence).")
-        case "closes": return FieldError(field: "closes", message: "Closes: \(sentence).")
-        case "questions": return FieldError(field: nil, message: "Questions: \(sentence).")
+        switch steps {
+        case [.key("title")]: return FieldError(field: .title, message: "Title: \(sentence).")
+        case [.key("opens")]: return FieldError(field: .opens, message: "Opens: \(sentence).")
+        case [.key("closes")]: return FieldError(field: .closes, message: "Closes: \(sentence).")
+        case [.key("questions")]: return FieldError(field: nil, message: "Questions: \(sentence).")
         default: return FieldError(field: nil, message: "\(path): \(sentence).")
         }
     }

@@ -2,6 +2,7 @@ import ChartCache
 import Foundation
 import Logging
 import StaticFiles
+import SurveyCharts
 import Synchronization
 
 /// The API charts (`c-…png`) kept in the chart directory: every use is counted, and the least
@@ -29,7 +30,7 @@ final class APICharts: Sendable {
     /// What the cache's writer reports on publishing `name`: counted when it is an API chart.
     /// Runs on the writer's pool thread, where unlinking may block.
     func published(_ name: ChartName, bytes: Int) {
-        guard ChartName.isAPIChart(name.fileName) else { return }
+        guard APIChartNames.isAPIChart(name.fileName) else { return }
         remove(budget.use(name.fileName, bytes: bytes))
     }
 

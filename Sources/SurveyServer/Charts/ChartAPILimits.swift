@@ -5,6 +5,7 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 import NIOPosix
+import SurveyCharts
 import Synchronization
 
 /// Bounds on the public chart API (`POST /api/charts/pie`), which anyone can call with any
@@ -176,7 +177,7 @@ final class APIChartBudget: Sendable {
         self.maximumBytes = maximumBytes
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
         var found: [(String, Int, Date)] = []
-        for name in names where ChartName.isAPIChart(name) {
+        for name in names where APIChartNames.isAPIChart(name) {
             let attributes = try? FileManager.default.attributesOfItem(atPath: directory + "/" + name)
             found.append(
                 (

@@ -20,7 +20,7 @@ struct ChartFileSource: StaticFileSource {
         case .notFound:
             return nil
         case .existing(let file):
-            if ChartName.isAPIChart(name) { await apiCharts.used(name, bytes: file.facts.size, pool: pool) }
+            if APIChartNames.isAPIChart(name) { await apiCharts.used(name, bytes: file.facts.size, pool: pool) }
             return file
         case .rendered(let chart):
             // The rendered bytes go to memory as they are; nothing is read back from disk.

@@ -23,15 +23,48 @@ struct Pages: Sendable {
         self.library = library
     }
 
-    func page(_ template: String, title: String, _ context: [String: Any]) -> String {
+    /// The layout around every page's content.
+    struct Layout {
+        var title: String
+        var content: String
+    }
+
+    /// `template` rendered with `context` (one of the page structs below), inside the layout.
+    func page(_ template: String, title: String, _ context: some Sendable) -> String {
         let content = library.render(context, withTemplate: template) ?? ""
-        return library.render(["title": title, "content": content], withTemplate: "layout") ?? content
+        return library.render(Layout(title: title, content: content), withTemplate: "layout") ?? content
+    }
+
+    /// A survey in a home-page list.
+    struct SurveyRow {
+        var id: Int64
+        var title: String
+        var opens: String
+        var closes: String
+    }
+
+    /// Links to a list's other pages (`pageLinks`), when it has more than one.
+    struct PageLinks {
+        var label: String
+        var number: Int
+        var count: Int
+        var previous: String?
+        var next: String?
+    }
+
+    struct HomePage {
+        var active: [SurveyRow]
+        var completed: [SurveyRow]
+        var noActive: Bool
+        var noCompleted: Bool
+        var activePages: PageLinks?
+        var completedPages: PageLinks?
     }
 
     /// The home page: one page of each list, with links to the pages before and after.
     func home(active: SurveyPage, completed: SurveyPage) -> String {
-        func rows(_ surveys: [SurveySummary]) -> [[String: Any]] {
-            surveys.map { ["id": $0.id, "title": $0.title, "opens": "\($0.opens)", "closes": "\($0.closes)"] }
+        func rows(_ surveys: [SurveySummary]) -> [SurveyRow] {
+            surveys.map { SurveyRow(id: $0.id, title: $0.title, opens: "\($0.opens)", closes: "\($0.closes)") }
         }
         func link(open: Int, recent: Int) -> String {
             var query: [String] = []
@@ -39,24 +72,56 @@ struct Pages: Sendable {
             if recent > 1 { query.append("recent=\(recent)") }
             return query.isEmpty ? "/" : "/?" + query.joined(separator: "&")
         }
-        func navigation(_ page: SurveyPage, label: String, link: (Int) -> String) -> Any {
-            guard page.count > 1 else { return false }
-            return [
-                "label": label, "number": page.number, "count": page.count,
-                "previous": page.number > 1 ? link(page.number - 1) : false,
-                "next": page.number < page.count ? link(page.number + 1) : false,
-            ]
+        func navigation(_ page: SurveyPage, label: String, link: (Int) -> String) -> PageLinks? {
+            guard page.count > 1 else { return nil }
+            return PageLinks(
+                label: label, number: page.number, count: page.count,
+                previous: page.number > 1 ? link(page.number - 1) : nil,
+                next: page.number < page.count ? link(page.number + 1) : nil)
         }
         return page(
             "home", title: "Surveys",
-            [
-                "active": rows(active.surveys), "completed": rows(completed.surveys),
-                "noActive": active.total == 0, "noCompleted": completed.total == 0,
-                "activePages": navigation(active, label: "Open surveys") { link(open: $0, recent: completed.number) },
-                "completedPages": navigation(completed, label: "Recent results") {
+            HomePage(
+                active: rows(active.surveys), completed: rows(completed.surveys), noActive: active.total == 0,
+                noCompleted: completed.total == 0,
+                activePages: navigation(active, label: "Open surveys") { link(open: $0, recent: completed.number) },
+                completedPages: navigation(completed, label: "Recent results") {
                     link(open: active.number, recent: $0)
-                },
-            ])
+                }))
+    }
+
+    struct BallotForm {
+        struct Answer {
+            var questionID: Int64
+            var answerID: Int64
+            var text: String
+            var checked: Bool
+        }
+
+        struct Question {
+            var questionID: Int64
+            var text: String
+            var missing: Bool
+            var answers: [Answer]
+        }
+
+        /// The alert above the form, with links to the questions left unanswered.
+        struct Problem {
+            struct Unanswered {
+                var id: Int64
+                var text: String
+            }
+
+            var message: String
+            var hasMissing: Bool
+            var missingQuestions: [Unanswered]
+        }
+
+        var id: Int64
+        var title: String
+        var closes: String
+        var questions: [Question]
+        var error: Problem?
     }
 
     /// The vote form. `error` is shown (as an alert) only when there is one; `missing` marks the
@@ -65,76 +130,118 @@ struct Pages: Sendable {
         _ survey: Survey, error: String? = nil, chosen: [Int64: Int64] = [:],
         missing: Set<Int64> = []
     ) -> String {
-        var context: [String: Any] = [
-            "id": survey.id, "title": survey.title, "closes": "\(survey.closes)",
-            "questions": survey.questions.map { question -> [String: Any] in
-                [
-                    "questionID": question.id, "text": question.text, "missing": missing.contains(question.id),
-                    "answers": question.answers.map { answer -> [String: Any] in
-                        [
-                            "questionID": question.id, "answerID": answer.id, "text": answer.text,
-                            "checked": chosen[question.id] == answer.id,
-                        ]
-                    },
-                ]
-            },
-        ]
-        if let error {
-            let unanswered = survey.questions.filter { missing.contains($0.id) }
-            context["error"] = [
-                "message": error, "hasMissing": !unanswered.isEmpty,
-                "missingQuestions": unanswered.map { ["id": $0.id, "text": $0.text] },
-            ]
+        let unanswered = survey.questions.filter { missing.contains($0.id) }
+        return page(
+            "form", title: survey.title,
+            BallotForm(
+                id: survey.id, title: survey.title, closes: "\(survey.closes)",
+                questions: survey.questions.map { question in
+                    BallotForm.Question(
+                        questionID: question.id, text: question.text, missing: missing.contains(question.id),
+                        answers: question.answers.map { answer in
+                            BallotForm.Answer(
+                                questionID: question.id, answerID: answer.id, text: answer.text,
+                                checked: chosen[question.id] == answer.id)
+                        })
+                },
+                error: error.map { message in
+                    BallotForm.Problem(
+                        message: message, hasMissing: !unanswered.isEmpty,
+                        missingQuestions: unanswered.map { .init(id: $0.id, text: $0.text) })
+                }))
+    }
+
+    struct ResultsPage {
+        /// One variant's chart as a `<source>` (or, for the default, the `<img>`).
+        struct Chart {
+            var media: String
+            var src: String
+            var srcset: String
+            var width: Int
+            var height: Int
+
+            init(_ chart: QuestionResults.Chart) {
+                media = chart.variant.media ?? ""
+                src = chart.url
+                srcset = chart.srcset
+                width = chart.width
+                height = chart.height
+            }
         }
-        return page("form", title: survey.title, context)
+
+        struct Answer {
+            var text: String
+            var votes: String
+            var percent: String
+            var winner: Bool
+        }
+
+        struct Question {
+            var text: String
+            var total: String
+            var totalShare: String
+            var winnersLabel: String
+            var winners: String
+            var hasWinners: Bool
+            /// The variants shown under a media condition, then the default image.
+            var sources: [Chart]
+            var image: Chart?
+            var alt: String
+            var answers: [Answer]
+        }
+
+        var id: Int64
+        var title: String
+        var opens: String
+        var closes: String
+        var questions: [Question]
     }
 
     func results(_ survey: Survey) throws -> String {
         page(
             "results", title: survey.title,
-            [
-                "title": survey.title, "opens": "\(survey.opens)", "closes": "\(survey.closes)", "id": survey.id,
-                "questions": try survey.questions.map { question -> [String: Any] in
+            ResultsPage(
+                id: survey.id, title: survey.title, opens: "\(survey.opens)", closes: "\(survey.closes)",
+                questions: try survey.questions.map { question in
                     let results = try QuestionResults(question)
                     let shares = results.shares
-                    return [
-                        "text": question.text, "total": ChartText.grouped(shares.total),
-                        "totalShare": shares.total > 0 ? "100%" : "",
-                        "winnersLabel": shares.winners.count > 1 ? "Winners" : "Winner",
-                        "winners": shares.winners.map(\.text).joined(separator: ", "),
-                        "hasWinners": !shares.winners.isEmpty,
-                        "sources": results.charts.filter { $0.variant.media != nil }.map { chart -> [String: Any] in
-                            [
-                                "media": chart.variant.media ?? "", "srcset": chart.srcset, "width": chart.width,
-                                "height": chart.height,
-                            ]
-                        },
-                        "image": results.charts.first.map { chart -> [String: Any] in
-                            ["src": chart.url, "srcset": chart.srcset, "width": chart.width, "height": chart.height]
-                        } ?? [:],
-                        "alt": results.altText,
-                        "answers": shares.rows.map { row -> [String: Any] in
-                            [
-                                "text": row.answer.text, "votes": ChartText.grouped(row.answer.votes),
-                                "percent": ChartText.percent(row.percent, votes: row.answer.votes),
-                                "winner": row.isWinner,
-                            ]
-                        },
-                    ]
-                },
-            ])
+                    return ResultsPage.Question(
+                        text: question.text, total: ChartText.grouped(shares.total),
+                        totalShare: shares.total > 0 ? "100%" : "",
+                        winnersLabel: shares.winners.count > 1 ? "Winners" : "Winner",
+                        winners: shares.winners.map(\.text).joined(separator: ", "),
+                        hasWinners: !shares.winners.isEmpty,
+                        sources: results.charts.filter { $0.variant.media != nil }.map(ResultsPage.Chart.init),
+                        image: results.charts.first { $0.variant.media == nil }.map(ResultsPage.Chart.init),
+                        alt: results.altText,
+                        answers: shares.rows.map { row in
+                            ResultsPage.Answer(
+                                text: row.answer.text, votes: ChartText.grouped(row.answer.votes),
+                                percent: ChartText.percent(row.percent, votes: row.answer.votes), winner: row.isWinner)
+                        })
+                }))
+    }
+
+    struct ThanksPage {
+        var id: Int64
+        var title: String
+        var closes: String
     }
 
     func thanks(_ survey: Survey) -> String {
-        page("thanks", title: "Thank you", ["id": survey.id, "title": survey.title, "closes": "\(survey.closes)"])
+        page("thanks", title: "Thank you", ThanksPage(id: survey.id, title: survey.title, closes: "\(survey.closes)"))
+    }
+
+    struct MessagePage {
+        var heading: String
+        var text: String
+        var links: [ServiceError.Link]
     }
 
     /// A page with a heading, a message and links onward; "Back to the surveys" comes last.
     func message(title: String, _ text: String, links: [ServiceError.Link] = []) -> String {
         let all = links + [ServiceError.Link(href: "/", label: "Back to the surveys")]
-        return page(
-            "message", title: title,
-            ["heading": title, "text": text, "links": all.map { ["href": $0.href, "label": $0.label] }])
+        return page("message", title: title, MessagePage(heading: title, text: text, links: all))
     }
 
     static let templates: [String: String] = [
