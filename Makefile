@@ -46,6 +46,7 @@ test-passes:
 # After a deliberate change to how charts look: re-render docs/reference/ (commit them with the change).
 update-reference: build
 	.build/debug/surveycharts demo --charts-dir docs/reference
+	.build/debug/surveycharts demo --charts-dir docs/reference --scale 2
 
 # After a deliberate change to how the pages look: the browser tests, with their screenshots copied
 # over docs/screenshots/ (commit them with the change). Other runs leave them in .build/screenshots/.

@@ -176,7 +176,15 @@ struct ChartDirectory: Sendable {
         }
         published = true
         observer?(.renamed, name)
-        syncDirectory()
+        let syncError = directorySync.syncAfterChange()
+        guard syncError == 0 else {
+            // The rename may not survive a crash, so nobody may rely on the chart: it is not
+            // published after all (a reader that saw it meanwhile saw a complete, synced file).
+            unlink(final)
+            statistics.update { $0.failures += 1 }
+            throw ChartCacheError.system(
+                .writeFailed, name: name.fileName, call: "fsync of the chart directory", path: path, errno: syncError)
+        }
         let elapsed = ContinuousClock.now - started
         statistics.update { $0.recordRender(seconds: Self.seconds(elapsed)) }
         renderTimeObserver?(elapsed)
@@ -242,7 +250,7 @@ struct ChartDirectory: Sendable {
             }
         }
         if !removed.isEmpty {
-            syncDirectory()
+            _ = directorySync.syncAfterChange()
             statistics.update { $0.sweptPendingFiles += removed.count }
         }
         return removed
@@ -262,10 +270,6 @@ struct ChartDirectory: Sendable {
                 offset += count
             }
         }
-    }
-
-    private func syncDirectory() {
-        directorySync.syncAfterChange()
     }
 
     /// Whether `path` still names the file open as `descriptor` (it was not replaced meanwhile).
@@ -306,27 +310,29 @@ struct ChartDirectory: Sendable {
 /// the next one instead of queueing one each.
 final class DirectorySync: @unchecked Sendable {
     let path: String
-    /// The sync itself: `fsyncDirectory`, or a stand-in in tests that holds a sync open.
-    private let perform: @Sendable (String) -> Void
+    /// The sync itself: `fsyncDirectory`, or a stand-in in tests that holds a sync open; 0 or the
+    /// `errno` of the failure.
+    private let perform: @Sendable (String) -> Int32
     /// Guards the counters; pool threads wait on it (never the event loop or the cooperative pool).
     private let condition = NSCondition()
     private var started = 0
     private var finished = 0
     private var running = false
     private var waiters = 0
+    /// The result of the sync that finished last (the one every waiter it satisfied relied on).
+    private var lastResult: Int32 = 0
 
-    init(path: String, perform: @escaping @Sendable (String) -> Void = DirectorySync.fsyncDirectory) {
+    init(path: String, perform: @escaping @Sendable (String) -> Int32 = DirectorySync.fsyncDirectory) {
         self.path = path
         self.perform = perform
     }
 
-    /// Opens the directory and `fsync`s it, so the renames in it are durable.
-    static func fsyncDirectory(_ path: String) {
+    /// Opens the directory and `fsync`s it, so the renames in it are durable: 0, or the `errno`.
+    static func fsyncDirectory(_ path: String) -> Int32 {
         let directory = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if directory >= 0 {
-            fsync(directory)
-            close(directory)
-        }
+        guard directory >= 0 else { return errno }
+        defer { close(directory) }
+        return fsync(directory) == 0 ? 0 : errno
     }
 
     /// Syncs performed so far.
@@ -343,8 +349,10 @@ final class DirectorySync: @unchecked Sendable {
         return waiters
     }
 
-    /// Returns once a directory sync that started after this call began has finished.
-    func syncAfterChange() {
+    /// Returns once a directory sync that started after this call began has finished: 0, or the
+    /// `errno` of that sync's failure (the change may then not survive a crash).
+    @discardableResult
+    func syncAfterChange() -> Int32 {
         condition.lock()
         defer { condition.unlock() }
         let needed = started + 1
@@ -359,11 +367,13 @@ final class DirectorySync: @unchecked Sendable {
             started += 1
             let mine = started
             condition.unlock()
-            perform(path)
+            let result = perform(path)
             condition.lock()
             running = false
             finished = mine
+            lastResult = result
             condition.broadcast()
         }
+        return lastResult
     }
 }

@@ -48,8 +48,11 @@ let configuration = ChartCache.Configuration(
     directory: directory, deadline: .milliseconds(deadline), abandonedGracePeriod: .milliseconds(grace),
     sweepOnStart: false,
     writerStageObserver: { stage, _ in
-        if stage.rawValue == killAt { kill(getpid(), SIGKILL) }
-        if stage.rawValue == stopAt { kill(getpid(), SIGSTOP) }
+        // raise, not kill(getpid(), …): a signal sent to the process may be taken by another thread
+        // while this one runs on into the next stage (stopped "at created", it held its lock). A
+        // signal raised on this thread is delivered before raise returns.
+        if stage.rawValue == killAt { raise(SIGKILL) }
+        if stage.rawValue == stopAt { raise(SIGSTOP) }
     })
 let cache: ChartCache
 do { cache = try ChartCache(configuration: configuration) } catch { fail("\(error)") }

@@ -26,6 +26,27 @@ public enum ReferenceCharts {
                     ])
             ),
             (
+                // The question chart's narrow (phone) variant: 340 points, legend below the pie.
+                "tv-new-shows-narrow",
+                try ChartSpec(
+                    title: nil,
+                    slices: [
+                        Slice(label: "Hardly any: I already watch too much TV!", value: 5),
+                        Slice(label: "Maybe 3-5", value: 1),
+                        Slice(label: "I'm a TV fiend, I'll try them all at least once!", value: 2),
+                    ], width: 340, height: 400)
+            ),
+            (
+                "tv-new-shows-dark",
+                try ChartSpec(
+                    title: "How many new shows will you try this Fall?",
+                    slices: [
+                        Slice(label: "Hardly any: I already watch too much TV!", value: 5),
+                        Slice(label: "Maybe 3-5", value: 1),
+                        Slice(label: "I'm a TV fiend, I'll try them all at least once!", value: 2),
+                    ], theme: .dark)
+            ),
+            (
                 "twelve-tiny-slices",
                 try ChartSpec(
                     title: "Which streaming services do you use most?",

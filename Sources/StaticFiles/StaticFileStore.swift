@@ -134,6 +134,10 @@ public final class StaticFileStore: StaticFileSource {
         }
         self.root = String(cString: resolved)
         free(resolved)
+        var status = stat()
+        guard stat(self.root, &status) == 0, (status.st_mode & S_IFMT) == S_IFDIR else {
+            throw StaticFileError(.noSuchDirectory, "\(root) is not a directory; pass the directory to serve")
+        }
         self.pool = pool
         self.contentAddressed = contentAddressed
         self.cacheControl = cacheControl

@@ -82,9 +82,7 @@ public enum SurveyEditRules {
         }
     }
 
-    /// What an edit removes and resets, decided here once; each store applies it in its own SQL,
-    /// removals first, then the survey row, then every question and answer of the entry in order
-    /// (updated when it has an id, inserted when not).
+    /// What an edit removes and resets, decided here once (`plan` turns it into steps).
     public struct Removals: Sendable, Equatable {
         /// Answers the edit drops (none holds a vote: `check` made sure).
         public var answerIDs: [Int64]
@@ -140,19 +138,21 @@ public enum SurveyEditRules {
             clearsEarlyClose: entry.opens != current.opens || entry.closes != current.closes)
     }
 
-    /// The steps of an edit, in the order a store applies them inside its transaction: removals
-    /// first, then the survey row, then every question and answer of the entry in order (updated
-    /// when it has an id, inserted when not). The stores only turn each step into SQL.
+    /// The steps of an edit, in the order a store applies them inside its transaction: removed
+    /// answers, the survey row, every question and answer of the entry in order (updated when it
+    /// has an id, inserted when not), then removed questions. The stores only turn each step into SQL.
     /// - Throws: `SurveyStoreError` (`invalidEdit`) from `check`.
     public static func plan(_ current: Survey, becoming entry: SurveyDocument.SurveyEntry) throws -> [SurveyWriteStep] {
         let removals = try check(current, becoming: entry)
         var steps = removals.answerIDs.map(SurveyWriteStep.deleteAnswer)
-        steps += removals.questionIDs.map(SurveyWriteStep.deleteQuestion)
         steps.append(
             .updateSurvey(
                 title: entry.title, opens: entry.opens, closes: entry.closes,
                 clearsEarlyClose: removals.clearsEarlyClose))
         steps += questionSteps(entry)
+        // Questions go last: an answer moved out of one has been moved by then, so the delete's
+        // cascade cannot take it along.
+        steps += removals.questionIDs.map(SurveyWriteStep.deleteQuestion)
         return steps
     }
 

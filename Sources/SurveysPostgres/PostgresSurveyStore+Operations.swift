@@ -370,6 +370,10 @@ extension PostgresSurveyStore {
 
     public func closeSurveyNow(id: Int64, today: CalendarDay) async throws {
         try await transaction { [self] connection in
+            // Lock the row first: an edit committed meanwhile would otherwise lose its dates.
+            for try await _ in try await connection.query(
+                "SELECT id FROM survey WHERE id = \(id) FOR UPDATE", logger: logger)
+            {}
             guard let survey = try await loadSurvey(connection, id: id, withVotes: false) else {
                 throw SurveyStoreError(.notFound, "survey \(id) does not exist")
             }

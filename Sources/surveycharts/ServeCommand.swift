@@ -284,6 +284,15 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.operations.onMetricsListening = { host, port in
             FileHandle.standardOutput.write(Data("surveycharts: metrics on http://\(host):\(port)/metrics\n".utf8))
         }
+        configuration.site.onDemoOperatorCreated = { password in
+            FileHandle.standardOutput.write(
+                Data(
+                    """
+                    surveycharts: created the demo operator: sign in at /admin/login as demo with the password \
+                    \(password) (shown only now; add your own with: surveycharts user add NAME)
+
+                    """.utf8))
+        }
         configuration.listener.onListening = { host, port in
             // Written unbuffered: scripts and tests wait for this line to learn the port.
             FileHandle.standardOutput.write(Data("surveycharts: listening on http://\(host):\(port)\n".utf8))
@@ -322,20 +331,16 @@ struct ServeCommand: AsyncParsableCommand {
         func run() async throws {
             let application: any ApplicationProtocol
             do {
-                try await opened.prepare()
-                let setup = try await SiteSetup.prepare(
-                    opened.store, configuration: configuration, storeName: storeName, logger: logger)
-                if let password = setup.demoOperatorPassword {
-                    FileHandle.standardOutput.write(
-                        Data(
-                            """
-                            surveycharts: created the demo operator: sign in at /admin/login as demo with the \
-                            password \(password) (shown only now; add your own with: surveycharts user add NAME)
-
-                            """.utf8))
+                // SIGTERM while the store is still being reached (PostgreSQL retrying) ends the start.
+                application = try await cancelWhenGracefulShutdown { [self] in
+                    try await opened.prepare()
+                    return try await buildApplication(
+                        configuration: configuration, store: opened.store, storeName: storeName, logger: logger)
                 }
-                application = try buildApplication(
-                    configuration: configuration, store: opened.store, setup: setup, logger: logger)
+            } catch  where error is CancellationError || Task.isShuttingDownGracefully {
+                // The store's own failure then only says it was interrupted.
+                logger.notice("stopped before serving")
+                return
             } catch let error as SurveyStoreError {
                 CommandFailure(error.message, exitCode: .cantCreate).exit()
             } catch let error as StartupError {

@@ -13,13 +13,13 @@ struct DirectorySyncTests {
         private var holding = true
         private var entered = 0
 
-        func perform(_ path: String) {
+        func perform(_ path: String) -> Int32 {
             condition.lock()
             entered += 1
             condition.broadcast()
             while holding && entered == 1 { condition.wait() }
             condition.unlock()
-            DirectorySync.fsyncDirectory(path)
+            return DirectorySync.fsyncDirectory(path)
         }
 
         func waitUntilEntered(before deadline: Date) -> Bool {
@@ -42,12 +42,14 @@ struct DirectorySyncTests {
     @Test func writersThatArriveDuringASyncShareTheNextOneAndALaterWriterGetsItsOwn() throws {
         let directory = try TemporaryDirectory()
         let held = HeldSync()
+        defer { held.release() }  // a failed requirement below must not leave threads blocked
         let sync = DirectorySync(path: directory.path, perform: held.perform)
         let deadline = Date().addingTimeInterval(20)
         let first = Thread { sync.syncAfterChange() }
         first.start()
         try #require(held.waitUntilEntered(before: deadline), "the first sync never started")
         let gate = StartingGate()
+        defer { gate.open() }
         let callers = 63
         for _ in 0..<callers {
             Thread {

@@ -46,10 +46,18 @@ struct ReferenceChartTests {
         try DecodedPNG(Array(try Data(contentsOf: URL(fileURLWithPath: directory + "/" + fileName))))
     }
 
-    @Test func everyReferenceChartHasACommittedImage() throws {
+    /// Every reference chart at 1x and 2x; the narrow (`-narrow`, `rtl-narrow`) and dark (`-dark`)
+    /// variants are reference charts of their own, so each variant is compared at both scales.
+    @Test func everyReferenceChartHasACommittedImageAtEachScale() throws {
         let committed = Set(try Self.committedFiles())
-        for (name, _) in try ReferenceCharts.all() {
-            #expect(committed.contains(name + ".png"), "docs/reference/\(name).png is missing: `make update-reference`")
+        let names = try ReferenceCharts.all().map(\.name)
+        for name in names {
+            for file in [name + ".png", name + "@2x.png"] {
+                #expect(committed.contains(file), "docs/reference/\(file) is missing: `make update-reference`")
+            }
+        }
+        for variant in ["-narrow", "-dark"] {
+            #expect(names.contains { $0.hasSuffix(variant) }, "no reference chart of the \(variant) variant")
         }
     }
 

@@ -39,10 +39,13 @@ struct StaticFileMiddlewareTests {
     }
 
     @Test func mountsServeTheirSourcesAndEverythingElseGoesOn() async throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("static-\(UUID().uuidString)").path
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("static-\(UUID().uuidString)").path
+        let root = scratch + "/public"
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: root) }
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
         try Data("body { color: black }\n".utf8).write(to: URL(fileURLWithPath: root + "/site.css"))
+        // Beside the root, where a path that escaped it would land.
+        try Data("the secret\n".utf8).write(to: URL(fileURLWithPath: scratch + "/secret.txt"))
         let pool = BlockingThreadPool(threadCount: 2, name: "static-test")
         defer { pool.shutdown() }
         try await application(root: root, pool: pool).test(.router) { client in
@@ -56,7 +59,11 @@ struct StaticFileMiddlewareTests {
             let part = try await client.execute(uri: "/static/site.css", method: .get, headers: [.range: "bytes=-6"])
             #expect(part.status == .partialContent && String(buffer: part.body) == "ack }\n")
             #expect(try await client.execute(uri: "/static/missing.css", method: .get).status == .notFound)
-            #expect(try await client.execute(uri: "/static/%2e%2e/etc/passwd", method: .get).status != .ok)
+            for escape in ["/static/%2e%2e/secret.txt", "/static/..%2fsecret.txt", "/static/./../secret.txt"] {
+                let answer = try await client.execute(uri: escape, method: .get)
+                #expect([.badRequest, .notFound].contains(answer.status), "\(escape): \(answer.status)")
+                #expect(!String(buffer: answer.body).contains("secret"), "\(escape)")
+            }
             #expect(try await client.execute(uri: "/static/site.css", method: .post).status == .methodNotAllowed)
             let made = try await client.execute(uri: "/made/made.txt", method: .get)
             #expect(made.status == .ok && String(buffer: made.body) == "made\n")

@@ -135,6 +135,34 @@ struct DurabilityTests {
     }
 }
 
+extension DurabilityTests {
+    /// The chart's own fsync succeeds but the chart directory's fails: the rename may not survive a
+    /// crash, so the chart is not published (5xx, no file at its name) until a sync succeeds.
+    @Test func aFailedDirectorySyncUnpublishesTheChart() throws {
+        let site = try ShimmedSite()
+        let server = try site.serve(failing: "/piecharts$")
+        defer { server.stop() }
+        let target = try #require(try server.results(1).questions.first?.chart["1x"])
+        let final = site.charts + "/" + String(target.dropFirst("/piecharts/".count))
+        try site.failSyncs(true)
+        let mark = try site.lastTicket()
+        let chart = try server.get(target)
+        try site.failSyncs(false)
+        let calls = try site.calls().filter { $0.begin > mark }
+        #expect(
+            calls.contains { $0.isSync && $0.injected && $0.path == site.charts },
+            "the directory's fsync was never failed:\n\(Call.listing(calls))")
+        #expect(
+            !calls.contains { $0.isSync && $0.injected && $0.path != site.charts },
+            "a sync other than the directory's was failed:\n\(Call.listing(calls))")
+        #expect((500...599).contains(chart.status), "a chart whose directory sync failed was answered \(chart.status)")
+        #expect(!FileManager.default.fileExists(atPath: final), "\(final) stayed published")
+        let again = try server.get(target)
+        #expect(again.status == 200 && isPNG(again.body))
+        #expect(FileManager.default.contents(atPath: final).map { Array($0) } == again.body)
+    }
+}
+
 /// The calls of one published chart, for further checks.
 private struct Publication {
     var create: Call
@@ -266,23 +294,24 @@ private final class ShimmedSite {
 
     var storageArguments: [String] { ["--database", database, "--charts-dir", charts] }
 
-    /// `NAME=VALUE` settings that load the shim, with a fresh log.
-    func shimSettings() -> [String] {
+    /// `NAME=VALUE` settings that load the shim, with a fresh log; with `failing`, only the syncs of
+    /// paths matching that extended regex fail while the switch is on.
+    func shimSettings(failing pattern: String? = nil) -> [String] {
         try? FileManager.default.removeItem(atPath: log)
         return [
             "LD_PRELOAD=\(shim)", "DURABILITY_SHIM_LOG=\(log)", "DURABILITY_SHIM_WATCH=\(site)/",
             "DURABILITY_SHIM_FAIL_WHILE=\(faultSwitch)",
-        ]
+        ] + (pattern.map { ["DURABILITY_SHIM_FAIL_REGEX=\($0)"] } ?? [])
     }
 
     /// A server on this site under the shim (through `env`, as ServerProcess sets no environment); the
     /// pre-render scheduler is off, so the charts rendered are the test's own.
-    func serve() throws -> ServerProcess {
+    func serve(failing pattern: String? = nil) throws -> ServerProcess {
         let server = try ServerProcess(
             storageArguments + [
                 "--static-dir", statics, "--today", DurabilityTests.today, "--no-prerender", "--ballots-per-browser",
                 "any",
-            ], wrapper: ["/usr/bin/env"] + shimSettings())
+            ], wrapper: ["/usr/bin/env"] + shimSettings(failing: pattern))
         // A shim that did not load would make every check below fail for a reason it does not name.
         guard try calls().contains(where: { $0.path.hasPrefix(site + "/") }) else {
             throw HarnessFailure("the shim logged nothing in \(log): LD_PRELOAD=\(shim) did not take effect")

@@ -143,6 +143,16 @@ public enum Executable {
             self.command = command
         }
 
+        /// A child still running when its test lets go of it (a test that threw between its start
+        /// and its `finish`) is killed, and continued first if it was stopped, so none outlives the run.
+        deinit {
+            if process.isRunning {
+                kill(process.processIdentifier, SIGCONT)
+                kill(process.processIdentifier, SIGKILL)
+                process.waitUntilExit()
+            }
+        }
+
         /// Writes `text` to the process's standard input and closes it.
         public func input(_ text: String) {
             standardInput.fileHandleForWriting.write(Data(text.utf8))

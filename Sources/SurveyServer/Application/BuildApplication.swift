@@ -12,16 +12,17 @@ import SurveyCharts
 import Surveys
 
 /// The composition root: makes every part of the service once, wires them, and returns the
-/// application to run. The store comes opened (the command line picks SQLite or PostgreSQL);
-/// `SiteSetup.prepare` has run on it.
+/// application to run. The store comes opened (the command line picks SQLite or PostgreSQL). The
+/// directories are checked before anything is written to the store (`SiteSetup.prepare`), so a
+/// start that fails leaves the store as it was.
 ///
-/// - Parameter services: more services to run beside the site and stop after it (the store's
-///   client).
+/// - Parameter storeName: the store as logs may name it (a PostgreSQL URL without its password).
+/// - Parameter services: more services to run beside the site, stopped after it.
 /// - Throws: `StartupError`, one line that says what to fix.
 public func buildApplication(
-    configuration: ServerConfiguration, store: any SurveyStore, setup: SiteSetup, services: [any Service] = [],
+    configuration: ServerConfiguration, store: any SurveyStore, storeName: String, services: [any Service] = [],
     logger: Logger = Logger(label: "surveycharts")
-) throws -> some ApplicationProtocol {
+) async throws -> some ApplicationProtocol {
     let metrics = ServerMetrics()
     // The one pool for blocking work (charts, static files, the scheduler's lock); each thread
     // gets its font map before its first job. Password hashing has threads of its own.
@@ -57,9 +58,17 @@ public func buildApplication(
     } catch {
         owned.shutDown()
         throw StartupError(
-            "the static directory \(configuration.site.staticDirectory) does not exist; pass --static-dir with the "
-                + "project's static/ folder")
+            "the static directory \(configuration.site.staticDirectory) cannot be served (\(error)); pass --static-dir "
+                + "with the project's static/ folder")
     }
+    let setup: SiteSetup
+    do {
+        setup = try await SiteSetup.prepare(store, configuration: configuration, storeName: storeName, logger: logger)
+    } catch {
+        owned.shutDown()
+        throw error
+    }
+    if let password = setup.demoOperatorPassword { configuration.site.onDemoOperatorCreated?(password) }
     StreamedBytesBudget.limit.store(configuration.listener.maximumBufferedBytes, ordering: .relaxed)
     logger.info("connection timeouts: \(configuration.listener.timeouts)")
     logger.info("large files: at most \(configuration.listener.maximumBufferedBytes) bytes buffered for slow clients")

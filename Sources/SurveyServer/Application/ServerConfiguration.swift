@@ -66,6 +66,8 @@ public struct SiteConfiguration: Sendable {
     /// With the demo surveys loaded into a new database that has no operator, create `demo` with
     /// a random password (`SiteSetup.demoOperatorPassword`), so a fresh `make run` can sign in.
     public var createDemoOperator = true
+    /// Called with the demo operator's password when this start created it, to show it once.
+    public var onDemoOperatorCreated: (@Sendable (String) -> Void)?
     /// How long a rendered page (home lists, a completed survey's results) is reused. A completed
     /// survey's page cannot change; the limit bounds how long an edit made elsewhere lasts.
     public var pageLifetime: Duration = .seconds(5)

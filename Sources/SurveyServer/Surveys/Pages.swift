@@ -159,13 +159,16 @@ struct Pages: Sendable {
             var srcset: String
             var width: Int
             var height: Int
+            /// The chart's text alternative (the same for every variant).
+            var alt: String
 
-            init(_ chart: QuestionResults.Chart) {
+            init(_ chart: QuestionResults.Chart, alt: String) {
                 media = chart.variant.media ?? ""
                 src = chart.url
                 srcset = chart.srcset
                 width = chart.width
                 height = chart.height
+                self.alt = alt
             }
         }
 
@@ -211,8 +214,12 @@ struct Pages: Sendable {
                         winnersLabel: shares.winners.count > 1 ? "Winners" : "Winner",
                         winners: shares.winners.map(\.text).joined(separator: ", "),
                         hasWinners: !shares.winners.isEmpty,
-                        sources: results.charts.filter { $0.variant.media != nil }.map(ResultsPage.Chart.init),
-                        image: results.charts.first { $0.variant.media == nil }.map(ResultsPage.Chart.init),
+                        sources: results.charts.filter { $0.variant.media != nil }.map {
+                            ResultsPage.Chart($0, alt: results.altText)
+                        },
+                        image: results.charts.first { $0.variant.media == nil }.map {
+                            ResultsPage.Chart($0, alt: results.altText)
+                        },
                         alt: results.altText,
                         answers: shares.rows.map { row in
                             ResultsPage.Answer(
