@@ -18,11 +18,14 @@ public struct StaticMount: Sendable {
     public var prefix: String
     /// Where its files come from.
     public var source: any StaticFileSource
+    /// `prefix` and a slash, made once: the check runs on every request.
+    public let directoryPrefix: String
 
     /// Serves `source` under `prefix`.
     public init(_ prefix: String, source: any StaticFileSource) {
         self.prefix = prefix
         self.source = source
+        directoryPrefix = prefix + "/"
     }
 }
 
@@ -41,19 +44,22 @@ public struct StaticFileMiddleware<Context: RequestContext>: RouterMiddleware {
     /// Serves `mounts`; every other path goes on to the router.
     public init(mounts: [StaticMount]) { self.mounts = mounts }
 
+    // Inlinable so that it is specialised for the application's context, as if it were its own.
+    @inlinable
     public func handle(
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
     ) async throws
         -> Response
     {
         let path = request.uri.path
-        for mount in mounts where path == mount.prefix || path.hasPrefix(mount.prefix + "/") {
-            return try await serve(request, rawPath: path.dropFirst(mount.prefix.count), from: mount.source)
+        for mount in mounts where path.hasPrefix(mount.directoryPrefix) || path == mount.prefix {
+            return try await serve(request, rawPath: path.dropFirst(mount.prefix.utf8.count), from: mount.source)
         }
         return try await next(request, context)
     }
 
-    private func serve(
+    @usableFromInline
+    func serve(
         _ request: Request, rawPath: Substring, from source: any StaticFileSource
     ) async throws
         -> Response
@@ -81,7 +87,7 @@ public struct StaticFileMiddleware<Context: RequestContext>: RouterMiddleware {
             status: answer.status, headers: answer.headers, body: .init(byteBuffer: answer.body ?? ByteBuffer()))
     }
 
-    private static func plain(_ status: HTTPResponse.Status, _ text: String) -> Response {
+    static func plain(_ status: HTTPResponse.Status, _ text: String) -> Response {
         Response(
             status: status, headers: [.contentType: "text/plain; charset=utf-8", .xContentTypeOptions: "nosniff"],
             body: .init(byteBuffer: ByteBuffer(string: text + "\n")))

@@ -5,8 +5,7 @@ import Logging
 import Surveys
 
 /// Guards every admin route but the sign-in page, and puts what it proved on the context: the
-/// operator's session (`SurveyRequestContext.operatorSession`), and for a POST its checked form
-/// (`operatorForm`).
+/// operator's session, and for a POST its checked form (`SurveyRequestContext.operatorProof`).
 ///
 /// The session is checked first, so a request without one learns nothing else: a browser is sent
 /// to sign in, a program gets 401. A POST must then come from this site and carry the session's
@@ -23,7 +22,6 @@ struct OperatorSessionMiddleware: RouterMiddleware {
         var context = context
         var request = request
         let session = try await operatorSession(request)
-        context.operatorSession = session
         if request.method == .post {
             if let reason = BallotIntegrity.crossSiteReason(request) {
                 logger.warning("admin post refused for \(session.user) from \(context.client.loggedAddress): \(reason)")
@@ -39,7 +37,9 @@ struct OperatorSessionMiddleware: RouterMiddleware {
                 logger.warning("admin post without a valid CSRF token for \(session.user) on \(request.uri.path)")
                 throw Self.forgedForm
             }
-            context.operatorForm = fields
+            context.operatorProof = OperatorProof(session: session, form: fields)
+        } else {
+            context.operatorProof = OperatorProof(session: session, form: [])
         }
         return try await next(request, context)
     }

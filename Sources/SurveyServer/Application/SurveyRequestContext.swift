@@ -10,11 +10,9 @@ public struct SurveyRequestContext: RequestContext, RemoteAddressRequestContext 
     public let remoteAddress: SocketAddress?
     /// The client, as `ClientIdentityMiddleware` proved it (the peer until then).
     public var client: ClientIdentity
-    /// The signed-in operator, put here by `OperatorSessionMiddleware` on the admin routes.
-    var operatorSession: AdminSession?
-    /// A checked admin form's fields (same origin, the session's CSRF token), put here by
-    /// `OperatorSessionMiddleware` on the admin POST routes; the body has been read.
-    var operatorForm: [(name: String, value: String)] = []
+    /// What `OperatorSessionMiddleware` proved on the admin routes; nil elsewhere. One reference,
+    /// so the context every request copies through its middleware stays small.
+    var operatorProof: OperatorProof?
     /// How `ResponseEncodable` bodies (results.json, JSON errors) are written.
     public var responseEncoder: SurveyJSONEncoder { SurveyJSONEncoder() }
 
@@ -27,10 +25,24 @@ public struct SurveyRequestContext: RequestContext, RemoteAddressRequestContext 
 
     /// The operator `OperatorSessionMiddleware` proved; only admin routes behind it call this.
     func requireOperator() throws -> AdminSession {
-        guard let operatorSession else {
+        guard let operatorProof else {
             throw ServiceError.unexpected(AdminRouteWithoutSession())
         }
-        return operatorSession
+        return operatorProof.session
+    }
+
+    /// A checked admin form's fields (same origin, the session's CSRF token); empty but for POSTs.
+    var operatorForm: [(name: String, value: String)] { operatorProof?.form ?? [] }
+}
+
+/// The signed-in operator, and for a POST its checked form (the body has been read).
+final class OperatorProof: Sendable {
+    let session: AdminSession
+    let form: [(name: String, value: String)]
+
+    init(session: AdminSession, form: [(name: String, value: String)]) {
+        self.session = session
+        self.form = form
     }
 }
 
