@@ -123,11 +123,17 @@ public enum SurveyEditRules {
             }
         }
         let kept = Set(entry.questions.flatMap { $0.answers.compactMap(\.id) })
-        for (q, question) in current.questions.enumerated() {
+        for question in current.questions {
             for answer in question.answers where !kept.contains(answer.id) && answer.votes > 0 {
-                let position = entry.questions.firstIndex { $0.id == question.id }
+                guard let position = entry.questions.firstIndex(where: { $0.id == question.id }) else {
+                    // A question the entry leaves out has no place in it: it is named by its id.
+                    throw SurveyStoreError(
+                        .invalidEdit, field: .removedQuestion(question.id),
+                        "its answer “\(answer.text)” holds \(answer.votes) votes, so the question “\(question.text)” "
+                            + "cannot be deleted")
+                }
                 throw SurveyStoreError(
-                    .invalidEdit, field: position.map { FieldPath.question($0).key("answers") } ?? .question(q),
+                    .invalidEdit, field: FieldPath.question(position).key("answers"),
                     "“\(answer.text)” holds \(answer.votes) votes, so it cannot be deleted")
             }
         }

@@ -50,6 +50,11 @@ public struct FieldPath: Sendable, Hashable, CustomStringConvertible, Expressibl
     /// Question `q` of a survey (`questions[2]`).
     public static func question(_ q: Int) -> FieldPath { FieldPath("questions").index(q) }
 
+    /// A question of the survey that an edit leaves out, by its id (`removedQuestions[12]`).
+    public static func removedQuestion(_ id: Int64) -> FieldPath {
+        FieldPath("removedQuestions").index(Int(truncatingIfNeeded: id))
+    }
+
     /// Answer `a` of question `q` of a survey (`questions[2].answers[0]`).
     public static func answer(_ a: Int, ofQuestion q: Int) -> FieldPath { question(q).key("answers").index(a) }
 }

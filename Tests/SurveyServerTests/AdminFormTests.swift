@@ -153,6 +153,19 @@ struct AdminFormTests {
         #expect(refused.status == 400)
         #expect(refused.text.contains("holds 3 votes, so it cannot be deleted"), "\(Self.alert(refused.text))")
         #expect(try admin.site.exportText() == before)
+        // Clearing the whole second question, whose answer 11 holds votes: the error names the block
+        // the operator cleared (question 2, fieldset q1), not the survey's other question.
+        let secondBlock = form.map { field -> (String, String) in
+            field.0.hasPrefix("q1.") && !field.0.hasSuffix(".id") && !field.0.hasSuffix(".order")
+                ? (field.0, "") : field
+        }
+        let noDelete = try admin.post("/admin/surveys/2", Self.body(secondBlock, csrf: csrf), cookie: cookie)
+        #expect(noDelete.status == 400)
+        #expect(noDelete.text.contains("Question 2: its answer"), "\(Self.alert(noDelete.text))")
+        #expect(noDelete.text.contains("cannot be deleted"), "\(Self.alert(noDelete.text))")
+        #expect(noDelete.text.contains("<fieldset id=\"q1\" class=\"missing\">"), "\(Self.alert(noDelete.text))")
+        #expect(!noDelete.text.contains("<fieldset id=\"q0\" class=\"missing\">"))
+        #expect(try admin.site.exportText() == before)
         // Renaming it and adding an answer is fine, and keeps the votes.
         var renamed = form.map { $0.0 == voted ? ($0.0, "Renamed answer") : $0 }
         let blank = try #require(

@@ -180,6 +180,8 @@ struct SurveyForm: Sendable {
     struct Origins {
         var questions: [Int] = []
         var answers: [[Int]] = []
+        /// The blank blocks that held a question, by its id: the questions the form removes.
+        var removedQuestions: [Int64: Int] = [:]
     }
 
     /// The survey the form describes, in the order its order fields give, without blank rows.
@@ -195,6 +197,10 @@ struct SurveyForm: Sendable {
         func isBlank(_ text: String) -> Bool { text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty }
         // A blank block is ignored; one that had an id is a question being removed (the store
         // refuses that when its answers hold votes).
+        for q in questions.indices
+        where isBlank(questions[q].text) && questions[q].answers.allSatisfy({ isBlank($0.text) }) {
+            if let id = questions[q].id { origins.removedQuestions[id] = q }
+        }
         let blocks = try questions.indices.filter { q in
             !(isBlank(questions[q].text) && questions[q].answers.allSatisfy { isBlank($0.text) })
         }.sorted {
@@ -252,6 +258,11 @@ struct SurveyForm: Sendable {
             let place = steps.last == .key("answers") ? "Question \(e + 1), answers" : "Question \(e + 1)"
             return FieldError(
                 field: steps.last == .key("text") ? .questionText(q) : .question(q), message: "\(place): \(sentence).")
+        }
+        if steps.count == 2, steps[0] == .key("removedQuestions"), case .index(let id) = steps[1],
+            let block = origins.removedQuestions[Int64(id)]
+        {
+            return FieldError(field: .question(block), message: "Question \(block + 1): \(sentence).")
         }
         switch steps {
         case [.key("title")]: return FieldError(field: .title, message: "Title: \(sentence).")
