@@ -35,14 +35,9 @@ public enum SurveyStores {
         _ database: String, options: Options = Options(), logger: Logger = Logger(label: "surveycharts.store")
     ) async throws -> any SurveyStore {
         if isPostgres(database) {
-            var configuration = PostgresSurveyStore.Configuration(url: database)
-            configuration.ballotDeadline = options.ballotDeadline
-            configuration.poolSize = options.poolSize
-            return try await PostgresSurveyStore(configuration: configuration, logger: logger)
+            return try await PostgresSurveyStore(configuration: postgres(database, options), logger: logger)
         }
-        var configuration = SQLiteSurveyStore.Configuration(path: database, ballotDeadline: options.ballotDeadline)
-        configuration.synchronousFull = options.durableBallots
-        return try SQLiteSurveyStore(configuration: configuration)
+        return try SQLiteSurveyStore(configuration: sqlite(database, options))
     }
 
     /// A store for a long-running server: the store, the service that runs its connections (nil
@@ -60,14 +55,23 @@ public enum SurveyStores {
         _ database: String, options: Options = Options(), logger: Logger = Logger(label: "surveycharts.store")
     ) throws -> Serving {
         if isPostgres(database) {
-            var configuration = PostgresSurveyStore.Configuration(url: database)
-            configuration.ballotDeadline = options.ballotDeadline
-            configuration.poolSize = options.poolSize
-            let store = try PostgresSurveyStore(unstarted: configuration, logger: logger)
+            let store = try PostgresSurveyStore(unstarted: postgres(database, options), logger: logger)
             return Serving(store: store, service: store.service, prepare: { try await store.prepare() })
         }
+        return Serving(
+            store: try SQLiteSurveyStore(configuration: sqlite(database, options)), service: nil, prepare: {})
+    }
+
+    private static func postgres(_ database: String, _ options: Options) -> PostgresSurveyStore.Configuration {
+        var configuration = PostgresSurveyStore.Configuration(url: database)
+        configuration.ballotDeadline = options.ballotDeadline
+        configuration.poolSize = options.poolSize
+        return configuration
+    }
+
+    private static func sqlite(_ database: String, _ options: Options) -> SQLiteSurveyStore.Configuration {
         var configuration = SQLiteSurveyStore.Configuration(path: database, ballotDeadline: options.ballotDeadline)
         configuration.synchronousFull = options.durableBallots
-        return Serving(store: try SQLiteSurveyStore(configuration: configuration), service: nil, prepare: {})
+        return configuration
     }
 }
