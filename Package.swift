@@ -54,9 +54,20 @@ let package = Package(
         ),
         // Small POSIX helpers Swift cannot express safely (signal-interrupted flock with a deadline).
         .target(name: "CSystemShims"),
+        // The languages: catalogs (one translator-edited JSON file each, embedded in the binary),
+        // language tags, Accept-Language, CLDR plural rules and locale formats through ICU.
+        .target(
+            name: "Localization",
+            resources: [
+                "en", "zh-Hans", "zh-Hant", "ja", "ko", "ar", "he", "es", "fr", "de", "pt-BR", "ru",
+            ].map { .embedInCode("Catalogs/\($0).json") },
+            swiftSettings: ours,
+            // Foundation's own ICU: its plural rules (`upluralrules.h`), already loaded by Foundation.
+            linkerSettings: [.linkedLibrary("_FoundationICU")]
+        ),
         .target(
             name: "PieChart",
-            dependencies: ["CCairo", "CPNG"],
+            dependencies: ["CCairo", "CPNG", "Localization"],
             swiftSettings: ours
         ),
         .target(
@@ -71,14 +82,14 @@ let package = Package(
         // Surveys, questions, answers and votes, behind a store protocol (SQLite now, PostgreSQL next).
         .target(
             name: "Surveys",
-            dependencies: [.product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["Localization", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: ours
         ),
         // The PostgreSQL store (postgres-nio), and `SurveyStores.open`, which picks a store by its URL.
         .target(
             name: "SurveysPostgres",
             dependencies: [
-                "Surveys",
+                "Surveys", "Localization",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -89,7 +100,7 @@ let package = Package(
         // and the one entry that answers a request for a chart file.
         .target(
             name: "SurveyCharts",
-            dependencies: ["Surveys", "PieChart", "ChartCache"],
+            dependencies: ["Surveys", "PieChart", "ChartCache", "Localization"],
             swiftSettings: ours
         ),
         // What keeps one connection from hurting the others: deadlines, request-head rules, accept
@@ -132,6 +143,7 @@ let package = Package(
             name: "SurveyServer",
             dependencies: [
                 "Surveys", "PieChart", "ChartCache", "SurveyCharts", "HTTPHardening", "StaticFiles", "ServerLogging",
+                "Localization",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -160,6 +172,7 @@ let package = Package(
                 "HTTPHardening",
                 "ServerLogging",
                 "CSystemShims",
+                "Localization",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -177,7 +190,7 @@ let package = Package(
         .target(
             name: "FuzzTargets",
             dependencies: [
-                "CPNG", "PieChart", "Surveys", "SurveyCharts", "SurveyServer", "StaticFiles",
+                "CPNG", "PieChart", "Surveys", "SurveyCharts", "SurveyServer", "StaticFiles", "Localization",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
@@ -200,14 +213,17 @@ let package = Package(
         ),
         // Temporary directories and child processes, shared by the test targets.
         .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: ours),
-        .testTarget(name: "PieChartTests", dependencies: ["PieChart", "CCairo", "CPNG"], swiftSettings: ours),
+        .testTarget(
+            name: "PieChartTests", dependencies: ["PieChart", "CCairo", "CPNG", "Localization"], swiftSettings: ours),
+        .testTarget(name: "LocalizationTests", dependencies: ["Localization"], swiftSettings: ours),
         .testTarget(
             name: "ChartCacheTests", dependencies: ["ChartCache", "ChartCacheTestHelper", "TestSupport"],
             swiftSettings: ours),
         .testTarget(
             name: "SurveyChartsCLITests", dependencies: ["surveycharts", "TestSupport"], swiftSettings: ours),
         .testTarget(
-            name: "SurveyChartsTests", dependencies: ["SurveyCharts", "TestSupport"], swiftSettings: ours),
+            name: "SurveyChartsTests", dependencies: ["SurveyCharts", "Localization", "TestSupport"],
+            swiftSettings: ours),
         .testTarget(
             name: "SurveysTests", dependencies: ["Surveys", "SurveysPostgres", "TestSupport"], swiftSettings: ours),
         .testTarget(name: "FuzzTargetsTests", dependencies: ["FuzzTargets"], swiftSettings: ours),
@@ -230,7 +246,7 @@ let package = Package(
             name: "SurveyServerTests",
             dependencies: [
                 "SurveyServer", "SurveyCharts", "Surveys", "HTTPHardening", "StaticFiles", "ServerLogging",
-                "CPNG", "surveycharts", "TestSupport",
+                "CPNG", "surveycharts", "TestSupport", "Localization",
             ],
             swiftSettings: ours),
     ]

@@ -2,6 +2,7 @@ import CPNG
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Localization
 import NIOCore
 import PieChart
 import SurveyCharts
@@ -29,7 +30,33 @@ public enum FuzzTargets {
         "client-address": clientAddress,
         "csv-export": csvExport,
         "palette-png": palettePNG,
+        "language-tag": languageTag,
+        "accept-language": acceptLanguage,
     ]
+
+    /// A language tag: refused, or canonical (it parses back to itself, case and all).
+    static func languageTag(_ data: [UInt8]) {
+        guard let tag = try? LanguageTag(parsing: text(data)) else { return }
+        check((try? LanguageTag(parsing: tag.description)) == tag, "tag round trip: \(tag)")
+        check(tag.description.utf8.count <= LanguageTag.maximumLength, "tag length")
+        // Only case changes, and the deprecated codes that become their current ones.
+        let lowered = text(data).lowercased()
+        let renamed = ["iw", "in", "ji"].contains { lowered == $0 || lowered.hasPrefix($0 + "-") }
+        check(renamed || tag.description.lowercased() == lowered, "canonical case only: \(tag)")
+    }
+
+    /// `Accept-Language`: at most 16 ranges, qualities 1...1000, best first; the negotiated
+    /// catalog is one of the catalogs, and negotiating twice (the memo) gives the same one.
+    static func acceptLanguage(_ data: [UInt8]) {
+        let header = text(data)
+        let ranges = AcceptLanguage.ranges(header)
+        check(ranges.count <= AcceptLanguage.maximumRanges, "ranges bounded")
+        check(ranges.allSatisfy { (1...1000).contains($0.quality) }, "qualities in range")
+        check(zip(ranges, ranges.dropFirst()).allSatisfy { $0.quality >= $1.quality }, "best first")
+        let first = Catalogs.negotiate(acceptLanguage: header, fallback: Catalogs.english)
+        check(Catalogs.all.contains { $0 === first }, "a shipped catalog")
+        check(Catalogs.negotiate(acceptLanguage: header, fallback: Catalogs.english) === first, "memo agrees")
+    }
 
     /// Fails loudly: under libFuzzer a trap is a finding, with the input saved.
     static func check(_ condition: Bool, _ message: @autoclosure () -> String) {

@@ -1,3 +1,5 @@
+import Localization
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
@@ -49,6 +51,9 @@ public struct ChartLayout: Sendable {
         public var leader: [Point]
         /// Text colour: chosen for contrast with the wedge when inside.
         public var color: RGBColor
+        /// A plate of the wedge's own colour behind an inside label on a patterned wedge, so the
+        /// text contrasts with one colour, not with the stripes.
+        public var plate: Rect?
     }
 
     /// One legend row: swatch, answer text, and "votes · percentage".
@@ -100,8 +105,25 @@ public struct ChartLayout: Sendable {
     /// Slice colours, in spec order.
     public var colors: [RGBColor]
 
+    /// Whether the chart is mirrored for a right-to-left locale: legend left of the pie, swatches
+    /// right of their labels, wedges counter-clockwise from 12 o'clock.
+    public var isMirrored: Bool = false
+
     /// The disc any wedge can reach, pulled out or not.
     public var outerRadius: Double { radius + pullOutDistance }
+
+    /// No text that pages show is smaller than this, in points (CSS pixels): layout prefers it,
+    /// and question charts grow taller rather than go below it.
+    public static let minimumReadableTextSize = 12.0
+
+    /// Every piece of text on the chart.
+    public var texts: [PlacedText] {
+        [title, noVotesMessage].compactMap { $0 } + percentLabels.map(\.text)
+            + legend.flatMap { [$0.label, $0.figures] }
+    }
+
+    /// The size of the smallest text, in points.
+    public var smallestTextSize: Double { texts.map(\.style.size).min() ?? .infinity }
 }
 
 extension ChartLayout {
@@ -116,8 +138,19 @@ extension ChartLayout {
 
 /// Text used in charts, shared by layout, alt text and pages.
 public enum ChartText {
-    /// The message drawn when no slice has a vote.
+    /// The message drawn when no slice has a vote, in English (admin pages).
     public static let noVotes = "No votes yet"
+
+    /// A legend row's votes and share in the chart's language: "14 votes · 44%", "14 票 · 44%".
+    public static func figures(votes: Int, percent: Int, style: FiguresStyle, in localizer: Localizer) -> String {
+        let count: String
+        switch style {
+        case .full: count = localizer.plural(.votes, count: votes)
+        case .compact: count = localizer.formatter.number(votes)
+        case .abbreviated: count = localizer.formatter.compact(votes)
+        }
+        return localizer.text(.chartFigures, ["votes": count, "percent": localizer.share(percent, votes: votes)])
+    }
 
     /// `1,234` (grouping with commas, locale-independent so every server draws the same bytes).
     public static func grouped(_ value: Int) -> String {
@@ -180,17 +213,26 @@ public enum ChartText {
 private struct LayoutBuilder<Measurer: TextMeasuring> {
     let spec: ChartSpec
     let measurer: Measurer
+    let localizer: Localizer
     let width: Double
     let height: Double
-    /// The text unit: everything scales with the canvas's short side.
+    /// The text unit: everything scales with the canvas's short side, and is never below the
+    /// readable minimum on a canvas of a page's size (short side 300 points or more); smaller
+    /// API canvases come down to it gradually.
     let em: Double
+    /// The size of a percentage label.
+    let labelSize: Double
 
     init(spec: ChartSpec, measurer: Measurer) {
         self.spec = spec
         self.measurer = measurer
+        localizer = Localizer(spec.locale)
         width = Double(spec.width)
         height = Double(spec.height)
-        em = min(max(min(width, height) / 34, 7), 40)
+        let shortSide = min(width, height)
+        let floor = min(ChartLayout.minimumReadableTextSize, shortSide / 25)
+        em = min(max(shortSide / 34, floor, 7), 40)
+        labelSize = max(em * 0.95, floor)
     }
 
     static var pullOutFraction: Double { 0.06 }
@@ -217,7 +259,7 @@ private struct LayoutBuilder<Measurer: TextMeasuring> {
         }
         let content = Rect(x: margin, y: top, width: width - 2 * margin, height: height - top - margin)
 
-        let labelStyle = TextStyle(size: em * 0.95, bold: true)
+        let labelStyle = TextStyle(size: labelSize, bold: true)
         let widestLabel = measurer.measure("100%", style: labelStyle, maxWidth: nil, maxLines: 1)
         let leaderLength = em
         let sideAllowance = leaderLength + widestLabel.width + em * 0.3
@@ -251,9 +293,10 @@ private struct LayoutBuilder<Measurer: TextMeasuring> {
         var noVotes: PlacedText?
         if total == 0 {
             let style = TextStyle(size: em * 1.05, bold: true)
-            let extent = measurer.measure(ChartText.noVotes, style: style, maxWidth: radius * 1.5, maxLines: 2)
+            let message = localizer.text(.chartNoVotes)
+            let extent = measurer.measure(message, style: style, maxWidth: radius * 1.5, maxLines: 2)
             noVotes = PlacedText(
-                text: ChartText.noVotes, style: style, maxWidth: radius * 1.5, maxLines: 2,
+                text: message, style: style, maxWidth: radius * 1.5, maxLines: 2,
                 frame: Rect(
                     x: center.x - extent.width / 2, y: center.y - extent.height / 2, width: extent.width,
                     height: extent.height), centered: true)
@@ -284,11 +327,12 @@ private struct LayoutBuilder<Measurer: TextMeasuring> {
         let legend = try layOutLegend(
             in: legendRegion, placement: placement, percentages: percentages, styles: styles)
 
-        return ChartLayout(
+        let layout = ChartLayout(
             width: width, height: height, scale: spec.scale, theme: spec.theme, title: title, center: center,
             radius: radius, pullOutDistance: pullOut, wedges: wedges, noVotesMessage: noVotes,
             percentLabels: labels, legendOnlySlices: legendOnly, legend: legend, legendPlacement: placement,
             percentages: percentages, pieRegion: pieRegion, legendRegion: legendRegion, colors: colors)
+        return localizer.isRightToLeft ? layout.mirrored() : layout
     }
 
     // MARK: Percentage labels
@@ -312,14 +356,20 @@ private struct LayoutBuilder<Measurer: TextMeasuring> {
         var right: [OutsideCandidate] = []
         var left: [OutsideCandidate] = []
         for wedge in wedges {
-            let text = ChartText.percent(percentages[wedge.sliceIndex], votes: spec.slices[wedge.sliceIndex].value)
+            let text = localizer.share(percentages[wedge.sliceIndex], votes: spec.slices[wedge.sliceIndex].value)
             let extent = measurer.measure(text, style: style, maxWidth: nil, maxLines: 1)
             if let box = insideBox(for: wedge, extent: extent, radius: radius, single: wedges.count == 1) {
+                let inset = em * 0.15
                 labels.append(
                     .init(
                         sliceIndex: wedge.sliceIndex,
                         text: PlacedText(text: text, style: style, maxWidth: nil, maxLines: 1, frame: box),
-                        isInside: true, leader: [], color: wedge.color.contrastingText))
+                        isInside: true, leader: [], color: wedge.color.contrastingText,
+                        plate: wedge.pattern == .solid
+                            ? nil
+                            : Rect(
+                                x: box.x - inset, y: box.y - inset, width: box.width + 2 * inset,
+                                height: box.height + 2 * inset)))
                 continue
             }
             let mid = wedge.midAngle
@@ -434,12 +484,15 @@ private struct LayoutBuilder<Measurer: TextMeasuring> {
         in region: Rect, placement: ChartLayout.LegendPlacement, percentages: [Int], styles: [SliceStyle]
     ) throws -> [ChartLayout.LegendEntry] {
         let labels = spec.slices.map { ChartText.singleLine($0.label) }
-        // Prefer large text, then full figures, then few columns, then full three-line labels.
+        // Prefer large text, then full figures, then few columns, then full three-line labels. Sizes
+        // below the readable minimum are the last resort of small API canvases: question charts
+        // grow taller instead (`ChartLayout.height(fitting:)`).
         let sizes = [1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.42, 0.35, 0.3, 0.25].map { em * $0 }.filter { $0 >= 6 }
         for size in sizes.isEmpty ? [6] : sizes {
             for figuresStyle in ChartText.FiguresStyle.allCases {
                 let figures = spec.slices.indices.map {
-                    ChartText.figures(votes: spec.slices[$0].value, percent: percentages[$0], style: figuresStyle)
+                    ChartText.figures(
+                        votes: spec.slices[$0].value, percent: percentages[$0], style: figuresStyle, in: localizer)
                 }
                 let style = TextStyle(size: size)
                 let figureExtents = figures.map { measurer.measure($0, style: style, maxWidth: nil, maxLines: 1) }

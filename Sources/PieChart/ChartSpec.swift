@@ -1,4 +1,5 @@
 import Foundation
+import Localization
 
 /// Everything needed to draw one pie chart: the input of `render` and of `POST /api/charts/pie`.
 ///
@@ -56,14 +57,18 @@ public struct ChartSpec: Sendable, Hashable, Codable {
     public var scale: Int
     /// Background and text colours.
     public var theme: Theme
+    /// The language of the chart's own words and numbers ("14 票 · 44%", "No votes yet"), and its
+    /// direction: a right-to-left locale mirrors the chart. One of the catalogs' languages.
+    public var locale: LanguageTag
 
     /// Creates a validated spec.
     /// - Throws: `ChartSpecError` naming the first invalid field.
     public init(
         title: String? = nil, slices: [Slice], width: Int = 640, height: Int = 400, scale: Int = 1,
-        theme: Theme = .light
+        theme: Theme = .light, locale: LanguageTag = .english
     ) throws {
         self.title = title
+        self.locale = locale
         self.slices = slices
         self.width = width
         self.height = height
@@ -73,7 +78,7 @@ public struct ChartSpec: Sendable, Hashable, Codable {
     }
 
     private enum CodingKeys: String, CodingKey, CaseIterable {
-        case title, slices, width, height, scale, theme
+        case title, slices, width, height, scale, theme, locale
     }
 
     /// Decodes through the same strict parser as `init(json:)`: unknown fields are refused and
@@ -90,6 +95,7 @@ public struct ChartSpec: Sendable, Hashable, Codable {
         try container.encode(height, forKey: .height)
         try container.encode(scale, forKey: .scale)
         try container.encode(theme, forKey: .theme)
+        try container.encode(locale, forKey: .locale)
     }
 
     /// Checks every rule of DESIGN "Chart rendering → Input".
@@ -140,6 +146,12 @@ public struct ChartSpec: Sendable, Hashable, Codable {
                 "\(width)×\(height) at scale \(scale) is \(pixels) pixels; the largest chart is "
                     + "\(Limits.maximumPixels) pixels (4096×4096): lower the scale or the size")
         }
+        guard Catalogs.supports(locale) else {
+            throw ChartSpecError(
+                .outOfRange, field: "locale",
+                "has no catalog for \"\(locale)\"; use one of \(Catalogs.tags.map(\.description).joined(separator: ", "))"
+            )
+        }
     }
 
     private static func validateText(_ text: String, field: String, allowEmpty: Bool) throws {
@@ -163,7 +175,7 @@ public struct ChartSpec: Sendable, Hashable, Codable {
 
     /// The version of the drawing code. It is part of every cache key, so a change to how charts
     /// look gives every chart a new name. Bump it whenever the pixels change.
-    public static let rendererVersion = "piechart-5"
+    public static let rendererVersion = "piechart-6"
 
     /// The canonical form of this spec: sorted keys, defaults filled in, no insignificant
     /// whitespace. Equal specs give equal bytes, whatever JSON they were parsed from.
@@ -261,9 +273,20 @@ extension ChartSpec {
             }
             theme = parsed
         }
+        var locale = LanguageTag.english
+        if let rawLocale = root["locale"], rawLocale != .null {
+            guard case .string(let tag) = rawLocale else {
+                throw ChartSpecError(
+                    .wrongType, field: "locale", "must be a language tag string, got \(rawLocale.kind)")
+            }
+            do { locale = try LanguageTag(parsing: tag) } catch {
+                throw ChartSpecError(.outOfRange, field: "locale", error.description)
+            }
+        }
         try self.init(
             title: title, slices: slices, width: integer("width", default: 640),
-            height: integer("height", default: 400), scale: integer("scale", default: 1), theme: theme)
+            height: integer("height", default: 400), scale: integer("scale", default: 1), theme: theme,
+            locale: locale)
     }
 }
 

@@ -172,7 +172,7 @@ public struct PangoTextMeasurer: TextMeasuring {
         pango_layout_get_extents(layout, nil, &logical)
         return TextExtent(
             width: Double(logical.width) / Double(PANGO_SCALE), height: Double(logical.height) / Double(PANGO_SCALE),
-            lineCount: Int(pango_layout_get_line_count(layout)))
+            lineCount: Int(pango_layout_get_line_count(layout)), isTruncated: pango_layout_is_ellipsized(layout) != 0)
     }
 
     /// How many characters of `text` have no glyph in the installed fonts (drawn as boxes).

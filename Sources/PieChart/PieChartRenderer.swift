@@ -194,6 +194,17 @@ private struct Painter {
                 for point in label.leader.dropFirst() { cairo_line_to(cr, point.x, point.y) }
                 cairo_stroke(cr)
             }
+            if let plate = label.plate, let wedge = layout.wedges.first(where: { $0.sliceIndex == label.sliceIndex }) {
+                setColor(wedge.color)
+                let corner = min(plate.height, plate.width) * 0.25
+                cairo_new_sub_path(cr)
+                cairo_arc(cr, plate.maxX - corner, plate.y + corner, corner, -Double.pi / 2, 0)
+                cairo_arc(cr, plate.maxX - corner, plate.maxY - corner, corner, 0, Double.pi / 2)
+                cairo_arc(cr, plate.x + corner, plate.maxY - corner, corner, Double.pi / 2, Double.pi)
+                cairo_arc(cr, plate.x + corner, plate.y + corner, corner, Double.pi, 3 * Double.pi / 2)
+                cairo_close_path(cr)
+                cairo_fill(cr)
+            }
             draw(label.text, color: label.color)
         }
         for entry in layout.legend {

@@ -1,3 +1,5 @@
+import Localization
+
 /// The reference charts: the seed's two Television Trends questions and the hard cases. They are
 /// what `surveycharts demo` draws, what `docs/reference/` shows, and what the tests compare every
 /// fresh render against (`make update-reference` re-renders them after a deliberate change).
@@ -78,7 +80,18 @@ public enum ReferenceCharts {
                     slices: [
                         Slice(label: "喜剧", value: 14), Slice(label: "电视剧", value: 9),
                         Slice(label: "真人秀", value: 6), Slice(label: "纪录片", value: 3),
-                    ])
+                    ], locale: try LanguageTag(parsing: "zh-Hans"))
+            ),
+            (
+                // Right to left, in Egyptian Arabic: mirrored, with Arabic-Indic digits.
+                "arabic",
+                try ChartSpec(
+                    title: nil,
+                    slices: [
+                        Slice(label: "الكوميديا", value: 21), Slice(label: "الدراما", value: 17),
+                        Slice(label: "تلفزيون الواقع", value: 8),
+                        Slice(label: "الأفلام الوثائقية (Documentaries)", value: 4),
+                    ], locale: try LanguageTag(parsing: "ar-EG"))
             ),
             (
                 "no-votes",
@@ -102,7 +115,7 @@ public enum ReferenceCharts {
                     slices: [
                         Slice(label: "العربية", value: 7), Slice(label: "עברית", value: 5),
                         Slice(label: "English", value: 3),
-                    ], width: 360, height: 480)
+                    ], width: 360, height: 480, locale: try LanguageTag(parsing: "he"))
             ),
             (
                 "twenty-slices",

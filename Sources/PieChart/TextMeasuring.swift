@@ -18,12 +18,15 @@ public struct TextExtent: Sendable, Hashable {
     public var width: Double, height: Double
     /// Lines after wrapping.
     public var lineCount: Int
+    /// Whether the text did not fit its lines and ends in an ellipsis.
+    public var isTruncated: Bool
 
     /// Creates an extent.
-    public init(width: Double, height: Double, lineCount: Int) {
+    public init(width: Double, height: Double, lineCount: Int, isTruncated: Bool = false) {
         self.width = width
         self.height = height
         self.lineCount = lineCount
+        self.isTruncated = isTruncated
     }
 }
 

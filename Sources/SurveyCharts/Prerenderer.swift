@@ -37,8 +37,12 @@ public struct Prerenderer: Sendable {
     /// Every chart of `survey`: names and specs, every variant at 1x and 2x for each question.
     public static func charts(of survey: Survey) throws -> [(name: ChartName, spec: ChartSpec)] {
         try survey.questions.flatMap { question -> [(name: ChartName, spec: ChartSpec)] in
-            try QuestionCharts.names(for: question).all.map { chart in
-                (chart.name, try QuestionCharts.spec(for: question, variant: chart.variant, scale: chart.scale))
+            try QuestionCharts.names(for: question, in: survey.language).all.map { chart in
+                (
+                    chart.name,
+                    try QuestionCharts.spec(
+                        for: question, in: survey.language, variant: chart.variant, scale: chart.scale)
+                )
             }
         }
     }
@@ -48,13 +52,17 @@ public struct Prerenderer: Sendable {
         let start = ContinuousClock.now
         var report = PrerenderReport()
         var work: [(name: ChartName, spec: ChartSpec)] = []
-        for survey in surveys {
-            do {
-                work += try Self.charts(of: survey)
-            } catch {
-                report.failures.append("survey \(survey.id): \(error)")
+        // Sizing charts measures their text: blocking work, on the pool.
+        let planned = try? await cache.pool.run {
+            surveys.map { survey -> (charts: [(name: ChartName, spec: ChartSpec)], failure: String?) in
+                do { return (try Self.charts(of: survey), nil) } catch { return ([], "survey \(survey.id): \(error)") }
             }
         }
+        for plan in planned ?? [] {
+            work += plan.charts
+            if let failure = plan.failure { report.failures.append(failure) }
+        }
+        if planned == nil { report.failures.append("the pool stopped before the charts were planned") }
         let total = work.count
         // Keep the pool busy without queueing thousands of requests against their deadline.
         let inFlight = max(2, cache.configuration.blockingThreads * 2)

@@ -1,18 +1,23 @@
 import ChartCache
+import Localization
 import PieChart
 import Surveys
+import Synchronization
 
 /// One way a results page shows a question's chart (art direction through `<picture>`).
 ///
 /// A new variant is one declaration below, added to `all`: its file names, its pre-rendering,
 /// its `<source>` on the results page and its URLs in `results.json` all come from the list.
 public struct QuestionChartVariant: Sendable, Hashable, CustomStringConvertible {
-    /// How the canvas grows with the answers.
-    enum SizeRule: Sendable, Hashable {
-        /// Always this many points.
-        case fixed(width: Int, height: Int)
-        /// A fixed width; the height is `base + perAnswer × answers`, within `heights`.
-        case legendBelow(width: Int, base: Int, perAnswer: Int, heights: ClosedRange<Int>)
+    /// How the canvas grows with the answers: a fixed width, and a height that starts at
+    /// `base + perAnswer × answers` and grows, within `heights`, until every text of the chart is
+    /// at least `ChartLayout.minimumReadableTextSize` (many or long answers make the chart taller,
+    /// never its text smaller).
+    struct SizeRule: Sendable, Hashable {
+        var width: Int
+        var base: Int
+        var perAnswer: Int
+        var heights: ClosedRange<Int>
     }
 
     /// The variant's name in logs and tests (`wide`).
@@ -25,28 +30,36 @@ public struct QuestionChartVariant: Sendable, Hashable, CustomStringConvertible 
     public let scales: [Int]
     let sizeRule: SizeRule
 
-    /// 640×400, legend beside the pie: screens wider than a phone. The default image.
+    /// 640×400 or taller, legend beside the pie: screens wider than a phone. The default image.
     public static let wide = QuestionChartVariant(
-        name: "wide", resultsKey: "chart", media: nil, scales: [1, 2], sizeRule: .fixed(width: 640, height: 400))
+        name: "wide", resultsKey: "chart", media: nil, scales: [1, 2],
+        sizeRule: SizeRule(width: 640, base: 400, perAnswer: 0, heights: 400...1600))
     /// 340 points wide, legend below the pie, taller with more answers: phones (a 360 px screen shows
     /// it at full size). The pie needs about 280 points; every legend row about 22.
     public static let narrow = QuestionChartVariant(
         name: "narrow", resultsKey: "narrowChart", media: "(max-width: 679px)", scales: [1, 2],
-        sizeRule: .legendBelow(width: 340, base: 300, perAnswer: 22, heights: 400...1400))
+        sizeRule: SizeRule(width: 340, base: 300, perAnswer: 22, heights: 400...2400))
 
     /// Every variant, the default (no media condition) first.
     public static let all: [QuestionChartVariant] = [.wide, .narrow]
 
-    /// The canvas in points for a question with `answers` answers.
-    public func size(answers: Int) -> (width: Int, height: Int) {
-        switch sizeRule {
-        case .fixed(let width, let height): return (width, height)
-        case .legendBelow(let width, let base, let perAnswer, let heights):
-            let (rows, tooMany) = perAnswer.multipliedReportingOverflow(by: max(0, answers))
-            let (height, tooTall) = base.addingReportingOverflow(rows)
-            guard !tooMany, !tooTall else { return (width, heights.upperBound) }
-            return (width, min(heights.upperBound, max(heights.lowerBound, height)))
-        }
+    /// The height a question with `answers` answers starts from, before its text is measured.
+    func startingHeight(answers: Int) -> Int {
+        let (rows, tooMany) = sizeRule.perAnswer.multipliedReportingOverflow(by: max(0, answers))
+        let (height, tooTall) = sizeRule.base.addingReportingOverflow(rows)
+        guard !tooMany, !tooTall else { return sizeRule.heights.upperBound }
+        return min(sizeRule.heights.upperBound, max(sizeRule.heights.lowerBound, height))
+    }
+
+    /// The canvas in points of `spec`'s chart in this variant: its width, and the height at which
+    /// its text is readable. Measures text with Pango: call it where blocking work runs.
+    func size(of spec: ChartSpec) -> (width: Int, height: Int) {
+        var start = spec
+        start.width = sizeRule.width
+        start.height = startingHeight(answers: spec.slices.count)
+        let height = ChartLayout.height(
+            fitting: start, within: start.height...sizeRule.heights.upperBound, measurer: PangoTextMeasurer())
+        return (sizeRule.width, height)
     }
 
     public var description: String { name }
@@ -118,25 +131,55 @@ public struct QuestionChartRequest: Sendable, Hashable {
 /// names are current, and which may be served. Pages, pre-render, prune and the HTTP layer all
 /// ask here; nothing else knows them.
 public enum QuestionCharts {
-    /// The spec of a question's chart in `variant` at `scale`. It has no title: the page shows
-    /// the question as the heading right above it.
+    /// The spec of a question's chart in `variant` at `scale`, in `language`. It has no title:
+    /// the page shows the question as the heading right above it. Its height comes from
+    /// measuring its text (memoized): call it where blocking work runs.
     public static func spec(
-        for question: Question, variant: QuestionChartVariant = .wide, scale: Int = 1
+        for question: Question, in language: LanguageTag, variant: QuestionChartVariant = .wide, scale: Int = 1
     ) throws
         -> ChartSpec
     {
-        let size = variant.size(answers: question.answers.count)
-        return try ChartSpec(
+        var spec = try ChartSpec(
             title: nil, slices: question.answers.map { .init(label: $0.text, value: $0.votes) },
-            width: size.width, height: size.height, scale: scale)
+            width: variant.sizeRule.width, height: variant.startingHeight(answers: question.answers.count),
+            scale: scale, locale: language)
+        spec.height = heights.height(of: spec, in: variant)
+        return spec
     }
 
+    /// The measured heights of recent charts: pages, names and renders of one question ask
+    /// for the same height many times. Bounded; emptied when full.
+    final class MeasuredHeights: Sendable {
+        private struct Key: Hashable {
+            var variant: String
+            var slices: [ChartSpec.Slice]
+            var locale: LanguageTag
+        }
+
+        private let heights = Mutex<[Key: Int]>([:])
+        static let kept = 4096
+
+        func height(of spec: ChartSpec, in variant: QuestionChartVariant) -> Int {
+            let key = Key(variant: variant.name, slices: spec.slices, locale: spec.locale)
+            if let known = heights.withLock({ $0[key] }) { return known }
+            let height = variant.size(of: spec).height
+            heights.withLock { heights in
+                if heights.count >= Self.kept { heights.removeAll(keepingCapacity: true) }
+                heights[key] = height
+            }
+            return height
+        }
+    }
+
+    static let heights = MeasuredHeights()
+
     /// The current file names of a question's charts, every variant at each of its scales. They
-    /// change when the votes, the labels or the renderer change.
-    public static func names(for question: Question) throws -> QuestionChartNames {
+    /// change when the votes, the labels, the language or the renderer change.
+    public static func names(for question: Question, in language: LanguageTag) throws -> QuestionChartNames {
         var files: [QuestionChartFile] = []
         for variant in QuestionChartVariant.all {
-            let key = ChartKey(material: try spec(for: question, variant: variant, scale: 1).cacheKeyMaterial)
+            let key = ChartKey(
+                material: try spec(for: question, in: language, variant: variant, scale: 1).cacheKeyMaterial)
             for scale in variant.scales {
                 files.append(
                     QuestionChartFile(name: name(question.id, key: key, scale: scale), variant: variant, scale: scale))
@@ -161,7 +204,9 @@ public enum QuestionCharts {
     public static func currentNames(of surveys: [Survey]) throws -> Set<ChartName> {
         var names = Set<ChartName>()
         for survey in surveys {
-            for question in survey.questions { names.formUnion(try Self.names(for: question).all.map(\.name)) }
+            for question in survey.questions {
+                names.formUnion(try Self.names(for: question, in: survey.language).all.map(\.name))
+            }
         }
         return names
     }

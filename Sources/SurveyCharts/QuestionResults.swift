@@ -1,3 +1,4 @@
+import Localization
 import PieChart
 import Surveys
 
@@ -50,16 +51,17 @@ public struct QuestionResults: Sendable {
     /// The chart's text alternative: every answer with its votes and share.
     public var altText: String
 
-    /// The results of `question`; throws when its chart spec breaks the spec's rules.
-    public init(_ question: Question) throws {
+    /// The results of `question` in `language`; throws when its chart spec breaks the spec's
+    /// rules. Measures chart text: call it where blocking work runs.
+    public init(_ question: Question, in language: LanguageTag) throws {
         shares = QuestionShares(question)
-        let names = try QuestionCharts.names(for: question)
-        charts = QuestionChartVariant.all.map { variant in
-            let size = variant.size(answers: question.answers.count)
+        let names = try QuestionCharts.names(for: question, in: language)
+        charts = try QuestionChartVariant.all.map { variant in
+            let spec = try QuestionCharts.spec(for: question, in: language, variant: variant)
             return Chart(
-                variant: variant, width: size.width, height: size.height,
+                variant: variant, width: spec.width, height: spec.height,
                 urls: names.all.filter { $0.variant == variant }.map { ($0.scale, $0.url) })
         }
-        altText = try QuestionCharts.spec(for: question).altText
+        altText = try QuestionCharts.spec(for: question, in: language).altText
     }
 }

@@ -55,10 +55,19 @@ public final class SurveyChartFiles: Sendable {
         let found = try await survey(holdingQuestion: request.questionID)
         guard found.servable, let survey = found.survey else { return .notFound }
         if let found = try await existing(fileName) { return .existing(found) }
-        guard let question = survey.questions.first(where: { $0.id == request.questionID }),
-            let current = try QuestionCharts.names(for: question).named(fileName)
-        else { return .notFound }
-        let spec = try QuestionCharts.spec(for: question, variant: current.variant, scale: current.scale)
+        guard let question = survey.questions.first(where: { $0.id == request.questionID }) else { return .notFound }
+        // Naming and sizing measure text: blocking work, on the pool.
+        let planned = try await cache.pool.run { () throws -> (QuestionChartFile, ChartSpec)? in
+            guard let current = try QuestionCharts.names(for: question, in: survey.language).named(fileName) else {
+                return nil
+            }
+            return (
+                current,
+                try QuestionCharts.spec(
+                    for: question, in: survey.language, variant: current.variant, scale: current.scale)
+            )
+        }
+        guard let (current, spec) = planned else { return .notFound }
         return .rendered(try await cache.chart(named: current.name) { [renderer] in try renderer.render(spec).png })
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Localization
 
 /// An operator who may sign in to `/admin`.
 public struct AdminUser: Sendable, Hashable {
@@ -154,7 +155,7 @@ public enum SurveyEditRules {
         steps.append(
             .updateSurvey(
                 title: entry.title, opens: entry.opens, closes: entry.closes,
-                clearsEarlyClose: removals.clearsEarlyClose))
+                language: entry.language ?? current.language, clearsEarlyClose: removals.clearsEarlyClose))
         steps += questionSteps(entry)
         // Questions go last: an answer moved out of one has been moved by then, so the delete's
         // cascade cannot take it along.
@@ -165,7 +166,10 @@ public enum SurveyEditRules {
     /// The steps that create `entry` as a new survey (ids and votes dropped).
     public static func creation(_ entry: SurveyDocument.SurveyEntry) -> [SurveyWriteStep] {
         let entry = entry.withoutIDsAndVotes
-        return [.insertSurvey(title: entry.title, opens: entry.opens, closes: entry.closes)] + questionSteps(entry)
+        return [
+            .insertSurvey(
+                title: entry.title, opens: entry.opens, closes: entry.closes, language: entry.language ?? .english)
+        ] + questionSteps(entry)
     }
 
     private static func questionSteps(_ entry: SurveyDocument.SurveyEntry) -> [SurveyWriteStep] {
@@ -225,9 +229,10 @@ public enum SurveyWriteStep: Sendable, Equatable {
     case deleteAnswer(Int64)
     case deleteQuestion(Int64)
     /// A new survey row; the later steps' questions go in it.
-    case insertSurvey(title: String, opens: CalendarDay, closes: CalendarDay)
+    case insertSurvey(title: String, opens: CalendarDay, closes: CalendarDay, language: LanguageTag)
     /// The edited survey's row; new dates end an early close.
-    case updateSurvey(title: String, opens: CalendarDay, closes: CalendarDay, clearsEarlyClose: Bool)
+    case updateSurvey(
+        title: String, opens: CalendarDay, closes: CalendarDay, language: LanguageTag, clearsEarlyClose: Bool)
     case updateQuestion(id: Int64, position: Int, text: String)
     case insertQuestion(position: Int, text: String)
     case updateAnswer(id: Int64, question: QuestionReference, position: Int, text: String)
@@ -289,7 +294,8 @@ public struct SiteSnapshot: Sendable, Hashable {
 /// into its SQL, first checking that a given id is free.
 public enum SurveyImportStep: Sendable, Equatable {
     /// A survey; the questions after it go in it.
-    case survey(id: Int64?, title: String, opens: CalendarDay, closes: CalendarDay, path: FieldPath)
+    case survey(
+        id: Int64?, title: String, opens: CalendarDay, closes: CalendarDay, language: LanguageTag, path: FieldPath)
     /// A question of the last survey; the answers after it go in it.
     case question(id: Int64?, position: Int, text: String, path: FieldPath)
     /// An answer of the last question.
@@ -307,14 +313,14 @@ public enum SurveyImportStep: Sendable, Equatable {
     /// The id the document gives the row, if any.
     public var id: Int64? {
         switch self {
-        case .survey(let id, _, _, _, _), .question(let id, _, _, _), .answer(let id, _, _, _, _): return id
+        case .survey(let id, _, _, _, _, _), .question(let id, _, _, _), .answer(let id, _, _, _, _): return id
         }
     }
 
     /// The row's place in the document, for errors (`surveys[0].questions[1]`).
     public var path: FieldPath {
         switch self {
-        case .survey(_, _, _, _, let path), .question(_, _, _, let path), .answer(_, _, _, _, let path): return path
+        case .survey(_, _, _, _, _, let path), .question(_, _, _, let path), .answer(_, _, _, _, let path): return path
         }
     }
 }
@@ -327,7 +333,9 @@ public enum SurveyImportRules {
         for (s, survey) in document.surveys.enumerated() {
             let path = FieldPath("surveys").index(s)
             steps.append(
-                .survey(id: survey.id, title: survey.title, opens: survey.opens, closes: survey.closes, path: path))
+                .survey(
+                    id: survey.id, title: survey.title, opens: survey.opens, closes: survey.closes,
+                    language: survey.language ?? .english, path: path))
             for (q, question) in survey.questions.enumerated() {
                 let questionPath = path.key("questions").index(q)
                 steps.append(.question(id: question.id, position: q, text: question.text, path: questionPath))

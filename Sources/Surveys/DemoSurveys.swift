@@ -1,7 +1,10 @@
+import Localization
+
 /// The demo data `serve` loads into a new, empty database, dated around `today` so that it
 /// always shows: the seed's Television Trends (completed, with its votes), an open survey, a
-/// completed survey in Chinese, and a completed survey with 12 answers to one question (one of
-/// them with a single vote out of 996, which reads "<1%").
+/// completed survey in Chinese, a completed survey with 12 answers to one question (one of them
+/// with a single vote out of 996, which reads "<1%"), and one in Egyptian Arabic (right to left,
+/// with Arabic-Indic digits).
 public enum DemoSurveys {
     /// The demo document for `today`.
     public static func document(today: CalendarDay) -> SurveyDocument {
@@ -45,7 +48,8 @@ public enum DemoSurveys {
                     .init(
                         text: "这个秋天你会尝试多少新节目？",
                         answers: [A(text: "几乎不", votes: 0), A(text: "三到五个", votes: 0), A(text: "全部", votes: 0)]),
-                ]),
+                ], language: try! LanguageTag(parsing: "zh-Hans")),
+
             .init(
                 title: "Streaming Habits", opens: today.adding(days: -14), closes: today.adding(days: -3),
                 questions: [
@@ -66,6 +70,22 @@ public enum DemoSurveys {
                             A(text: "No", votes: 490),
                         ]),
                 ]),
+            .init(
+                title: "استطلاع البرامج التلفزيونية", opens: today.adding(days: -12), closes: today.adding(days: -1),
+                questions: [
+                    .init(
+                        text: "ما نوع البرامج التلفزيونية المفضل لديك؟",
+                        answers: [
+                            A(text: "الكوميديا", votes: 21), A(text: "الدراما", votes: 17),
+                            A(text: "تلفزيون الواقع", votes: 8), A(text: "الأفلام الوثائقية (Documentaries)", votes: 4),
+                        ]),
+                    .init(
+                        text: "كم برنامجًا جديدًا ستجرّب هذا الخريف؟",
+                        answers: [
+                            A(text: "لا شيء تقريبًا", votes: 12), A(text: "من ٣ إلى ٥", votes: 25),
+                            A(text: "كلها!", votes: 13),
+                        ]),
+                ], language: try! LanguageTag(parsing: "ar-EG")),
         ])
     }
 }

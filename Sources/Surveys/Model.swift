@@ -1,3 +1,5 @@
+import Localization
+
 /// An answer to a question, with its votes.
 public struct Answer: Sendable, Hashable, Codable {
     /// Stable id, unique across all questions.
@@ -102,14 +104,20 @@ public struct Survey: Sendable, Hashable, Codable {
     public var closes: CalendarDay
     /// The questions, in order.
     public var questions: [Question]
+    /// The language of its text and of every page and chart around it.
+    public var language: LanguageTag
 
     /// Creates a survey.
-    public init(id: Int64, title: String, opens: CalendarDay, closes: CalendarDay, questions: [Question]) {
+    public init(
+        id: Int64, title: String, opens: CalendarDay, closes: CalendarDay, questions: [Question],
+        language: LanguageTag = .english
+    ) {
         self.id = id
         self.title = title
         self.opens = opens
         self.closes = closes
         self.questions = questions
+        self.language = language
     }
 
     /// The survey's state on `day`.
@@ -126,13 +134,16 @@ public struct SurveySummary: Sendable, Hashable {
     public var title: String
     /// The first and last day it takes votes.
     public var opens: CalendarDay, closes: CalendarDay
+    /// The language of its title.
+    public var language: LanguageTag
 
     /// Creates a summary.
-    public init(id: Int64, title: String, opens: CalendarDay, closes: CalendarDay) {
+    public init(id: Int64, title: String, opens: CalendarDay, closes: CalendarDay, language: LanguageTag = .english) {
         self.id = id
         self.title = title
         self.opens = opens
         self.closes = closes
+        self.language = language
     }
 }
 

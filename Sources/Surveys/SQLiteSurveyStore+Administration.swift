@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Localization
 
 /// Operators, sessions and survey edits on SQLite: each call is one transaction.
 extension SQLiteSurveyStore {
@@ -122,19 +123,21 @@ extension SQLiteSurveyStore {
                 try db.execute(sql: "DELETE FROM answer WHERE id = ?", arguments: [answer])
             case .deleteQuestion(let id):
                 try db.execute(sql: "DELETE FROM question WHERE id = ?", arguments: [id])
-            case .insertSurvey(let title, let opens, let closes):
+            case .insertSurvey(let title, let opens, let closes, let language):
                 try db.execute(
-                    sql: "INSERT INTO survey (title, opens, closes) VALUES (?, ?, ?)",
-                    arguments: [title, opens.description, closes.description])
+                    sql: "INSERT INTO survey (title, opens, closes, language) VALUES (?, ?, ?, ?)",
+                    arguments: [title, opens.description, closes.description, language.description])
                 surveyID = db.lastInsertedRowID
-            case .updateSurvey(let title, let opens, let closes, let clearsEarlyClose):
+            case .updateSurvey(let title, let opens, let closes, let language, let clearsEarlyClose):
                 try db.execute(
                     sql: """
-                        UPDATE survey SET title = ?, opens = ?, closes = ?,
+                        UPDATE survey SET title = ?, opens = ?, closes = ?, language = ?,
                             closed_early_on = CASE WHEN ? THEN NULL ELSE closed_early_on END
                         WHERE id = ?
                         """,
-                    arguments: [title, opens.description, closes.description, clearsEarlyClose, surveyID])
+                    arguments: [
+                        title, opens.description, closes.description, language.description, clearsEarlyClose, surveyID,
+                    ])
             case .updateQuestion(let id, let position, let text):
                 try db.execute(
                     sql: "UPDATE question SET position = ?, text = ? WHERE id = ?", arguments: [position, text, id])
@@ -212,7 +215,7 @@ extension SQLiteSurveyStore {
         try Row.fetchAll(
             db,
             sql: """
-                SELECT survey.id, survey.title, survey.opens, survey.closes, survey.closed_early_on,
+                SELECT survey.id, survey.title, survey.opens, survey.closes, survey.closed_early_on, survey.language,
                     COALESCE((SELECT SUM(answer.votes) FROM question JOIN answer ON answer.question_id = question.id
                         WHERE question.survey_id = survey.id GROUP BY question.id
                         ORDER BY SUM(answer.votes) DESC LIMIT 1), 0) AS ballots

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Localization
 import Synchronization
 
 /// The SQLite store: a GRDB `DatabasePool` in WAL mode, so readers never wait for the writer and
@@ -176,6 +177,10 @@ public final class SQLiteSurveyStore: SurveyStore {
                         created REAL NOT NULL);
                     CREATE INDEX admin_device_user ON admin_device(user_name);
                     """)
+        }
+        migrator.registerMigration("v7: a language per survey") { db in
+            // Surveys made before languages existed were shown in English.
+            try db.execute(sql: "ALTER TABLE survey ADD COLUMN language TEXT NOT NULL DEFAULT 'en'")
         }
         return migrator
     }
@@ -381,10 +386,10 @@ public final class SQLiteSurveyStore: SurveyStore {
                 throw SurveyImportRules.idTaken(step)
             }
             switch step {
-            case .survey(let id, let title, let opens, let closes, _):
+            case .survey(let id, let title, let opens, let closes, let language, _):
                 try db.execute(
-                    sql: "INSERT INTO survey (id, title, opens, closes) VALUES (?, ?, ?, ?)",
-                    arguments: [id, title, opens.description, closes.description])
+                    sql: "INSERT INTO survey (id, title, opens, closes, language) VALUES (?, ?, ?, ?, ?)",
+                    arguments: [id, title, opens.description, closes.description, language.description])
                 survey = db.lastInsertedRowID
             case .question(let id, let position, let text, _):
                 try db.execute(
@@ -455,18 +460,29 @@ public final class SQLiteSurveyStore: SurveyStore {
     ) throws
         -> [SurveySummary]
     {
-        try Row.fetchAll(db, sql: "SELECT id, title, opens, closes FROM survey \(clause)", arguments: arguments).map {
+        try Row.fetchAll(
+            db, sql: "SELECT id, title, opens, closes, language FROM survey \(clause)", arguments: arguments
+        ).map {
             try Self.summary($0)
         }
     }
 
-    /// The summary in a row of `survey` (columns id, title, opens, closes).
+    /// The summary in a row of `survey` (columns id, title, opens, closes, language).
     static func summary(_ row: Row) throws -> SurveySummary {
         let id = try Self.integer(row, "id", of: "survey")
         let title: String = try Self.column(row, "title", of: "survey")
         let opens: String = try Self.column(row, "opens", of: "survey")
         let closes: String = try Self.column(row, "closes", of: "survey")
-        return SurveySummary(id: id, title: title, opens: try Self.day(opens), closes: try Self.day(closes))
+        let language: String = try Self.column(row, "language", of: "survey")
+        return SurveySummary(
+            id: id, title: title, opens: try Self.day(opens), closes: try Self.day(closes),
+            language: try Self.language(language))
+    }
+
+    static func language(_ text: String) throws -> LanguageTag {
+        do { return try LanguageTag(parsing: text) } catch {
+            throw SurveyStoreError(.database, "the database holds an invalid language: \(error)")
+        }
     }
 
     static func day(_ text: String) throws -> CalendarDay {
@@ -481,7 +497,8 @@ public final class SQLiteSurveyStore: SurveyStore {
             // Cached statements: compiling one costs more than running it (GRDB authorizes each
             // column at compile time), and ballots and pages load surveys all the time.
             let row = try Row.fetchOne(
-                db.cachedStatement(sql: "SELECT id, title, opens, closes FROM survey WHERE id = ?"), arguments: [id])
+                db.cachedStatement(sql: "SELECT id, title, opens, closes, language FROM survey WHERE id = ?"),
+                arguments: [id])
         else { return nil }
         let answers = try Row.fetchAll(
             db.cachedStatement(
@@ -509,7 +526,8 @@ public final class SQLiteSurveyStore: SurveyStore {
         }
         let header = try Self.summary(row)
         return Survey(
-            id: header.id, title: header.title, opens: header.opens, closes: header.closes, questions: questions)
+            id: header.id, title: header.title, opens: header.opens, closes: header.closes, questions: questions,
+            language: header.language)
     }
 
     // MARK: Decoding

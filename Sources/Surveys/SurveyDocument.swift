@@ -1,4 +1,5 @@
 import Foundation
+import Localization
 
 /// The import and export format of DESIGN "Import format".
 ///
@@ -38,15 +39,20 @@ public struct SurveyDocument: Sendable, Hashable, Codable {
         public var opens: CalendarDay
         public var closes: CalendarDay
         public var questions: [QuestionEntry]
+        /// The survey's language (a BCP 47 tag with a catalog). Absent in a document: the
+        /// importer's `--default-language` for a new survey, the current one for an edit.
+        public var language: LanguageTag?
 
         public init(
-            id: Int64? = nil, title: String, opens: CalendarDay, closes: CalendarDay, questions: [QuestionEntry]
+            id: Int64? = nil, title: String, opens: CalendarDay, closes: CalendarDay, questions: [QuestionEntry],
+            language: LanguageTag? = nil
         ) {
             self.id = id
             self.title = title
             self.opens = opens
             self.closes = closes
             self.questions = questions
+            self.language = language
         }
     }
 
@@ -101,6 +107,12 @@ public struct SurveyDocument: Sendable, Hashable, Codable {
             let path = FieldPath("surveys").index(s)
             try checkID(survey.id, &surveyIDs, path, "survey")
             try checkText(survey.title, path.key("title"))
+            if let language = survey.language, !Catalogs.supports(language) {
+                throw invalid(
+                    path.key("language"),
+                    "has no catalog for \"\(language)\"; use one of "
+                        + Catalogs.tags.map(\.description).joined(separator: ", "))
+            }
             guard survey.opens <= survey.closes else {
                 throw invalid(path.key("closes"), "must not be before opens (\(survey.opens)), got \(survey.closes)")
             }
@@ -190,6 +202,16 @@ public struct SurveyDocument: Sendable, Hashable, Codable {
         }
     }
 
+    /// The document with `language` given to every survey that names none (the importer's
+    /// `--default-language`).
+    public func withDefaultLanguage(_ language: LanguageTag) -> SurveyDocument {
+        var document = self
+        for index in document.surveys.indices where document.surveys[index].language == nil {
+            document.surveys[index].language = language
+        }
+        return document
+    }
+
     /// Pretty, sorted JSON.
     public func encoded() throws -> Data {
         let encoder = JSONEncoder()
@@ -221,7 +243,7 @@ extension SurveyDocument.SurveyEntry {
                 .init(
                     id: question.id, text: question.text,
                     answers: question.answers.map { .init(id: $0.id, text: $0.text, votes: $0.votes) })
-            })
+            }, language: survey.language)
     }
 
     /// The entry without ids and votes: what a new survey may take from it.

@@ -1,4 +1,5 @@
 import Foundation
+import Localization
 import PostgresNIO
 import Surveys
 
@@ -23,7 +24,7 @@ extension PostgresSurveyStore {
             let active = SurveyPage(
                 surveys: try await summaries(
                     connection,
-                    "SELECT id, title, opens, closes FROM survey WHERE opens <= \(today) AND closes >= \(today) ORDER BY closes, id LIMIT \(pageSize) OFFSET \(activeOffset)"
+                    "SELECT id, title, opens, closes, language FROM survey WHERE opens <= \(today) AND closes >= \(today) ORDER BY closes, id LIMIT \(pageSize) OFFSET \(activeOffset)"
                 ),
                 total: try await count(
                     "SELECT COUNT(*) FROM survey WHERE opens <= \(today) AND closes >= \(today)"),
@@ -31,7 +32,7 @@ extension PostgresSurveyStore {
             let completed = SurveyPage(
                 surveys: try await summaries(
                     connection,
-                    "SELECT id, title, opens, closes FROM survey WHERE closes < \(today) AND closes >= \(since) ORDER BY closes DESC, id LIMIT \(pageSize) OFFSET \(completedOffset)"
+                    "SELECT id, title, opens, closes, language FROM survey WHERE closes < \(today) AND closes >= \(since) ORDER BY closes DESC, id LIMIT \(pageSize) OFFSET \(completedOffset)"
                 ),
                 total: try await count(
                     "SELECT COUNT(*) FROM survey WHERE closes < \(today) AND closes >= \(since)"),
@@ -45,7 +46,7 @@ extension PostgresSurveyStore {
         return try await read { [self] connection in
             try await summaries(
                 connection,
-                "SELECT id, title, opens, closes FROM survey WHERE closes >= \(low) AND closes <= \(high) ORDER BY closes, id"
+                "SELECT id, title, opens, closes, language FROM survey WHERE closes >= \(low) AND closes <= \(high) ORDER BY closes, id"
             )
         }
     }
@@ -335,15 +336,16 @@ extension PostgresSurveyStore {
                 try await connection.query("DELETE FROM answer WHERE id = \(answer)", logger: logger)
             case .deleteQuestion(let id):
                 try await connection.query("DELETE FROM question WHERE id = \(id)", logger: logger)
-            case .insertSurvey(let title, let opens, let closes):
+            case .insertSurvey(let title, let opens, let closes, let language):
                 surveyID = try await insertReturningID(
                     connection,
-                    "INSERT INTO survey (title, opens, closes) VALUES (\(title), \(opens.description), \(closes.description)) RETURNING id"
+                    "INSERT INTO survey (title, opens, closes, language) VALUES (\(title), \(opens.description), \(closes.description), \(language.description)) RETURNING id"
                 )
-            case .updateSurvey(let title, let opens, let closes, let clearsEarlyClose):
+            case .updateSurvey(let title, let opens, let closes, let language, let clearsEarlyClose):
                 try await connection.query(
                     """
                     UPDATE survey SET title = \(title), opens = \(opens.description), closes = \(closes.description),
+                        language = \(language.description),
                         closed_early_on = CASE WHEN \(clearsEarlyClose) THEN NULL ELSE closed_early_on END
                     WHERE id = \(surveyID)
                     """, logger: logger)
@@ -424,7 +426,7 @@ extension PostgresSurveyStore {
     func overviews(_ connection: PostgresConnection, _ order: String, id: Int64?) async throws -> [SurveyOverview] {
         // As in SQLite: each question's votes count the ballots; the largest, for questions added later.
         let select = """
-            SELECT survey.id, survey.title, survey.opens, survey.closes, survey.closed_early_on,
+            SELECT survey.id, survey.title, survey.opens, survey.closes, survey.closed_early_on, survey.language,
                 COALESCE((SELECT SUM(answer.votes) FROM question JOIN answer ON answer.question_id = question.id
                     WHERE question.survey_id = survey.id GROUP BY question.id
                     ORDER BY SUM(answer.votes) DESC LIMIT 1), 0)::BIGINT AS ballots
@@ -433,13 +435,14 @@ extension PostgresSurveyStore {
         let query: PostgresQuery =
             id.map { "\(unescaped: select) WHERE survey.id = \($0)" } ?? PostgresQuery(unsafeSQL: select + " " + order)
         var result: [SurveyOverview] = []
-        for try await (surveyID, title, opens, closes, closedEarly, ballots) in try await connection.query(
+        for try await (surveyID, title, opens, closes, closedEarly, language, ballots) in try await connection.query(
             query, logger: logger
-        ).decode((Int64, String, String, String, String?, Int64).self) {
+        ).decode((Int64, String, String, String, String?, String, Int64).self) {
             result.append(
                 SurveyOverview(
                     summary: SurveySummary(
-                        id: surveyID, title: title, opens: try Self.day(opens), closes: try Self.day(closes)),
+                        id: surveyID, title: title, opens: try Self.day(opens), closes: try Self.day(closes),
+                        language: try Self.language(language)),
                     ballots: Int(ballots), closedEarlyOn: closedEarly.flatMap(CalendarDay.init)))
         }
         return result

@@ -1,4 +1,5 @@
 import Foundation
+import Localization
 import Logging
 import PostgresNIO
 import ServiceLifecycle
@@ -241,6 +242,8 @@ public final class PostgresSurveyStore: SurveyStore {
                 "CREATE INDEX admin_device_user ON admin_device(user_name)",
             ]
         ),
+        // Surveys made before languages existed were shown in English.
+        (5, "a language per survey", ["ALTER TABLE survey ADD COLUMN language TEXT NOT NULL DEFAULT 'en'"]),
     ]
 
     private func migrate() async throws {
@@ -340,6 +343,12 @@ public final class PostgresSurveyStore: SurveyStore {
         return "\(error)"
     }
 
+    static func language(_ text: String) throws -> LanguageTag {
+        do { return try LanguageTag(parsing: text) } catch {
+            throw SurveyStoreError(.database, "the database holds an invalid language: \(error)")
+        }
+    }
+
     static func day(_ text: String) throws -> CalendarDay {
         guard let day = CalendarDay(text) else {
             throw SurveyStoreError(.database, "the database holds an invalid date \"\(text)\"")
@@ -348,13 +357,13 @@ public final class PostgresSurveyStore: SurveyStore {
     }
 
     func loadSurvey(_ connection: PostgresConnection, id: Int64, withVotes: Bool = true) async throws -> Survey? {
-        var found: (String, String, String)?
+        var found: (String, String, String, String)?
         for try await row in try await connection.query(
-            "SELECT title, opens, closes FROM survey WHERE id = \(id)", logger: logger
-        ).decode((String, String, String).self) {
+            "SELECT title, opens, closes, language FROM survey WHERE id = \(id)", logger: logger
+        ).decode((String, String, String, String).self) {
             found = row
         }
-        guard let (title, opens, closes) = found else { return nil }
+        guard let (title, opens, closes, language) = found else { return nil }
         var answers: [Int64: [Answer]] = [:]
         for try await (answerID, questionID, text, votes) in try await connection.query(
             """
@@ -372,15 +381,19 @@ public final class PostgresSurveyStore: SurveyStore {
             questions.append(Question(id: questionID, text: text, answers: answers[questionID] ?? []))
         }
         return Survey(
-            id: id, title: title, opens: try Self.day(opens), closes: try Self.day(closes), questions: questions)
+            id: id, title: title, opens: try Self.day(opens), closes: try Self.day(closes), questions: questions,
+            language: try Self.language(language))
     }
 
     func summaries(_ connection: PostgresConnection, _ query: PostgresQuery) async throws -> [SurveySummary] {
         var result: [SurveySummary] = []
-        for try await (id, title, opens, closes) in try await connection.query(query, logger: logger).decode(
-            (Int64, String, String, String).self)
+        for try await (id, title, opens, closes, language) in try await connection.query(query, logger: logger)
+            .decode((Int64, String, String, String, String).self)
         {
-            result.append(SurveySummary(id: id, title: title, opens: try Self.day(opens), closes: try Self.day(closes)))
+            result.append(
+                SurveySummary(
+                    id: id, title: title, opens: try Self.day(opens), closes: try Self.day(closes),
+                    language: try Self.language(language)))
         }
         return result
     }
@@ -399,10 +412,10 @@ public final class PostgresSurveyStore: SurveyStore {
             }
             // A given id is kept; a missing one (NULL) takes the next from the column's sequence.
             switch step {
-            case .survey(let id, let title, let opens, let closes, _):
+            case .survey(let id, let title, let opens, let closes, let language, _):
                 survey = try await insertReturningID(
                     connection,
-                    "INSERT INTO survey (id, title, opens, closes) VALUES (COALESCE(\(id)::BIGINT, nextval(pg_get_serial_sequence('survey', 'id'))), \(title), \(opens.description), \(closes.description)) RETURNING id"
+                    "INSERT INTO survey (id, title, opens, closes, language) VALUES (COALESCE(\(id)::BIGINT, nextval(pg_get_serial_sequence('survey', 'id'))), \(title), \(opens.description), \(closes.description), \(language.description)) RETURNING id"
                 )
             case .question(let id, let position, let text, _):
                 question = try await insertReturningID(

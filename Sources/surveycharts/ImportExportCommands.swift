@@ -9,9 +9,10 @@ struct ImportCommand: AsyncParsableCommand {
         commandName: "import",
         abstract: "Import surveys from a JSON file, all or nothing.",
         discussion: """
-            The format is {"surveys": [{"id", "title", "opens", "closes", "questions": [{"id", "text", \
-            "answers": [{"id", "text", "votes"}]}]}]}; ids are optional and votes default to 0. An invalid \
-            file is rejected whole, with the JSON path of the first error, and nothing is imported.
+            The format is {"surveys": [{"id", "title", "language", "opens", "closes", "questions": [{"id", \
+            "text", "answers": [{"id", "text", "votes"}]}]}]}; ids and languages are optional (a survey \
+            without one takes --default-language) and votes default to 0. An invalid file is rejected whole, \
+            with the JSON path of the first error, and nothing is imported.
             """
     )
 
@@ -19,6 +20,8 @@ struct ImportCommand: AsyncParsableCommand {
     var file: String
 
     @OptionGroup var storage: DatabaseOption
+
+    @OptionGroup var language: DefaultLanguageOption
 
     func run() async throws {
         let data: Data
@@ -30,7 +33,7 @@ struct ImportCommand: AsyncParsableCommand {
             CommandFailure("cannot read \(file): \(error.localizedDescription)", exitCode: .noInput).exit()
         }
         do {
-            let document = try SurveyDocument(json: data)
+            let document = try SurveyDocument(json: data).withDefaultLanguage(language.tag)
             let store = try await storage.open()
             let summary = try await store.importDocument(document)
             print(

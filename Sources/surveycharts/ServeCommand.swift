@@ -57,6 +57,8 @@ struct ServeCommand: AsyncParsableCommand {
 
     @OptionGroup var days: DayOptions
 
+    @OptionGroup var language: DefaultLanguageOption
+
     @Flag(help: "Do not load the demo surveys into a new database (SURVEYCHARTS_NO_DEMO=1).")
     var noDemo: Bool = Environment.flag("NO_DEMO")
 
@@ -237,6 +239,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.charts.directory = charts.chartsDir
         configuration.site.staticDirectory = staticDir
         configuration.site.loadDemo = !noDemo
+        configuration.site.defaultLanguage = language.tag
         // The demo operator's password is printed once; only a person at a terminal should see it,
         // never a log or the journal, so a server whose output is not a terminal makes no operator.
         configuration.site.createDemoOperator = isatty(STDOUT_FILENO) == 1

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Localization
 import Surveys
 import SurveysPostgres
 
@@ -63,4 +64,29 @@ struct DayOptions: ParsableArguments {
 
     /// Today: `--today`, or the current day in the zone.
     var currentDay: CalendarDay { pretendedDay ?? CalendarDay(date: Date(), timeZone: zone) }
+}
+
+/// `--default-language`, shared by the commands that make surveys or show pages.
+struct DefaultLanguageOption: ParsableArguments {
+    @Option(
+        help: ArgumentHelp(
+            "Language of surveys imported or created without one, and of pages whose reader's Accept-Language "
+                + "matches no catalog: a BCP 47 tag with a catalog (SURVEYCHARTS_DEFAULT_LANGUAGE).",
+            valueName: "tag"))
+    var defaultLanguage: String = Environment.string("DEFAULT_LANGUAGE", "en")
+
+    /// The validated tag (`validate` has run).
+    var tag: LanguageTag { (try? LanguageTag(parsing: defaultLanguage)) ?? .english }
+
+    func validate() throws {
+        let tag: LanguageTag
+        do { tag = try LanguageTag(parsing: defaultLanguage) } catch {
+            throw ValidationError("--default-language: \(error)")
+        }
+        guard Catalogs.supports(tag) else {
+            throw ValidationError(
+                "--default-language: there is no catalog for \(tag); use one of "
+                    + Catalogs.tags.map(\.description).joined(separator: ", "))
+        }
+    }
 }

@@ -178,10 +178,10 @@ struct ChartSpecTests {
     }
 
     @Test func altTextStatesTheData() throws {
-        #expect(try Fixtures.favouriteType().altText == "Comedy 40 %, Drama 40 %, Reality 20 %")
+        #expect(try Fixtures.favouriteType().altText == "Comedy: 40%, Drama: 40%, Reality: 20%")
         let none = try ChartSpec(slices: [.init(label: "Yes", value: 0), .init(label: "No", value: 0)])
-        #expect(none.altText == "No votes yet: Yes, No")
+        #expect(none.altText == "No votes yet. Answers: Yes, No")
         let multiline = try ChartSpec(slices: [.init(label: "A\nB", value: 1)])
-        #expect(multiline.altText == "A B 100 %")
+        #expect(multiline.altText == "A B: 100%")
     }
 }

@@ -131,7 +131,7 @@ struct SliceStyleTests {
         #expect(layout.percentages == [100, 0, 0])
         #expect(layout.legend[1].figures.text == "1 vote · <1%")
         #expect(layout.legend[2].figures.text == "0 votes · 0%")
-        #expect(spec.altText == "Many 100 %, One <1 %, None 0 %")
+        #expect(spec.altText == "Many: 100%, One: <1%, None: 0%")
         if let label = layout.percentLabels.first(where: { $0.sliceIndex == 1 }) {
             #expect(label.text.text == "<1%")
         }

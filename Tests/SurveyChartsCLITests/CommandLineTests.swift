@@ -115,7 +115,7 @@ struct CommandLineTests {
         #expect(result.status == 0, "\(result.standardError)")
         let files = try FileManager.default.contentsOfDirectory(atPath: directory.path + "/charts").sorted()
         #expect(files.contains("tv-new-shows.png") && files.contains("no-votes.png") && files.contains("chinese.png"))
-        #expect(result.standardOutput.contains("Hardly any: I already watch too much TV! 63 %"))
+        #expect(result.standardOutput.contains("Hardly any: I already watch too much TV!: 63%"))
     }
 
     static func pngSize(_ png: Data) -> (Int, Int) {

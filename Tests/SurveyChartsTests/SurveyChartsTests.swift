@@ -1,5 +1,6 @@
 import ChartCache
 import Foundation
+import Localization
 import PieChart
 import Surveys
 import TestSupport
@@ -24,7 +25,7 @@ struct QuestionChartsTests {
     }
 
     @Test func namesCarryTheQuestionAndAKeyPerVariantAndScale() throws {
-        let names = try QuestionCharts.names(for: Self.question)
+        let names = try QuestionCharts.names(for: Self.question, in: .english)
         let all = names.all.map(\.name.fileName)
         #expect(Set(all).count == 4)
         for file in names.all {
@@ -41,24 +42,59 @@ struct QuestionChartsTests {
     }
 
     @Test func namesChangeWithVotesAndLabelsOnly() throws {
-        let same = try QuestionCharts.names(for: Self.question)
-        #expect(try QuestionCharts.names(for: Self.question).all.map(\.name) == same.all.map(\.name))
+        let same = try QuestionCharts.names(for: Self.question, in: .english)
+        #expect(try QuestionCharts.names(for: Self.question, in: .english).all.map(\.name) == same.all.map(\.name))
         var voted = Self.question
         voted.answers[1].votes += 1
         var relabelled = Self.question
         relabelled.answers[0].text = "Comedies"
         for changed in [voted, relabelled] {
-            let names = try QuestionCharts.names(for: changed)
+            let names = try QuestionCharts.names(for: changed, in: .english)
             #expect(Set(names.all.map(\.name)).isDisjoint(with: same.all.map(\.name)))
         }
     }
 
     @Test func specsMatchTheirVariant() throws {
-        let wide = try QuestionCharts.spec(for: Self.question, variant: .wide, scale: 2)
+        let wide = try QuestionCharts.spec(for: Self.question, in: .english, variant: .wide, scale: 2)
         #expect(wide.width == 640 && wide.height == 400 && wide.scale == 2 && wide.title == nil)
-        let narrow = try QuestionCharts.spec(for: Self.question, variant: .narrow)
-        #expect(narrow.width == 340 && narrow.height == QuestionChartVariant.narrow.size(answers: 2).height)
+        let narrow = try QuestionCharts.spec(for: Self.question, in: .english, variant: .narrow)
+        #expect(narrow.width == 340 && narrow.height == 400)
         #expect(narrow.slices.map(\.label) == ["Comedy", "Drama"] && narrow.slices.map(\.value) == [3, 1])
+        #expect(narrow.locale == .english)
+    }
+
+    /// Many long answers make the chart taller, never its text smaller than 12 CSS px.
+    @Test func manyLongAnswersMakeTallerChartsWithReadableText() throws {
+        let long = Question(
+            id: 13, text: "Long?",
+            answers: (1...16).map {
+                .init(
+                    id: Int64($0), text: "A rather long answer number \($0) that will need to wrap over lines",
+                    votes: $0 * 37)
+            })
+        #expect(try QuestionCharts.spec(for: long, in: .english, variant: .wide).height > 400, "the wide chart grew")
+        for variant in QuestionChartVariant.all {
+            let spec = try QuestionCharts.spec(for: long, in: .english, variant: variant)
+            let layout = try ChartLayout(spec: spec, measurer: PangoTextMeasurer())
+            #expect(layout.smallestTextSize >= ChartLayout.minimumReadableTextSize, "\(variant)")
+            for entry in layout.legend {
+                let extent = PangoTextMeasurer().measure(
+                    entry.label.text, style: entry.label.style, maxWidth: entry.label.maxWidth,
+                    maxLines: entry.label.maxLines)
+                #expect(!extent.isTruncated, "\(variant): “\(entry.label.text)” is cut short")
+            }
+        }
+    }
+
+    /// The language is part of the chart: its words, its digits, its direction, so its name.
+    @Test func namesChangeWithTheLanguage() throws {
+        let english = try QuestionCharts.names(for: Self.question, in: .english).all.map(\.name)
+        for tag in ["fr", "zh-Hans", "ar-EG"] {
+            let other = try QuestionCharts.names(for: Self.question, in: try LanguageTag(parsing: tag)).all.map(\.name)
+            #expect(Set(other).isDisjoint(with: english), "\(tag)")
+        }
+        let arabic = try QuestionCharts.spec(for: Self.question, in: try LanguageTag(parsing: "ar-EG"))
+        #expect(arabic.altText == "Comedy: ٧٥٪؜، Drama: ٢٥٪؜")
     }
 
     @Test func requestsOfOtherShapesAreNotQuestionCharts() {
@@ -111,7 +147,8 @@ struct SurveyChartFilesTests {
     @Test func aCurrentChartOfACompletedSurveyIsRenderedOnceThenFound() async throws {
         let (directory, files, cache, surveys) = try await Self.site()
         defer { cache.shutdown() }
-        let name = try QuestionCharts.names(for: surveys[0].questions[0]).file(.wide, scale: 2)!.name.fileName
+        let name = try QuestionCharts.names(for: surveys[0].questions[0], in: .english).file(.wide, scale: 2)!.name
+            .fileName
         guard case .rendered(let chart) = try await files.file(named: name, existing: { _ in nil as [UInt8]? }) else {
             Issue.record("not rendered")
             return
@@ -133,7 +170,8 @@ struct SurveyChartFilesTests {
     @Test func everythingElseIsNotFound() async throws {
         let (_, files, cache, surveys) = try await Self.site()
         defer { cache.shutdown() }
-        let openName = try QuestionCharts.names(for: surveys[1].questions[0]).file(.wide, scale: 1)!.name.fileName
+        let openName = try QuestionCharts.names(for: surveys[1].questions[0], in: .english).file(.wide, scale: 1)!.name
+            .fileName
         let staleName = "q10-0123456789abcdef.png"
         for (name, existing) in [
             (openName, true),  // an open survey's chart is hidden even when the file exists
@@ -153,5 +191,30 @@ struct SurveyChartFilesTests {
             return
         }
         #expect(cache.statistics.renders == 0)
+    }
+}
+
+/// What pages show: every reference chart's answers as a question, in every variant, sized by
+/// `QuestionCharts`: no text below 12 CSS px (24 device px at 2x), measured from Pango's layouts.
+@Suite("Readable chart text", .timeLimit(.minutes(3)))
+struct ReadableChartTextTests {
+    @Test(arguments: try! ReferenceCharts.all().map(\.name))
+    func noVariantHasTextBelowTwelvePixels(_ name: String) throws {
+        let spec = try #require(try ReferenceCharts.all().first { $0.name == name }).spec
+        let question = Question(
+            id: 1, text: spec.title ?? name,
+            answers: spec.slices.enumerated().map { .init(id: Int64($0 + 1), text: $1.label, votes: $1.value) })
+        for variant in QuestionChartVariant.all {
+            for scale in variant.scales {
+                let chart = try QuestionCharts.spec(for: question, in: spec.locale, variant: variant, scale: scale)
+                let rendered = try PieChartRenderer().render(chart)
+                // Layout sizes are points (CSS px); the PNG has `scale` device pixels per point.
+                #expect(
+                    rendered.layout.smallestTextSize >= ChartLayout.minimumReadableTextSize,
+                    "\(name) \(variant) @\(scale)x: \(rendered.layout.smallestTextSize) pt")
+                #expect(rendered.pixelWidth == chart.width * scale)
+                #expect(rendered.unknownGlyphs == 0, "\(name) \(variant): glyphs missing")
+            }
+        }
     }
 }

@@ -52,7 +52,7 @@ extension BrowserTests {
         try admin.waitUntil("return location.pathname === '/admin' && document.readyState === 'complete'")
         let session = try admin.cookies().first { $0["name"] as? String == "surveycharts_session" }
         #expect(session?["httpOnly"] as? Bool == true && session?["sameSite"] as? String == "Strict")
-        #expect(try admin.run("return document.querySelectorAll('table.admin-list tbody tr').length") as? Int == 4)
+        #expect(try admin.run("return document.querySelectorAll('table.admin-list tbody tr').length") as? Int == 5)
         try Self.save(try admin.screenshot(), as: "admin-surveys.png")
 
         // A new survey with three questions; a mistake first.
@@ -81,7 +81,7 @@ extension BrowserTests {
         #expect(try Self.seriousAxeViolations(admin).isEmpty)
         try Self.type(admin, "#q1-a2-text", "")
         try admin.click(try admin.element("button[value=save]"))
-        try admin.waitUntil("return location.pathname === '/admin/surveys/5'")
+        try admin.waitUntil("return location.pathname === '/admin/surveys/6'")
         #expect(
             try admin.run("return document.querySelector('.notice').innerText") as? String == "The survey is created.")
         #expect(try Self.seriousAxeViolations(admin).isEmpty)
@@ -89,22 +89,22 @@ extension BrowserTests {
         // A voter, on a phone, finds it on the home page and votes.
         let voter = try Self.browser(.phone)
         try voter.open(demo.base + "/")
-        try voter.click(try voter.element("a[href='/surveys/5']"))
-        try voter.waitUntil("return location.pathname === '/surveys/5'")
+        try voter.click(try voter.element("a[href='/surveys/6']"))
+        try voter.waitUntil("return location.pathname === '/surveys/6'")
         let voterQuestions = try voter.elements("form fieldset")
         #expect(voterQuestions.count == 3)
         try voter.click(try voter.element("fieldset:nth-of-type(1) label:nth-of-type(2)"))
         try voter.click(try voter.element("fieldset:nth-of-type(2) label:nth-of-type(1)"))
         try voter.click(try voter.element("fieldset:nth-of-type(3) label:nth-of-type(3)"))
         try voter.click(try voter.element("form button[type=submit]"))
-        try voter.waitUntil("return location.pathname === '/surveys/5/thanks'")
+        try voter.waitUntil("return location.pathname === '/surveys/6/thanks'")
         // Results stay hidden from the public while the survey is open...
-        try voter.open(demo.base + "/surveys/5/results.json")
+        try voter.open(demo.base + "/surveys/6/results.json")
         #expect(try voter.run("return document.body.innerText.includes('not_completed')") as? Bool == true)
         #expect(try Self.consoleErrors(voter).map { $0.hasSuffix("status of 404 (Not Found)") } == [true])
 
         // ...while the operator sees the live counts.
-        try admin.open(demo.base + "/admin/surveys/5")
+        try admin.open(demo.base + "/admin/surveys/6")
         let counts =
             try admin.run(
                 """
@@ -116,10 +116,10 @@ extension BrowserTests {
         try Self.save(try admin.fullPageScreenshot(), as: "admin-survey.png")
 
         // Close now: the results and their charts are public at once.
-        try admin.click(try admin.element("form[action='/admin/surveys/5/close'] button"))
+        try admin.click(try admin.element("form[action='/admin/surveys/6/close'] button"))
         try admin.waitUntil("return location.search === '?done=closed'")
         #expect(try admin.text(try admin.element("#counts-heading")) == "Final counts (public)")
-        try voter.open(demo.base + "/surveys/5")
+        try voter.open(demo.base + "/surveys/6")
         let charts = try Self.chartReport(voter)
         #expect(charts.count == 3)
         #expect(charts.allSatisfy { $0["loaded"] as? Bool == true }, "\(charts)")
@@ -131,7 +131,7 @@ extension BrowserTests {
             try admin.runAsync(
                 """
                 const done = arguments[arguments.length - 1];
-                fetch('/admin/surveys/5/export.csv').then(r => r.arrayBuffer())
+                fetch('/admin/surveys/6/export.csv').then(r => r.arrayBuffer())
                   .then(b => done(Array.from(new Uint8Array(b))), e => done(String(e)));
                 """) as? [Int] ?? []
         #expect(csv.prefix(3) == [0xEF, 0xBB, 0xBF])
@@ -153,7 +153,7 @@ extension BrowserTests {
         try Self.type(phone, "#password", password)
         try phone.click(try phone.element("form.admin-form button[type=submit]"))
         try phone.waitUntil("return location.pathname === '/admin'")
-        for page in ["/admin", "/admin/surveys/5", "/admin/surveys/new", "/admin/surveys/5/delete"] {
+        for page in ["/admin", "/admin/surveys/6", "/admin/surveys/new", "/admin/surveys/6/delete"] {
             try phone.open(demo.base + page)
             let sideways =
                 try phone.run("return document.documentElement.scrollWidth - document.documentElement.clientWidth")
@@ -166,7 +166,7 @@ extension BrowserTests {
         // Signing out ends the session: the admin pages ask to sign in again.
         try admin.click(try admin.element("form[action='/admin/logout'] button"))
         try admin.waitUntil("return location.pathname === '/admin/login'")
-        try admin.open(demo.base + "/admin/surveys/5")
+        try admin.open(demo.base + "/admin/surveys/6")
         try admin.waitUntil("return location.pathname === '/admin/login'")
         let errors = try Self.consoleErrors(admin)
         #expect(errors.isEmpty, "\(errors)")

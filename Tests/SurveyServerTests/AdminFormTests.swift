@@ -34,6 +34,14 @@ struct AdminFormTests {
         let long = String(repeating: "ü", count: 301)
         let cases: [(label: String, fields: [(String, String)], invalid: String?, message: String)] = [
             ("empty title", Self.replacing("title", with: "   "), "title", "Title: must not be empty"),
+            (
+                "language without a catalog", Self.valid + [("language", "sw")], "language",
+                "Language: there is no catalog for “sw”"
+            ),
+            (
+                "not a language tag", Self.valid + [("language", "en_US")], "language",
+                "Language: &quot;en_US&quot; is not a language tag: it uses &quot;_&quot;"
+            ),
             ("long title", Self.replacing("title", with: long), "title", "Title: must be at most 300 characters"),
             ("NUL in title", Self.replacing("title", with: "a\u{0}b"), "title", "Title: must not contain NUL"),
             ("no opening day", Self.replacing("opens", with: ""), "opens", "Opens: must be a date like"),
@@ -74,7 +82,7 @@ struct AdminFormTests {
             let response = try admin.post("/admin/surveys", Self.body(fields, csrf: csrf), cookie: cookie)
             #expect(response.status == 400, "\(label)")
             #expect(response.text.contains(message), "\(label): \(Self.alert(response.text))")
-            if let invalid, invalid.contains(".") || ["title", "opens", "closes"].contains(invalid) {
+            if let invalid, invalid.contains(".") || ["title", "language", "opens", "closes"].contains(invalid) {
                 #expect(Self.invalidFields(response.text) == [invalid], "\(label)")
             } else if let invalid {
                 // A whole question is at fault: its fieldset is marked.
@@ -85,11 +93,22 @@ struct AdminFormTests {
         #expect(try admin.site.exportText() == before)
         let created = try admin.post("/admin/surveys", Self.body(Self.valid, csrf: csrf), cookie: cookie)
         #expect(created.status == 303)
-        #expect(created.header("Location") == "/admin/surveys/5?done=created")
-        let survey = try admin.site.export().surveys.first { $0.id == 5 }
+        #expect(created.header("Location") == "/admin/surveys/6?done=created")
+        let survey = try admin.site.export().surveys.first { $0.id == 6 }
         #expect(survey?.title == "Lunch poll")
         #expect(survey?.questions.map(\.text) == ["Pizza?"])
         #expect(survey?.questions.first?.answers.map(\.text) == ["Yes", "No"])
+        #expect(survey?.language == .english, "a form without a language takes the site's default")
+        // A survey in Egyptian Arabic: its page is right to left, and the edit form shows its tag.
+        let arabic = Self.replacing("title", with: "استطلاع الغداء", in: Self.valid + [("language", "AR-eg")])
+        let made = try admin.post("/admin/surveys", Self.body(arabic, csrf: csrf), cookie: cookie)
+        #expect(made.status == 303 && made.header("Location") == "/admin/surveys/7?done=created")
+        #expect(try admin.site.export().surveys.first { $0.id == 7 }?.language?.description == "ar-EG")
+        let edit = try admin.get("/admin/surveys/7", cookie: cookie).text
+        #expect(edit.contains("name=\"language\" value=\"ar-EG\""))
+        #expect(edit.contains("<h1><bdi>استطلاع الغداء</bdi></h1>"))
+        let form = try admin.server.get("/surveys/7").text
+        #expect(form.contains("<html lang=\"ar-EG\" dir=\"rtl\">"))
     }
 
     @Test func hostileTextIsStoredAsTextAndShownEscapedEverywhere() throws {
@@ -102,8 +121,8 @@ struct AdminFormTests {
         let created = try admin.post("/admin/surveys", Self.body(fields, csrf: csrf), cookie: cookie)
         #expect(created.status == 303)
         for page in [
-            try admin.get("/admin", cookie: cookie).text, try admin.get("/admin/surveys/5", cookie: cookie).text,
-            try admin.get("/", cookie: nil).text, try admin.get("/surveys/5", cookie: nil).text,
+            try admin.get("/admin", cookie: cookie).text, try admin.get("/admin/surveys/6", cookie: cookie).text,
+            try admin.get("/", cookie: nil).text, try admin.get("/surveys/6", cookie: nil).text,
         ] {
             #expect(!page.contains("<script>alert"))
             #expect(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"))
@@ -111,11 +130,11 @@ struct AdminFormTests {
         // The CSV quotes it (RFC 4180) and keeps spreadsheets from running it as a formula.
         #expect(
             try admin.server.post(
-                "/surveys/5", body: "q\(try Self.firstQuestion(admin, 5))=\(try Self.firstAnswer(admin, 5))"
+                "/surveys/6", body: "q\(try Self.firstQuestion(admin, 6))=\(try Self.firstAnswer(admin, 6))"
             ).status == 303)
-        let csv = try admin.get("/admin/surveys/5/export.csv", cookie: cookie)
+        let csv = try admin.get("/admin/surveys/6/export.csv", cookie: cookie)
         #expect(csv.header("Content-Type") == "text/csv; charset=utf-8; header=present")
-        #expect(csv.header("Content-Disposition") == "attachment; filename=\"survey-5.csv\"")
+        #expect(csv.header("Content-Disposition") == "attachment; filename=\"survey-6.csv\"")
         #expect(Array(csv.body.prefix(3)) == [0xEF, 0xBB, 0xBF])
         let rows = try CSV.parse(String(decoding: csv.body.dropFirst(3), as: UTF8.self))
         #expect(rows.first == ["survey", "question", "answer", "votes", "percent"])
@@ -125,14 +144,14 @@ struct AdminFormTests {
             ])
         #expect(rows.last == [hostile, "Line\r\nbreak?", "No", "0", "0"])
         // The JSON download is the import format, text and votes exactly as stored.
-        let json = try admin.get("/admin/surveys/5/export.json", cookie: cookie)
+        let json = try admin.get("/admin/surveys/6/export.json", cookie: cookie)
         #expect(json.header("Content-Type") == "application/json")
-        #expect(json.header("Content-Disposition") == "attachment; filename=\"survey-5.json\"")
+        #expect(json.header("Content-Disposition") == "attachment; filename=\"survey-6.json\"")
         let document = try SurveyDocument(json: Data(json.body))
         #expect(document.surveys.count == 1 && document.surveys[0].title == hostile)
         #expect(document.surveys[0].questions[0].text == "Line\r\nbreak?")
         #expect(document.surveys[0].questions[0].answers.map { $0.votes ?? 0 } == [1, 0])
-        #expect(try admin.get("/admin/surveys/5/export.json", cookie: nil).status != 200)
+        #expect(try admin.get("/admin/surveys/6/export.json", cookie: nil).status != 200)
     }
 
     @Test func editsThatWouldLoseVotesAreRefusedWithTheReasonAndTheRestIsKept() throws {

@@ -275,7 +275,7 @@ struct BrowserTests {
                 return [rows.map(r => r.lastElementChild.innerText), document.querySelector('img.chart').alt];
                 """) as? [Any]
         #expect(tiny?.first as? [String] == ["<1%"])
-        #expect((tiny?.last as? String)?.contains("A service nobody else has heard of <1 %") == true)
+        #expect((tiny?.last as? String)?.contains("A service nobody else has heard of: <1%") == true)
         // Number columns line up: every cell of a column has the same right edge as its heading.
         let aligned =
             try browser.run(

@@ -348,3 +348,33 @@ extension HostileClientTests {
         #expect(bytes > 0 && bytes <= Double(48 << 20))
     }
 }
+
+extension HostileClientTests {
+    /// A grapheme cluster can hold a markup character: U+0600 (an Arabic prepended mark) joins the
+    /// `<` after it into one `Character`, and U+0301 the `"` before it. Escaping by character would
+    /// let `"\u{600}<a …>"` through as a tag; every page escapes by Unicode scalar.
+    @Test func markupHiddenInAGraphemeClusterIsStillEscaped() throws {
+        let site = try ServerTests.Site()
+        let server = try site.serve()
+        defer { server.stop() }
+        // An unauthenticated query parameter that the 400 page repeats.
+        let page = try server.get("/?open=%D8%80%3Ca%20href%3D//evil.example%20%D8%80%3Eclick")
+        #expect(page.status == 400)
+        #expect(!page.text.contains("<a href=//evil.example"))
+        #expect(page.text.contains("\u{600}&lt;a href=//evil.example \u{600}&gt;click"))
+        // A survey's own text, in its title, answers and the chart's alt attribute.
+        try site.importSurveys(
+            """
+            {"surveys": [{"id": 60, "title": "\u{600}<b>Bold</b>", "language": "ar", "opens": "2026-11-10",
+              "closes": "2026-11-20", "questions": [{"text": "\u{600}<i>Q</i>", "answers": [
+                {"text": "\\"\u{301} onerror=x \\"\u{301}", "votes": 1}, {"text": "\u{600}<img src=x>", "votes": 2}]}]}]}
+            """)
+        let results = try server.get("/surveys/60").text
+        for markup in ["<b>Bold", "<i>Q", "<img src=x", "\"\u{301} onerror"] {
+            #expect(!results.contains(markup), "\(markup)")
+        }
+        #expect(results.contains("&lt;b&gt;Bold") && results.contains("&quot;\u{301} onerror=x"))
+        let home = try server.get("/").text
+        #expect(!home.contains("<b>Bold") && home.contains("\u{600}&lt;b&gt;Bold"))
+    }
+}

@@ -8,14 +8,14 @@ import Testing
 struct LoudFailureTests {
     @Test func aChartThatCannotBeStoredIsA503PageWithALogLine() throws {
         // Create the database (and its cookie key) without limits and fold its log into it; then
-        // serve where no file may grow past 60 kB: the 12-answer chart at 2x (about 120 kB) cannot
+        // serve where no file may grow past 40 kB: the 12-answer chart at 2x (about 47 kB) cannot
         // be written, as on a full disk, while the database (reads, a 32 kB shared-memory file) works.
         let site = try Self.siteWithItsDatabase()
         let server = try ServerProcess(
             [
                 "--database", site.database, "--charts-dir", site.charts, "--static-dir", site.statics, "--today",
                 ServerTests.today, "--no-prerender",
-            ], wrapper: ["/usr/bin/prlimit", "--fsize=60000", "--"])
+            ], wrapper: ["/usr/bin/prlimit", "--fsize=40000", "--"])
         defer { server.stop() }
         let json = try server.get("/surveys/4/results.json")
         let chart = try #require(

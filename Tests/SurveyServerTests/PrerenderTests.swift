@@ -106,7 +106,7 @@ struct PrerenderTests {
                 let model = Question(
                     id: question.id!, text: question.text,
                     answers: question.answers.map { Answer(id: $0.id!, text: $0.text, votes: $0.votes!) })
-                let names = try QuestionCharts.names(for: model)
+                let names = try QuestionCharts.names(for: model, in: .english)
                 #expect(Self.isPNG(site.charts + "/" + names.file(.wide, scale: 1)!.name.fileName, width: 640))
                 #expect(Self.isPNG(site.charts + "/" + names.file(.wide, scale: 2)!.name.fileName, width: 1280))
                 #expect(Self.isPNG(site.charts + "/" + names.file(.narrow, scale: 1)!.name.fileName, width: 340))

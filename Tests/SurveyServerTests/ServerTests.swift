@@ -80,8 +80,8 @@ struct ServerTests {
         #expect(home.text.contains("电视节目调查"))
         let results = try server.get("/surveys/1")
         #expect(results.status == 200)
-        #expect(results.text.contains("Winners: <strong>Comedy, Drama</strong>"))
-        #expect(results.text.contains("alt=\"Comedy 40 %, Drama 40 %, Reality 20 %\""))
+        #expect(results.text.contains("Winners: <strong><bdi>Comedy</bdi>, <bdi>Drama</bdi></strong>"))
+        #expect(results.text.contains("alt=\"Comedy: 40%, Drama: 40%, Reality: 20%\""))
         #expect(
             results.text.contains("<td class=\"number\">63%</td>")
                 && results.text.contains("<td class=\"number\">12%</td>"))
@@ -146,7 +146,7 @@ struct ServerTests {
             let model = Question(
                 id: question.id!, text: question.text,
                 answers: question.answers.map { Answer(id: $0.id!, text: $0.text, votes: $0.votes ?? 0) })
-            let names = try QuestionCharts.names(for: model)
+            let names = try QuestionCharts.names(for: model, in: .english)
             #expect(try server.get("/piecharts/\(names.file(.wide, scale: 1)!.name.fileName)").status == 404)
             #expect(try server.get("/piecharts/\(names.file(.wide, scale: 2)!.name.fileName)").status == 404)
         }

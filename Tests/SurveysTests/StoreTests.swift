@@ -65,7 +65,7 @@ struct StoreTests {
         let store = try await kind.makeStore(directory)
         try await store.importDocument(DemoSurveys.document(today: today))
         let exported = try await store.exportDocument()
-        #expect(exported.surveys.count == 4)
+        #expect(exported.surveys.count == 5)
         #expect(exported.surveys.allSatisfy { $0.id != nil && $0.questions.allSatisfy { $0.id != nil } })
         let other = try await kind.makeStore(directory, name: "copy")
         try await other.importDocument(SurveyDocument(json: try exported.encoded()))
@@ -134,6 +134,7 @@ struct StoreTests {
 
     func exportShape(_ survey: SurveyDocument.SurveyEntry) -> SurveyDocument.SurveyEntry {
         var survey = survey
+        survey.language = survey.language ?? .english
         for q in survey.questions.indices {
             for a in survey.questions[q].answers.indices where survey.questions[q].answers[a].votes == nil {
                 survey.questions[q].answers[a].votes = 0

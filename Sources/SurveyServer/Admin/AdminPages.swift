@@ -1,4 +1,5 @@
 import Foundation
+import Localization
 import PieChart
 import SurveyCharts
 import Surveys
@@ -186,9 +187,19 @@ extension Pages {
         var saveLabel: String
         var error: String?
         var title: String
+        var language: String
+        /// A catalog, as a suggestion of the language field.
+        struct LanguageOption {
+            var tag: String
+            var name: String
+        }
+
+        /// The catalogs, for the language field's suggestions.
+        var languages: [LanguageOption]
         var opens: String
         var closes: String
         var titleInvalid: Bool
+        var languageInvalid: Bool
         var opensInvalid: Bool
         var closesInvalid: Bool
         var questions: [Question]
@@ -199,9 +210,12 @@ extension Pages {
             saveLabel = save
             self.error = error?.message
             title = form.title
+            language = form.language
+            languages = Catalogs.all.map { LanguageOption(tag: $0.tag.description, name: $0.name) }
             opens = form.opens
             closes = form.closes
             titleInvalid = invalid == .title
+            languageInvalid = invalid == .language
             opensInvalid = invalid == .opens
             closesInvalid = invalid == .closes
             questions = form.questions.enumerated().map { q, question in
@@ -253,7 +267,7 @@ extension Pages {
         <table class="admin-list">
         <thead><tr><th scope="col">Survey</th><th scope="col">Status</th><th scope="col">Opens</th><th scope="col">Closes</th><th scope="col" class="number">Ballots</th><th scope="col">Public</th></tr></thead>
         <tbody>
-        {{#surveys}}<tr><th scope="row"><a href="/admin/surveys/{{id}}">{{title}}</a></th><td><span class="status status-{{status}}">{{status}}</span></td><td>{{opens}}</td><td>{{closes}}</td><td class="number">{{ballots}}</td><td><a href="/surveys/{{id}}" aria-label="Public page of {{title}}">page</a></td></tr>
+        {{#surveys}}<tr><th scope="row"><a href="/admin/surveys/{{id}}"><bdi>{{title}}</bdi></a></th><td><span class="status status-{{status}}">{{status}}</span></td><td>{{opens}}</td><td>{{closes}}</td><td class="number">{{ballots}}</td><td><a href="/surveys/{{id}}" aria-label="Public page of {{title}}">page</a></td></tr>
         {{/surveys}}
         </tbody>
         </table>
@@ -267,7 +281,7 @@ extension Pages {
         """,
         "adminSurvey": """
         {{> adminNavigation}}
-        <h1>{{title}}</h1>
+        <h1><bdi>{{title}}</bdi></h1>
         <p class="dates"><span class="status status-{{status}}">{{status}}</span> · opens {{opens}} · closes {{closes}} · {{ballots}} · <a href="/surveys/{{id}}">public page</a></p>
         {{#notice}}<p class="notice" role="status">{{notice}}</p>{{/notice}}
         {{#actionError}}<div class="error" role="alert"><p>{{actionError}}</p></div>{{/actionError}}
@@ -275,10 +289,10 @@ extension Pages {
         <h2 id="counts-heading">{{countsHeading}}</h2>
         {{#counts}}
         <table class="results counts">
-        <caption>{{text}}</caption>
+        <caption><bdi>{{text}}</bdi></caption>
         <thead><tr><th scope="col">Answer</th><th scope="col" class="number">Votes</th><th scope="col" class="number">Share</th></tr></thead>
         <tbody>
-        {{#answers}}<tr><th scope="row">{{text}}</th><td class="number">{{votes}}</td><td class="number">{{percent}}</td></tr>
+        {{#answers}}<tr><th scope="row"><bdi>{{text}}</bdi></th><td class="number">{{votes}}</td><td class="number">{{percent}}</td></tr>
         {{/answers}}
         </tbody>
         <tfoot><tr><th scope="row">Total</th><td class="number">{{total}}</td><td></td></tr></tfoot>
@@ -306,7 +320,10 @@ extension Pages {
         <input type="hidden" name="csrf" value="{{csrf}}">
         {{#error}}<div class="error" role="alert" id="form-error"><p>{{error}}</p></div>{{/error}}
         <label for="title">Title</label>
-        <input id="title" name="title" value="{{title}}" maxlength="300"{{#titleInvalid}} aria-invalid="true" aria-describedby="form-error"{{/titleInvalid}}>
+        <input id="title" name="title" value="{{title}}" maxlength="300" dir="auto"{{#titleInvalid}} aria-invalid="true" aria-describedby="form-error"{{/titleInvalid}}>
+        <label for="language">Language (of the survey's texts and of its pages and charts: a tag such as en, zh-Hans, ar-EG)</label>
+        <input id="language" name="language" value="{{language}}" maxlength="15" list="languages" autocomplete="off" spellcheck="false"{{#languageInvalid}} aria-invalid="true" aria-describedby="form-error"{{/languageInvalid}}>
+        <datalist id="languages">{{#languages}}<option value="{{tag}}">{{name}}</option>{{/languages}}</datalist>
         <div class="row">
         <div><label for="opens">Opens (first day of voting)</label>
         <input id="opens" name="opens" type="date" value="{{opens}}"{{#opensInvalid}} aria-invalid="true" aria-describedby="form-error"{{/opensInvalid}}></div>
@@ -320,14 +337,14 @@ extension Pages {
         <input type="hidden" name="q{{index}}.id" value="{{id}}">
         <div class="row">
         <div class="grow"><label for="q{{index}}-text">Question</label>
-        <input id="q{{index}}-text" name="q{{index}}.text" value="{{text}}" maxlength="300"{{#textInvalid}} aria-invalid="true" aria-describedby="form-error"{{/textInvalid}}></div>
+        <input id="q{{index}}-text" name="q{{index}}.text" value="{{text}}" maxlength="300" dir="auto"{{#textInvalid}} aria-invalid="true" aria-describedby="form-error"{{/textInvalid}}></div>
         <div class="order"><label for="q{{index}}-order">Order</label>
         <input id="q{{index}}-order" name="q{{index}}.order" value="{{order}}" inputmode="numeric" maxlength="5"{{#orderInvalid}} aria-invalid="true" aria-describedby="form-error"{{/orderInvalid}}></div>
         </div>
         <ol class="answers">
         {{#answers}}<li class="row"><input type="hidden" name="q{{q}}.a{{index}}.id" value="{{id}}">
         <div class="grow"><label for="q{{q}}-a{{index}}-text">Answer {{number}}{{#hasVotes}} <span class="votes">({{votes}})</span>{{/hasVotes}}</label>
-        <input id="q{{q}}-a{{index}}-text" name="q{{q}}.a{{index}}.text" value="{{text}}" maxlength="300"{{#textInvalid}} aria-invalid="true" aria-describedby="form-error"{{/textInvalid}}></div>
+        <input id="q{{q}}-a{{index}}-text" name="q{{q}}.a{{index}}.text" value="{{text}}" maxlength="300" dir="auto"{{#textInvalid}} aria-invalid="true" aria-describedby="form-error"{{/textInvalid}}></div>
         <div class="order"><label for="q{{q}}-a{{index}}-order">Order</label>
         <input id="q{{q}}-a{{index}}-order" name="q{{q}}.a{{index}}.order" value="{{order}}" inputmode="numeric" maxlength="5"{{#orderInvalid}} aria-invalid="true" aria-describedby="form-error"{{/orderInvalid}}></div>
         </li>
@@ -341,7 +358,7 @@ extension Pages {
         """,
         "adminDelete": """
         {{> adminNavigation}}
-        <h1>Delete “{{title}}”</h1>
+        <h1>Delete “<bdi>{{title}}</bdi>”</h1>
         <p>This deletes the survey with its questions and its {{ballots}}. It cannot be undone: export it first if it may be needed.</p>
         {{#error}}<div class="error" role="alert" id="delete-error"><p>{{error}}</p></div>{{/error}}
         <form method="post" action="/admin/surveys/{{id}}/delete" class="admin-form narrow">

@@ -68,7 +68,8 @@ struct AdminRoutes: Sendable {
         }
         route(.get, "/admin/surveys/new") { request, context in
             let session = try context.requireOperator()
-            return adminHTML(pages.adminNew(SurveyForm.blank(today: site.today), session: session))
+            return adminHTML(
+                pages.adminNew(SurveyForm.blank(today: site.today, language: site.defaultLanguage), session: session))
         }
         route(.post, "/admin/surveys") { request, context in
             let (session, fields) = (try context.requireOperator(), context.operatorForm)
@@ -77,7 +78,9 @@ struct AdminRoutes: Sendable {
                 form = try SurveyForm(fields: fields)
             } catch let error as SurveyForm.FieldError {
                 return adminHTML(
-                    pages.adminNew(SurveyForm.blank(today: site.today), session: session, error: error),
+                    pages.adminNew(
+                        SurveyForm.blank(today: site.today, language: site.defaultLanguage), session: session,
+                        error: error),
                     status: .badRequest)
             }
             if Self.action(fields) == "more" {
@@ -85,7 +88,8 @@ struct AdminRoutes: Sendable {
                 return adminHTML(pages.adminNew(form, session: session))
             }
             do {
-                let (entry, origins) = try form.entry()
+                var (entry, origins) = try form.entry()
+                entry.language = entry.language ?? site.defaultLanguage
                 do {
                     let id = try await store.createSurvey(entry)
                     logger.notice("admin: \(session.user) created survey \(id) “\(entry.title)”")

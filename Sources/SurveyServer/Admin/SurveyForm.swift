@@ -1,10 +1,11 @@
 import Foundation
+import Localization
 import Surveys
 
 /// The operators' survey form: its fields as typed, read from a post or made from a survey, and
 /// turned into the store's `SurveyEntry`.
 ///
-/// Field names: `title`, `opens`, `closes`; per question block `q<i>.id` (hidden), `q<i>.text`,
+/// Field names: `title`, `language`, `opens`, `closes`; per question block `q<i>.id` (hidden), `q<i>.text`,
 /// `q<i>.order`; per answer `q<i>.a<j>.id` (hidden), `q<i>.a<j>.text`, `q<i>.a<j>.order`. Blank
 /// blocks are ignored, an answer whose text is cleared is removed, and the order fields sort.
 struct SurveyForm: Sendable {
@@ -24,6 +25,9 @@ struct SurveyForm: Sendable {
     }
 
     var title = ""
+    /// A BCP 47 tag with a catalog (`zh-Hans`, `ar-EG`); blank keeps the survey's language (a new
+    /// survey takes the site's default).
+    var language = ""
     var opens = ""
     var closes = ""
     var questions: [QuestionRow] = []
@@ -34,7 +38,7 @@ struct SurveyForm: Sendable {
 
     /// A field of the form, as errors name it and the page marks it.
     enum Field: Sendable, Hashable {
-        case title, opens, closes
+        case title, language, opens, closes
         /// A question block as a whole (its answers, say).
         case question(Int)
         case questionText(Int)
@@ -48,7 +52,7 @@ struct SurveyForm: Sendable {
             case .question(let block), .questionText(let block), .questionOrder(let block),
                 .answerText(let block, _), .answerOrder(let block, _):
                 return block == q
-            case .title, .opens, .closes: return false
+            case .title, .language, .opens, .closes: return false
             }
         }
     }
@@ -62,8 +66,8 @@ struct SurveyForm: Sendable {
     }
 
     /// A blank form for a new survey: open from today for a week, three questions of four answers.
-    static func blank(today: CalendarDay) -> SurveyForm {
-        var form = SurveyForm(opens: "\(today)", closes: "\(today.adding(days: 7))")
+    static func blank(today: CalendarDay, language: LanguageTag = .english) -> SurveyForm {
+        var form = SurveyForm(language: language.description, opens: "\(today)", closes: "\(today.adding(days: 7))")
         form.addBlankRows(questions: 3, answersPerQuestion: 4)
         return form
     }
@@ -71,6 +75,7 @@ struct SurveyForm: Sendable {
     /// The form of an existing survey, with room for more.
     init(_ survey: Survey) {
         title = survey.title
+        language = survey.language.description
         opens = "\(survey.opens)"
         closes = "\(survey.closes)"
         questions = survey.questions.enumerated().map { q, question in
@@ -83,8 +88,9 @@ struct SurveyForm: Sendable {
         addBlankRows(questions: 1, answersPerQuestion: 4)
     }
 
-    init(title: String = "", opens: String = "", closes: String = "") {
+    init(title: String = "", language: String = "en", opens: String = "", closes: String = "") {
         self.title = title
+        self.language = language
         self.opens = opens
         self.closes = closes
     }
@@ -118,6 +124,7 @@ struct SurveyForm: Sendable {
             }
             switch name {
             case "title": title = value
+            case "language": language = value.trimmingCharacters(in: .whitespaces)
             case "opens": opens = value.trimmingCharacters(in: .whitespaces)
             case "closes": closes = value.trimmingCharacters(in: .whitespaces)
             case "csrf", "action": break
@@ -192,6 +199,18 @@ struct SurveyForm: Sendable {
         guard let closesDay = CalendarDay(closes) else {
             throw FieldError(field: .closes, message: "Closes: must be a date like 2026-12-01, got “\(closes)”.")
         }
+        var tag: LanguageTag?
+        if !language.isEmpty {
+            do { tag = try LanguageTag(parsing: language) } catch {
+                throw FieldError(field: .language, message: "Language: \(error).")
+            }
+        }
+        if let tag, !Catalogs.supports(tag) {
+            throw FieldError(
+                field: .language,
+                message: "Language: there is no catalog for “\(tag)”; use one of "
+                    + Catalogs.tags.map(\.description).joined(separator: ", ") + " (with a region if you like: ar-EG).")
+        }
         var origins = Origins()
         var entries: [SurveyDocument.QuestionEntry] = []
         func isBlank(_ text: String) -> Bool { text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty }
@@ -227,7 +246,7 @@ struct SurveyForm: Sendable {
         return (
             SurveyDocument.SurveyEntry(
                 title: title.trimmingCharacters(in: .whitespacesAndNewlines), opens: opensDay, closes: closesDay,
-                questions: entries),
+                questions: entries, language: tag),
             origins
         )
     }
@@ -267,6 +286,7 @@ struct SurveyForm: Sendable {
         switch steps {
         case [.key("title")]: return FieldError(field: .title, message: "Title: \(sentence).")
         case [.key("opens")]: return FieldError(field: .opens, message: "Opens: \(sentence).")
+        case [.key("language")]: return FieldError(field: .language, message: "Language: \(sentence).")
         case [.key("closes")]: return FieldError(field: .closes, message: "Closes: \(sentence).")
         case [.key("questions")]: return FieldError(field: nil, message: "Questions: \(sentence).")
         default: return FieldError(field: nil, message: "\(path): \(sentence).")

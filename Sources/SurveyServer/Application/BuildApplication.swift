@@ -93,7 +93,9 @@ public func buildApplication(
     router.add(middleware: ClientIdentityMiddleware(proxies: configuration.listener.trustedProxies))
     router.add(middleware: MetricsMiddleware(metrics: metrics))
     if configuration.operations.accessLog { router.add(middleware: AccessLogMiddleware(log: AccessLog())) }
-    router.add(middleware: ErrorPagesMiddleware(routes: routeMethods, maximumBodyBytes: maximumBodyBytes))
+    router.add(
+        middleware: ErrorPagesMiddleware(
+            routes: routeMethods, maximumBodyBytes: maximumBodyBytes, fallback: configuration.site.defaultCatalog))
     router.add(
         middleware: StaticFileMiddleware(mounts: [
             StaticMount("/static", source: staticFiles),
@@ -101,8 +103,10 @@ public func buildApplication(
                 "/piecharts",
                 source: ChartFileSource(chartFiles: chartFiles, charts: charts, apiCharts: apiCharts, pool: pool)),
         ]))
-    SurveyPageRoutes(store: store, site: site, pages: pages, ballotIntegrity: ballotIntegrity, caches: pageCaches)
-        .addRoutes(to: router)
+    SurveyPageRoutes(
+        store: store, site: site, pages: pages, ballotIntegrity: ballotIntegrity, caches: pageCaches, pool: pool
+    )
+    .addRoutes(to: router)
     BallotRoutes(
         store: store, pages: pages, ballotIntegrity: ballotIntegrity, maximumBodyBytes: maximumBodyBytes, site: site,
         logger: logger

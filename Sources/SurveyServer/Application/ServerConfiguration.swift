@@ -1,5 +1,6 @@
 import Foundation
 import HTTPHardening
+import Localization
 import Surveys
 
 /// Settings of `surveycharts serve`, one group per area. New settings get defaults, so callers
@@ -71,9 +72,15 @@ public struct SiteConfiguration: Sendable {
     /// How long a rendered page (home lists, a completed survey's results) is reused. A completed
     /// survey's page cannot change; the limit bounds how long an edit made elsewhere lasts.
     public var pageLifetime: Duration = .seconds(5)
+    /// The language of a survey imported or created without one, and of pages (the home page,
+    /// errors outside a survey) whose reader's `Accept-Language` matches no catalog. One with a catalog.
+    public var defaultLanguage: LanguageTag = .english
 
     /// The defaults above.
     public init() {}
+
+    /// The catalog of `defaultLanguage`.
+    public var defaultCatalog: Catalog { Catalogs.catalog(for: defaultLanguage) ?? Catalogs.english }
 
     /// Today in the service's time zone.
     public var today: CalendarDay { CalendarDay(date: now(), timeZone: timeZone) }

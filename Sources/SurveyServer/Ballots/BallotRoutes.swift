@@ -28,7 +28,8 @@ struct BallotRoutes: Sendable {
             throw ServiceError(
                 .forbidden, code: .crossSite, title: "Ballot refused",
                 "This ballot was sent from another site, so it was not counted. To vote, open the survey on this "
-                    + "site and use its form.")
+                    + "site and use its form."
+            ).said(.errorBallotRefusedTitle, .errorBallotRefused)
         }
         guard let id = context.surveyID else { throw ServiceError.noSuchSurvey() }
         let survey: Survey
@@ -44,15 +45,15 @@ struct BallotRoutes: Sendable {
         guard survey.state(on: today) == .open else { throw ServiceError.notTakingVotes(survey, today: today) }
         if ballotIntegrity.hasVoted(request, surveyID: survey.id) { throw ServiceError.alreadyVoted(survey) }
         guard let fields = FormDecoding.fields(String(buffer: body)) else {
-            return badBallot(survey, "The form data could not be read.", chosen: [:], missing: [])
+            return badBallot(survey, .unreadable, chosen: [:], missing: [])
         }
         var choices: [Int64: Int64] = [:]
         for (name, value) in fields {
             guard name.hasPrefix("q"), let question = Int64(name.dropFirst()), let answer = Int64(value) else {
-                return badBallot(survey, "Unexpected field \"\(name)\".", chosen: choices, missing: [])
+                return badBallot(survey, .unexpectedField(name), chosen: choices, missing: [])
             }
             guard choices[question] == nil else {
-                return badBallot(survey, "Question \(question) was answered twice.", chosen: [:], missing: [])
+                return badBallot(survey, .answeredTwice, chosen: [:], missing: [])
             }
             choices[question] = answer
         }
@@ -61,11 +62,7 @@ struct BallotRoutes: Sendable {
             try await store.record(Ballot(choices: choices, browser: browser), surveyID: survey.id, on: today)
         } catch let error as SurveyStoreError where error.code == .invalidBallot {
             let missing = Set(survey.questions.map(\.id).filter { choices[$0] == nil })
-            let message =
-                missing.isEmpty
-                ? error.description
-                : missing.count == 1 ? "Please answer this question too:" : "Please answer these questions too:"
-            return badBallot(survey, message, chosen: choices, missing: missing)
+            return badBallot(survey, missing.isEmpty ? .invalidChoice : .unanswered, chosen: choices, missing: missing)
         } catch let error as SurveyStoreError where error.code == .alreadyVoted {
             throw ServiceError.alreadyVoted(survey)
         } catch let error as SurveyStoreError where error.code == .notOpen {
@@ -81,8 +78,9 @@ struct BallotRoutes: Sendable {
         return response
     }
 
-    private func badBallot(_ survey: Survey, _ message: String, chosen: [Int64: Int64], missing: Set<Int64>) -> Response
-    {
-        .html(pages.form(survey, error: message, chosen: chosen, missing: missing), status: .badRequest)
+    private func badBallot(
+        _ survey: Survey, _ problem: Pages.BallotProblem, chosen: [Int64: Int64], missing: Set<Int64>
+    ) -> Response {
+        .html(pages.form(survey, problem: problem, chosen: chosen, missing: missing), status: .badRequest)
     }
 }

@@ -2,6 +2,7 @@ import ChartCache
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Localization
 import Logging
 import NIOCore
 import PieChart
@@ -81,6 +82,17 @@ struct ServiceError: HTTPResponseError, Sendable {
     struct Link: Sendable {
         var href: String
         var label: String
+        /// The label from the catalog, on a page in the reader's language.
+        var labelKey: CatalogKey?
+    }
+
+    /// The page's words from the catalogs: readers see them in the survey's language, or in the
+    /// best match of their `Accept-Language`. JSON bodies and logs keep the English `title` and
+    /// `message`, which programs and operators read.
+    struct Words: Sendable {
+        var title: CatalogKey
+        var message: CatalogKey
+        var arguments: [String: String] = [:]
     }
 
     var status: HTTPResponse.Status
@@ -98,6 +110,10 @@ struct ServiceError: HTTPResponseError, Sendable {
     var headers: HTTPFields = [:]
     /// Answer JSON even on a page route (a program, not a browser, asked).
     var asJSON = false
+    /// The words of the page, when readers see it in their language; nil: the English title and message.
+    var words: Words?
+    /// The language of the survey the failure belongs to; nil: the reader's (`Accept-Language`).
+    var language: LanguageTag?
     /// A failure of the server rather than of the request is logged when it is answered: at this
     /// level, as "<what> <method> <path>: <cause>" ("database busy on POST /surveys/2: …").
     var log: (level: Logger.Level, what: String, cause: String)?
@@ -115,6 +131,16 @@ struct ServiceError: HTTPResponseError, Sendable {
         self.headers = headers
     }
 
+    /// This failure, shown to readers in their language with `title` and `message` from the catalog.
+    func said(
+        _ title: CatalogKey, _ message: CatalogKey, _ arguments: [String: String] = [:], in language: LanguageTag? = nil
+    ) -> ServiceError {
+        var said = self
+        said.words = Words(title: title, message: message, arguments: arguments)
+        said.language = language
+        return said
+    }
+
     /// This failure, logged at `level` as `what`, caused by `cause`.
     func logged(_ level: Logger.Level, _ what: String, cause: String) -> ServiceError {
         var logged = self
@@ -127,11 +153,16 @@ struct ServiceError: HTTPResponseError, Sendable {
         ServiceError(
             .conflict, code: .alreadyVoted, title: "You have already voted",
             "This browser has already cast a ballot in “\(survey.title)”, so this one was not counted. "
-                + "The results appear after \(survey.closes).")
+                + "The results appear after \(survey.closes)."
+        ).said(
+            .errorAlreadyVotedTitle, .errorAlreadyVoted,
+            ["title": survey.title, "closes": Pages.day(survey.closes, Localizer(survey.language))],
+            in: survey.language)
     }
 
     static func noSuchSurvey() -> ServiceError {
         ServiceError(.notFound, code: .notFound, title: "No such survey", "There is no survey at this address.")
+            .said(.errorNoSuchSurveyTitle, .errorNoSuchSurvey)
     }
 
     /// The 409 of a ballot for a survey that is not taking votes today.
@@ -141,12 +172,17 @@ struct ServiceError: HTTPResponseError, Sendable {
         if survey.state(on: today) == .upcoming {
             return ServiceError(
                 .conflict, code: .notOpen, title: "Not taking votes",
-                "This survey is not taking votes, so your ballot was not recorded.")
+                "This survey is not taking votes, so your ballot was not recorded."
+            ).said(.errorNotTakingVotesTitle, .errorNotTakingVotes)
         }
         return ServiceError(
             .conflict, code: .closed, title: "Voting is closed",
             "“\(survey.title)” closed on \(survey.closes); your ballot was not recorded.",
-            links: [Link(href: "/surveys/\(survey.id)", label: "See the results")])
+            links: [Link(href: "/surveys/\(survey.id)", label: "See the results", labelKey: .errorSeeResults)]
+        ).said(
+            .errorClosedTitle, .errorClosed,
+            ["title": survey.title, "closes": Pages.day(survey.closes, Localizer(survey.language))],
+            in: survey.language)
     }
 
     /// The 413 of a request body over `limit` bytes. (Hummingbird makes `NIOTooManyBytesError` an
@@ -155,7 +191,8 @@ struct ServiceError: HTTPResponseError, Sendable {
     static func tooLarge(limit: Int) -> ServiceError {
         ServiceError(
             .contentTooLarge, code: .tooLarge, title: "Too much data",
-            "The request body is larger than the \(limit) bytes this server accepts; nothing was recorded.")
+            "The request body is larger than the \(limit) bytes this server accepts; nothing was recorded."
+        ).said(.errorTooLargeTitle, .errorTooLarge, ["limit": String(limit)])
     }
 
     /// A failure nothing else describes: a bug, logged with its cause.
@@ -163,11 +200,20 @@ struct ServiceError: HTTPResponseError, Sendable {
         ServiceError(
             .internalServerError, code: .internalError, title: "Something went wrong",
             "The server failed to answer this request. The failure is logged; please try again later."
-        ).logged(.error, "unexpected failure on", cause: "\(error)")
+        )
+        .said(.errorUnexpectedTitle, .errorUnexpected)
+        .logged(.error, "unexpected failure on", cause: "\(error)")
     }
 
-    /// The page or JSON object for `request`, logged first if it is a server failure.
+    /// The page or JSON object for `request`, logged first if it is a server failure. A page
+    /// with words is in the survey's language, or else in the best match of `Accept-Language`
+    /// among the catalogs (`fallback` when none matches), and then says `Vary: Accept-Language`.
     func response(from request: Request, context: some RequestContext) -> Response {
+        response(from: request, context: context, fallback: Catalogs.english)
+    }
+
+    /// The page or JSON object for `request`, with `fallback` for readers whose language has no catalog.
+    func response(from request: Request, context: some RequestContext, fallback: Catalog) -> Response {
         var message = message
         if status.code >= 500 {
             // The id is in this failure's log line too, so a reader's report finds it.
@@ -184,14 +230,43 @@ struct ServiceError: HTTPResponseError, Sendable {
         {
             response = json
         } else {
-            response = Response(
-                status: status, headers: [.contentType: "text/html; charset=utf-8"],
-                body: .init(byteBuffer: ByteBuffer(string: Pages.standard.message(title: title, message, links: links)))
-            )
+            response = page(message: message, for: request, context: context, fallback: fallback)
         }
         response.status = status
         for field in headers { response.headers[field.name] = field.value }
         return response
+    }
+
+    /// The HTML page: in the reader's language when the failure has words, else in English.
+    private func page(
+        message: String, for request: Request, context: some RequestContext, fallback: Catalog
+    )
+        -> Response
+    {
+        guard let words else {
+            return Response(
+                status: status, headers: [.contentType: "text/html; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(string: Pages.standard.message(title: title, message, links: links)))
+            )
+        }
+        let localizer =
+            language.map(Localizer.init)
+            ?? Localizer(
+                catalog: Catalogs.negotiate(acceptLanguage: request.headers[.acceptLanguage], fallback: fallback))
+        var text = localizer.text(words.message, words.arguments)
+        if status.code >= 500 { text += " " + localizer.text(.errorReference, ["reference": "\(context.id)"]) }
+        let shownLinks = links.map { link in
+            Link(
+                href: link.href, label: link.labelKey.map { localizer.text($0) } ?? link.label, labelKey: link.labelKey)
+        }
+        var headers: HTTPFields = [.contentType: "text/html; charset=utf-8"]
+        if language == nil { headers[.vary] = "Accept-Language" }
+        return Response(
+            status: status, headers: headers,
+            body: .init(
+                byteBuffer: ByteBuffer(
+                    string: Pages.standard.message(
+                        title: localizer.text(words.title), text, links: shownLinks, in: localizer))))
     }
 
     /// Routes that programs call answer JSON errors; everything else is a page.
@@ -199,6 +274,20 @@ struct ServiceError: HTTPResponseError, Sendable {
         path.hasPrefix("/api/") || path.hasSuffix(".json")
     }
 }
+
+/// An error that knows its `ServiceError`: the error pages render that one, in the reader's language.
+protocol ServiceErrorConvertible: Error {
+    var serviceError: ServiceError { get }
+}
+
+extension ServiceError: ServiceErrorConvertible {
+    var serviceError: ServiceError { self }
+}
+
+extension SurveyStoreError: ServiceErrorConvertible {}
+extension ChartCacheError: ServiceErrorConvertible {}
+extension ChartSpecError: ServiceErrorConvertible {}
+extension StaticFileError: ServiceErrorConvertible {}
 
 // Errors of other modules, each mapped to what it means for the client here, once. Each answers
 // through its `ServiceError`; `HTTPResponseError` needs the two forwarding members spelled out,
@@ -214,11 +303,14 @@ extension SurveyStoreError: HTTPResponseError {
     var serviceError: ServiceError {
         switch code {
         case .notFound: return .noSuchSurvey()
-        case .notOpen: return ServiceError(.conflict, code: .notOpen, title: "Voting is closed", message)
+        case .notOpen:
+            return ServiceError(.conflict, code: .notOpen, title: "Voting is closed", message)
+                .said(.errorNotTakingVotesTitle, .errorNotTakingVotes)
         case .alreadyVoted:
             return ServiceError(
                 .conflict, code: .alreadyVoted, title: "You have already voted",
-                "This browser has already cast a ballot in this survey, so this one was not counted.")
+                "This browser has already cast a ballot in this survey, so this one was not counted."
+            ).said(.errorAlreadyVotedTitle, .errorAlreadyVotedHere)
         case .invalidBallot, .invalidImport, .invalidEdit:
             return ServiceError(.badRequest, code: .store(code), title: "Bad request", description)
         case .busy:
@@ -226,13 +318,17 @@ extension SurveyStoreError: HTTPResponseError {
                 .serviceUnavailable, code: .databaseBusy, title: "Please try again",
                 "The survey database is busy, so nothing was recorded. Please try again in a moment.",
                 headers: [.retryAfter: "2"]
-            ).logged(.warning, "database busy on", cause: message)
+            )
+            .said(.errorTryAgainTitle, .errorDatabaseBusy)
+            .logged(.warning, "database busy on", cause: message)
         case .database:
             return ServiceError(
                 .serviceUnavailable, code: .databaseUnavailable, title: "Please try again",
                 "The survey database is busy or unavailable; nothing was recorded. Please try again in a moment.",
                 headers: [.retryAfter: "5"]
-            ).logged(.error, "database failure on", cause: message)
+            )
+            .said(.errorTryAgainTitle, .errorDatabaseUnavailable)
+            .logged(.error, "database failure on", cause: message)
         }
     }
 }
@@ -250,13 +346,16 @@ extension ChartCacheError: HTTPResponseError {
             // Back-pressure, not a failure: not logged.
             return ServiceError(
                 .serviceUnavailable, code: .busy, title: "Please try again",
-                "The server is busy drawing charts. Please try again in a moment.", headers: [.retryAfter: "1"])
+                "The server is busy drawing charts. Please try again in a moment.", headers: [.retryAfter: "1"]
+            ).said(.errorTryAgainTitle, .errorChartsBusy)
         case .writeFailed, .directoryUnusable:
             return ServiceError(
                 .serviceUnavailable, code: .chartStorageFailed, title: "Please try again later",
                 "The server cannot store charts right now (its disk may be full). Please try again later.",
                 headers: [.retryAfter: "30"]
-            ).logged(.error, "cannot store a chart for", cause: message)
+            )
+            .said(.errorTryLaterTitle, .errorChartStorage)
+            .logged(.error, "cannot store a chart for", cause: message)
         default:
             return .unexpected(self)
         }
@@ -288,7 +387,9 @@ extension StaticFileError: HTTPResponseError {
         return ServiceError(
             .serviceUnavailable, code: .overloaded, title: "Please try again",
             "The server is overloaded right now. Please try again in a moment.", headers: [.retryAfter: "5"]
-        ).logged(.error, "out of resources on", cause: message)
+        )
+        .said(.errorTryAgainTitle, .errorOverloaded)
+        .logged(.error, "out of resources on", cause: message)
     }
 }
 
@@ -339,6 +440,8 @@ struct ErrorPagesMiddleware<Context: RequestContext>: RouterMiddleware {
     let routes: RouteMethods
     /// The largest request body, named in the 413.
     let maximumBodyBytes: Int
+    /// The catalog of pages whose reader's `Accept-Language` matches none (`--default-language`).
+    let fallback: Catalog
 
     /// Sent with every HTML page: nothing from other origins, no framing, forms post only here.
     static var securityHeaders: HTTPFields {
@@ -359,17 +462,21 @@ struct ErrorPagesMiddleware<Context: RequestContext>: RouterMiddleware {
         do {
             response = try await next(request, context)
         } catch let error as HTTPError {
-            response = routerFailure(error, request: request).response(from: request, context: context)
+            response = routerFailure(error, request: request).response(
+                from: request, context: context, fallback: fallback)
         } catch is NIOTooManyBytesError {
-            response = ServiceError.tooLarge(limit: maximumBodyBytes).response(from: request, context: context)
+            response = ServiceError.tooLarge(limit: maximumBodyBytes).response(
+                from: request, context: context, fallback: fallback)
+        } catch let error as any ServiceErrorConvertible {
+            response = error.serviceError.response(from: request, context: context, fallback: fallback)
         } catch let error as any HTTPResponseError {
             do {
                 response = try error.response(from: request, context: context)
             } catch {
-                response = ServiceError.unexpected(error).response(from: request, context: context)
+                response = ServiceError.unexpected(error).response(from: request, context: context, fallback: fallback)
             }
         } catch {
-            response = ServiceError.unexpected(error).response(from: request, context: context)
+            response = ServiceError.unexpected(error).response(from: request, context: context, fallback: fallback)
         }
         if let type = response.headers[.contentType], type.hasPrefix("text/html") {
             for field in Self.securityHeaders where response.headers[field.name] == nil {
@@ -390,10 +497,14 @@ struct ErrorPagesMiddleware<Context: RequestContext>: RouterMiddleware {
             let allow = allowed.map(\.rawValue).joined(separator: ", ")
             return ServiceError(
                 .methodNotAllowed, code: .methodNotAllowed, title: "Method not allowed",
-                "This address answers \(allow), not \(request.method.rawValue).", headers: [.allow: allow])
+                "This address answers \(allow), not \(request.method.rawValue).", headers: [.allow: allow]
+            ).said(
+                .errorMethodNotAllowedTitle, .errorMethodNotAllowed,
+                ["allowed": allow, "method": request.method.rawValue])
         }
-        return ServiceError(
+        let notFound = ServiceError(
             .notFound, code: .notFound, title: "Page not found",
             error.body ?? "There is no page at this address. It may have moved, or the link may be mistyped.")
+        return error.body == nil ? notFound.said(.errorPageNotFoundTitle, .errorPageNotFound) : notFound
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Localization
 import Mustache
 import PieChart
 import SurveyCharts
@@ -16,55 +17,91 @@ struct Pages: Sendable {
     }()
 
     private init() throws {
+        MustacheContentTypes.register(ScalarHTMLContentType(), named: ScalarHTMLContentType.name)
         var library = MustacheLibrary()
         for (name, text) in Self.templates.merging(Self.adminTemplates, uniquingKeysWith: { first, _ in first }) {
-            library.register(try MustacheTemplate(string: text), named: name)
+            // Every template, partials too (Mustache gives each partial the default type again).
+            library.register(
+                try MustacheTemplate(string: "{{% CONTENT_TYPE: \(ScalarHTMLContentType.name)}}" + text), named: name)
         }
         self.library = library
     }
 
-    /// The layout around every page's content.
+    /// The layout around every page's content, in the page's language and direction.
     struct Layout {
         var title: String
         var content: String
+        var lang: String
+        var dir: String
     }
 
     /// `template` rendered with `context` (one of the page structs below), inside the layout.
-    func page(_ template: String, title: String, _ context: some Sendable) -> String {
+    /// Admin pages are English; public pages pass their localizer.
+    func page(_ template: String, title: String, _ context: some Sendable, in localizer: Localizer = .english) -> String
+    {
         let content = library.render(context, withTemplate: template) ?? ""
-        return library.render(Layout(title: title, content: content), withTemplate: "layout") ?? content
+        return library.render(
+            Layout(title: title, content: content, lang: localizer.tag.description, dir: localizer.direction),
+            withTemplate: "layout") ?? content
     }
 
-    /// A survey in a home-page list.
+    /// Every plain string of `localizer`'s catalog, for templates: `{{words.home_title}}`.
+    static func words(_ localizer: Localizer) -> [String: String] {
+        var words: [String: String] = [:]
+        for key in CatalogKey.allCases {
+            words[key.rawValue.replacingOccurrences(of: ".", with: "_")] = localizer.text(key)
+        }
+        return words
+    }
+
+    /// A survey's day as its language writes it (`30 novembre 2026`).
+    static func day(_ day: CalendarDay, _ localizer: Localizer) -> String {
+        let (year, month, date) = day.components
+        return localizer.formatter.date(year: year, month: month, day: date) ?? day.description
+    }
+
+    /// A survey in a home-page list: its title in its own language.
     struct SurveyRow {
         var id: Int64
         var title: String
-        var opens: String
-        var closes: String
+        var lang: String
+        var dir: String
+        var when: String
     }
 
     /// Links to a list's other pages (`pageLinks`), when it has more than one.
     struct PageLinks {
         var label: String
-        var number: Int
-        var count: Int
+        var position: String
         var previous: String?
         var next: String?
+        var words: [String: String]
     }
 
     struct HomePage {
+        var words: [String: String]
         var active: [SurveyRow]
         var completed: [SurveyRow]
         var noActive: Bool
         var noCompleted: Bool
+        var noneRecent: String
         var activePages: PageLinks?
         var completedPages: PageLinks?
     }
 
-    /// The home page: one page of each list, with links to the pages before and after.
-    func home(active: SurveyPage, completed: SurveyPage) -> String {
-        func rows(_ surveys: [SurveySummary]) -> [SurveyRow] {
-            surveys.map { SurveyRow(id: $0.id, title: $0.title, opens: "\($0.opens)", closes: "\($0.closes)") }
+    /// Days the home page's "Recent results" reaches back.
+    static let recentDays = 14
+
+    /// The home page: one page of each list, with links to the pages before and after, in the
+    /// reader's language (`Accept-Language`); each title in its survey's.
+    func home(active: SurveyPage, completed: SurveyPage, in localizer: Localizer) -> String {
+        let words = Self.words(localizer)
+        func rows(_ surveys: [SurveySummary], _ key: CatalogKey, day: (SurveySummary) -> CalendarDay) -> [SurveyRow] {
+            surveys.map {
+                SurveyRow(
+                    id: $0.id, title: $0.title, lang: $0.language.description, dir: $0.language.direction,
+                    when: localizer.text(key, ["date": Self.day(day($0), localizer)]))
+            }
         }
         func link(open: Int, recent: Int) -> String {
             var query: [String] = []
@@ -72,22 +109,32 @@ struct Pages: Sendable {
             if recent > 1 { query.append("recent=\(recent)") }
             return query.isEmpty ? "/" : "/?" + query.joined(separator: "&")
         }
-        func navigation(_ page: SurveyPage, label: String, link: (Int) -> String) -> PageLinks? {
+        func navigation(_ page: SurveyPage, label: CatalogKey, link: (Int) -> String) -> PageLinks? {
             guard page.count > 1 else { return nil }
             return PageLinks(
-                label: label, number: page.number, count: page.count,
+                label: localizer.text(label),
+                position: localizer.text(
+                    .pagesPosition,
+                    [
+                        "number": localizer.formatter.number(page.number),
+                        "count": localizer.formatter.number(page.count),
+                    ]),
                 previous: page.number > 1 ? link(page.number - 1) : nil,
-                next: page.number < page.count ? link(page.number + 1) : nil)
+                next: page.number < page.count ? link(page.number + 1) : nil, words: words)
         }
         return page(
-            "home", title: "Surveys",
+            "home", title: localizer.text(.homeTitle),
             HomePage(
-                active: rows(active.surveys), completed: rows(completed.surveys), noActive: active.total == 0,
+                words: words, active: rows(active.surveys, .homeOpenUntil) { $0.closes },
+                completed: rows(completed.surveys, .homeClosed) { $0.closes }, noActive: active.total == 0,
                 noCompleted: completed.total == 0,
-                activePages: navigation(active, label: "Open surveys") { link(open: $0, recent: completed.number) },
-                completedPages: navigation(completed, label: "Recent results") {
+                noneRecent: localizer.plural(.noneRecent, count: Self.recentDays),
+                activePages: navigation(active, label: .homeOpenSurveysPages) {
+                    link(open: $0, recent: completed.number)
+                },
+                completedPages: navigation(completed, label: .homeRecentResultsPages) {
                     link(open: active.number, recent: $0)
-                }))
+                }), in: localizer)
     }
 
     struct BallotForm {
@@ -117,6 +164,7 @@ struct Pages: Sendable {
             var missingQuestions: [Unanswered]
         }
 
+        var words: [String: String]
         var id: Int64
         var title: String
         var closes: String
@@ -124,17 +172,38 @@ struct Pages: Sendable {
         var error: Problem?
     }
 
-    /// The vote form. `error` is shown (as an alert) only when there is one; `missing` marks the
-    /// unanswered questions, and `chosen` keeps the answers already picked.
+    /// What went wrong with a ballot, said in the survey's language.
+    enum BallotProblem: Sendable {
+        case unreadable
+        case unexpectedField(String)
+        case answeredTwice
+        case invalidChoice
+        case unanswered
+    }
+
+    /// The vote form, in the survey's language. `problem` is shown (as an alert) only when there
+    /// is one; `missing` marks the unanswered questions, and `chosen` keeps the answers already picked.
     func form(
-        _ survey: Survey, error: String? = nil, chosen: [Int64: Int64] = [:],
+        _ survey: Survey, problem: BallotProblem? = nil, chosen: [Int64: Int64] = [:],
         missing: Set<Int64> = []
     ) -> String {
+        let localizer = Localizer(survey.language)
         let unanswered = survey.questions.filter { missing.contains($0.id) }
+        func message(_ problem: BallotProblem) -> String {
+            switch problem {
+            case .unreadable: return localizer.text(.formUnreadable)
+            case .unexpectedField(let name):
+                return localizer.text(.formUnexpectedField, ["field": String(name.prefix(40))])
+            case .answeredTwice: return localizer.text(.formAnsweredTwice)
+            case .invalidChoice: return localizer.text(.formInvalidChoice)
+            case .unanswered: return localizer.plural(.answerThese, count: unanswered.count)
+            }
+        }
         return page(
             "form", title: survey.title,
             BallotForm(
-                id: survey.id, title: survey.title, closes: "\(survey.closes)",
+                words: Self.words(localizer), id: survey.id, title: survey.title,
+                closes: localizer.text(.formOpenUntil, ["date": Self.day(survey.closes, localizer)]),
                 questions: survey.questions.map { question in
                     BallotForm.Question(
                         questionID: question.id, text: question.text, missing: missing.contains(question.id),
@@ -144,11 +213,11 @@ struct Pages: Sendable {
                                 checked: chosen[question.id] == answer.id)
                         })
                 },
-                error: error.map { message in
+                error: problem.map { problem in
                     BallotForm.Problem(
-                        message: message, hasMissing: !unanswered.isEmpty,
+                        message: message(problem), hasMissing: !unanswered.isEmpty,
                         missingQuestions: unanswered.map { .init(id: $0.id, text: $0.text) })
-                }))
+                }), in: localizer)
     }
 
     struct ResultsPage {
@@ -179,12 +248,18 @@ struct Pages: Sendable {
             var winner: Bool
         }
 
+        /// A winner's name, and the list separator after it (none after the last).
+        struct Winner {
+            var text: String
+            var separator: String
+        }
+
         struct Question {
             var text: String
             var total: String
             var totalShare: String
             var winnersLabel: String
-            var winners: String
+            var winners: [Winner]
             var hasWinners: Bool
             /// The variants shown under a media condition, then the default image.
             var sources: [Chart]
@@ -193,26 +268,36 @@ struct Pages: Sendable {
             var answers: [Answer]
         }
 
+        var words: [String: String]
         var id: Int64
         var title: String
-        var opens: String
-        var closes: String
+        var dates: String
         var questions: [Question]
     }
 
+    /// A completed survey's results, in its language. Sizing the charts measures their text:
+    /// call it where blocking work runs.
     func results(_ survey: Survey) throws -> String {
-        page(
+        let localizer = Localizer(survey.language)
+        let separator = localizer.text(.listSeparator)
+        return page(
             "results", title: survey.title,
             ResultsPage(
-                id: survey.id, title: survey.title, opens: "\(survey.opens)", closes: "\(survey.closes)",
+                words: Self.words(localizer), id: survey.id, title: survey.title,
+                dates: localizer.text(
+                    .resultsDates,
+                    ["opens": Self.day(survey.opens, localizer), "closes": Self.day(survey.closes, localizer)]),
                 questions: try survey.questions.map { question in
-                    let results = try QuestionResults(question)
+                    let results = try QuestionResults(question, in: survey.language)
                     let shares = results.shares
                     return ResultsPage.Question(
-                        text: question.text, total: ChartText.grouped(shares.total),
-                        totalShare: shares.total > 0 ? "100%" : "",
-                        winnersLabel: shares.winners.count > 1 ? "Winners" : "Winner",
-                        winners: shares.winners.map(\.text).joined(separator: ", "),
+                        text: question.text, total: localizer.formatter.number(shares.total),
+                        totalShare: shares.total > 0 ? localizer.formatter.percent(100) : "",
+                        winnersLabel: localizer.plural(.winners, count: shares.winners.count),
+                        winners: shares.winners.enumerated().map { index, winner in
+                            ResultsPage.Winner(
+                                text: winner.text, separator: index == shares.winners.count - 1 ? "" : separator)
+                        },
                         hasWinners: !shares.winners.isEmpty,
                         sources: results.charts.filter { $0.variant.media != nil }.map {
                             ResultsPage.Chart($0, alt: results.altText)
@@ -223,20 +308,27 @@ struct Pages: Sendable {
                         alt: results.altText,
                         answers: shares.rows.map { row in
                             ResultsPage.Answer(
-                                text: row.answer.text, votes: ChartText.grouped(row.answer.votes),
-                                percent: ChartText.percent(row.percent, votes: row.answer.votes), winner: row.isWinner)
+                                text: row.answer.text, votes: localizer.formatter.number(row.answer.votes),
+                                percent: localizer.share(row.percent, votes: row.answer.votes), winner: row.isWinner)
                         })
-                }))
+                }), in: localizer)
     }
 
     struct ThanksPage {
-        var id: Int64
-        var title: String
-        var closes: String
+        var words: [String: String]
+        /// The message, with its link, already escaped.
+        var body: String
     }
 
     func thanks(_ survey: Survey) -> String {
-        page("thanks", title: "Thank you", ThanksPage(id: survey.id, title: survey.title, closes: "\(survey.closes)"))
+        let localizer = Localizer(survey.language)
+        let parts = localizer.text(.thanksBody).components(separatedBy: "{link}")
+        let arguments = ["title": survey.title, "closes": Self.day(survey.closes, localizer)]
+        let link = "<a href=\"/surveys/\(survey.id)\">\(HTML.escape(localizer.text(.thanksLink)))</a>"
+        let body = parts.map { HTML.escape($0.filling(arguments)) }.joined(separator: link)
+        return page(
+            "thanks", title: localizer.text(.thanksTitle), ThanksPage(words: Self.words(localizer), body: body),
+            in: localizer)
     }
 
     struct MessagePage {
@@ -246,15 +338,19 @@ struct Pages: Sendable {
     }
 
     /// A page with a heading, a message and links onward; "Back to the surveys" comes last.
-    func message(title: String, _ text: String, links: [ServiceError.Link] = []) -> String {
-        let all = links + [ServiceError.Link(href: "/", label: "Back to the surveys")]
-        return page("message", title: title, MessagePage(heading: title, text: text, links: all))
+    func message(
+        title: String, _ text: String, links: [ServiceError.Link] = [], in localizer: Localizer = .english
+    )
+        -> String
+    {
+        let all = links + [ServiceError.Link(href: "/", label: localizer.text(.backToSurveys))]
+        return page("message", title: title, MessagePage(heading: title, text: text, links: all), in: localizer)
     }
 
     static let templates: [String: String] = [
         "layout": """
         <!doctype html>
-        <html lang="en">
+        <html lang="{{lang}}" dir="{{dir}}">
         <head>
         <meta charset="utf-8">
         <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -263,7 +359,7 @@ struct Pages: Sendable {
         <link rel="icon" href="/favicon.ico" sizes="any">
         </head>
         <body>
-        <header><a class="brand" href="/">SurveyCharts</a></header>
+        <header><a class="brand" href="/" lang="en" dir="ltr">SurveyCharts</a></header>
         <main>
         {{{content}}}
         </main>
@@ -272,82 +368,81 @@ struct Pages: Sendable {
 
         """,
         "home": """
-        <h1>Surveys</h1>
+        <h1>{{words.home_title}}</h1>
         <section>
-        <h2>Open now</h2>
-        {{#noActive}}<p class="empty">No survey is open today.</p>{{/noActive}}
+        <h2>{{words.home_openNow}}</h2>
+        {{#noActive}}<p class="empty">{{words.home_noneOpen}}</p>{{/noActive}}
         <ul class="surveys">
-        {{#active}}<li><a href="/surveys/{{id}}">{{title}}</a> <span class="dates">open until {{closes}}</span></li>
+        {{#active}}<li><a href="/surveys/{{id}}" lang="{{lang}}" dir="{{dir}}">{{title}}</a> <span class="dates">{{when}}</span></li>
         {{/active}}
         </ul>
         {{#activePages}}{{> pageLinks}}{{/activePages}}
         </section>
         <section>
-        <h2>Recent results</h2>
-        {{#noCompleted}}<p class="empty">No survey closed in the last 14 days.</p>{{/noCompleted}}
+        <h2>{{words.home_recentResults}}</h2>
+        {{#noCompleted}}<p class="empty">{{noneRecent}}</p>{{/noCompleted}}
         <ul class="surveys">
-        {{#completed}}<li><a href="/surveys/{{id}}">{{title}}</a> <span class="dates">closed {{closes}}</span></li>
+        {{#completed}}<li><a href="/surveys/{{id}}" lang="{{lang}}" dir="{{dir}}">{{title}}</a> <span class="dates">{{when}}</span></li>
         {{/completed}}
         </ul>
         {{#completedPages}}{{> pageLinks}}{{/completedPages}}
         </section>
         """,
         "pageLinks": """
-        <nav class="pages" aria-label="{{label}}, pages">
-        {{#previous}}<a href="{{previous}}" rel="prev">Previous</a>{{/previous}}
-        <span>Page {{number}} of {{count}}</span>
-        {{#next}}<a href="{{next}}" rel="next">Next</a>{{/next}}
+        <nav class="pages" aria-label="{{label}}">
+        {{#previous}}<a href="{{previous}}" rel="prev">{{words.pages_previous}}</a>{{/previous}}
+        <span>{{position}}</span>
+        {{#next}}<a href="{{next}}" rel="next">{{words.pages_next}}</a>{{/next}}
         </nav>
         """,
         "form": """
         <h1>{{title}}</h1>
-        <p class="dates">Open until {{closes}}.</p>
+        <p class="dates">{{closes}}</p>
         {{#error}}
         <div class="error" role="alert" id="ballot-error">
         <p>{{message}}</p>
-        {{#hasMissing}}<ul>{{#missingQuestions}}<li><a href="#question-{{id}}">{{text}}</a></li>{{/missingQuestions}}</ul>{{/hasMissing}}
+        {{#hasMissing}}<ul>{{#missingQuestions}}<li><a href="#question-{{id}}"><bdi>{{text}}</bdi></a></li>{{/missingQuestions}}</ul>{{/hasMissing}}
         </div>
         {{/error}}
         <form method="post" action="/surveys/{{id}}">
         {{#questions}}
         <fieldset id="question-{{questionID}}"{{#missing}} class="missing" aria-describedby="ballot-error"{{/missing}}>
-        <legend>{{text}}{{#missing}} <span class="required-note">(not answered)</span>{{/missing}}</legend>
-        {{#answers}}<label><input type="radio" name="q{{questionID}}" value="{{answerID}}"{{#checked}} checked{{/checked}}> {{text}}</label>
+        <legend><bdi>{{text}}</bdi>{{#missing}} <span class="required-note">{{words.form_notAnswered}}</span>{{/missing}}</legend>
+        {{#answers}}<label><input type="radio" name="q{{questionID}}" value="{{answerID}}"{{#checked}} checked{{/checked}}> <bdi>{{text}}</bdi></label>
         {{/answers}}
         </fieldset>
         {{/questions}}
-        <button type="submit">Vote</button>
+        <button type="submit">{{words.form_vote}}</button>
         </form>
         """,
         "results": """
         <h1>{{title}}</h1>
-        <p class="dates">Results · open {{opens}} to {{closes}} · <a href="/surveys/{{id}}/results.json">JSON</a></p>
+        <p class="dates">{{dates}} · <a href="/surveys/{{id}}/results.json">{{words.results_data}}</a></p>
         {{#questions}}
         <section class="question">
-        <h2>{{text}}</h2>
-        {{#hasWinners}}<p class="winner">{{winnersLabel}}: <strong>{{winners}}</strong></p>{{/hasWinners}}
-        {{^hasWinners}}<p class="winner">No votes yet</p>{{/hasWinners}}
+        <h2><bdi>{{text}}</bdi></h2>
+        {{#hasWinners}}<p class="winner">{{winnersLabel}}{{words.common_labelSeparator}}<strong>{{#winners}}<bdi>{{text}}</bdi>{{separator}}{{/winners}}</strong></p>{{/hasWinners}}
+        {{^hasWinners}}<p class="winner">{{words.results_noVotes}}</p>{{/hasWinners}}
         <picture>
         {{#sources}}<source media="{{media}}" srcset="{{srcset}}" width="{{width}}" height="{{height}}">
         {{/sources}}{{#image}}<img class="chart" src="{{src}}" srcset="{{srcset}}" width="{{width}}" height="{{height}}" alt="{{alt}}">{{/image}}
         </picture>
         <table class="results">
-        <caption class="visually-hidden">Votes for each answer</caption>
-        <thead><tr><th scope="col">Answer</th><th scope="col" class="number">Votes</th><th scope="col" class="number">Share</th></tr></thead>
+        <caption class="visually-hidden">{{words.results_tableCaption}}</caption>
+        <thead><tr><th scope="col">{{words.results_answer}}</th><th scope="col" class="number">{{words.results_votes}}</th><th scope="col" class="number">{{words.results_share}}</th></tr></thead>
         <tbody>
-        {{#answers}}<tr{{#winner}} class="winner"{{/winner}}><th scope="row">{{text}}</th><td class="number">{{votes}}</td><td class="number">{{percent}}</td></tr>
+        {{#answers}}<tr{{#winner}} class="winner"{{/winner}}><th scope="row"><bdi>{{text}}</bdi></th><td class="number">{{votes}}</td><td class="number">{{percent}}</td></tr>
         {{/answers}}
         </tbody>
-        <tfoot><tr><th scope="row">Total</th><td class="number">{{total}}</td><td class="number">{{totalShare}}</td></tr></tfoot>
+        <tfoot><tr><th scope="row">{{words.results_total}}</th><td class="number">{{total}}</td><td class="number">{{totalShare}}</td></tr></tfoot>
         </table>
         </section>
         {{/questions}}
         """,
         "thanks": """
-        <h1>Thank you</h1>
-        <p>Your vote in “{{title}}” is recorded. Voting closes at the end of {{closes}}; the results appear on
-        <a href="/surveys/{{id}}">the survey's page</a> the day after.</p>
-        <p><a href="/">Back to the surveys</a></p>
+        <h1>{{words.thanks_title}}</h1>
+        <p>{{{body}}}</p>
+        <p><a href="/">{{words.common_backToSurveys}}</a></p>
         """,
         "message": """
         <h1>{{heading}}</h1>
@@ -358,4 +453,34 @@ struct Pages: Sendable {
         </ul>
         """,
     ]
+}
+
+/// HTML escaping, by Unicode scalar: what every template's `{{value}}` and the few strings built
+/// as HTML outside a template (a sentence with a link in it) go through.
+///
+/// Not by `Character`, as swift-mustache's own escaping does: a grapheme cluster can hold a markup
+/// character (U+0600 joins the `<` after it, U+0301 the `"` before it), so `"\u{600}<a …>"` would pass
+/// a character-by-character check untouched and open a tag.
+enum HTML {
+    /// `text` safe as element content or a quoted attribute value.
+    static func escape(_ text: String) -> String {
+        var escaped = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "&": escaped.append(contentsOf: "&amp;".unicodeScalars)
+            case "<": escaped.append(contentsOf: "&lt;".unicodeScalars)
+            case ">": escaped.append(contentsOf: "&gt;".unicodeScalars)
+            case "\"": escaped.append(contentsOf: "&quot;".unicodeScalars)
+            case "'": escaped.append(contentsOf: "&#39;".unicodeScalars)
+            default: escaped.append(scalar)
+            }
+        }
+        return String(escaped)
+    }
+}
+
+/// The templates' content type: `HTML.escape` (by scalar) for every `{{value}}`.
+struct ScalarHTMLContentType: MustacheContentType {
+    static let name = "SCALAR_HTML"
+    func escapeText(_ text: String) -> String { HTML.escape(text) }
 }

@@ -1,6 +1,8 @@
+import ChartCache
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Localization
 import NIOCore
 import StaticFiles
 import Surveys
@@ -12,6 +14,8 @@ struct SurveyPageRoutes: Sendable {
     let pages: Pages
     let ballotIntegrity: BallotIntegrity
     let caches: PageCaches
+    /// Where pages that size charts are made: measuring chart text is blocking work.
+    let pool: BlockingThreadPool
 
     func addRoutes(to router: Router<SurveyRequestContext>) {
         router.get("/") { request, _ in try await home(request) }
@@ -26,7 +30,7 @@ struct SurveyPageRoutes: Sendable {
                     .notFound, code: .notCompleted, title: "Results not published",
                     "results are published when the survey closes")
             }
-            return try SurveyResultsDocument(survey).response(from: request, context: context)
+            return try await pool.run { try SurveyResultsDocument(survey) }.response(from: request, context: context)
         }
     }
 
@@ -37,18 +41,31 @@ struct SurveyPageRoutes: Sendable {
         let open = try Self.pageNumber(request, "open")
         let recent = try Self.pageNumber(request, "recent")
         let today = site.today
-        let key = "\(today) \(open) \(recent)"
-        if let page = caches.home.fresh(key, lifetime: site.pageLifetime) { return .html(page) }
+        let catalog = Catalogs.negotiate(
+            acceptLanguage: request.headers[.acceptLanguage], fallback: site.defaultCatalog)
+        // One entry per language: at most as many as there are catalogs, for each day and page.
+        let key = "\(today) \(open) \(recent) \(catalog.tag)"
+        if let page = caches.home.fresh(key, lifetime: site.pageLifetime) { return Self.negotiated(.html(page)) }
         let home = try await store.homeSurveys(
-            on: today, recentDays: 14, activePage: open, completedPage: recent, pageSize: Self.homePageSize)
+            on: today, recentDays: Pages.recentDays, activePage: open, completedPage: recent,
+            pageSize: Self.homePageSize)
         guard open <= home.active.count, recent <= home.completed.count else {
             throw ServiceError(
                 .notFound, code: .noSuchPage, title: "No such page",
-                "This list has no page that far; the first page has the newest surveys.")
+                "This list has no page that far; the first page has the newest surveys."
+            ).said(.errorBadPageTitle, .errorBadPage)
         }
-        let page = ByteBuffer(string: pages.home(active: home.active, completed: home.completed))
+        let page = ByteBuffer(
+            string: pages.home(active: home.active, completed: home.completed, in: Localizer(catalog: catalog)))
         caches.home.store(key, page, bytes: page.readableBytes)
-        return .html(page)
+        return Self.negotiated(.html(page))
+    }
+
+    /// A page in the language `Accept-Language` chose: shared caches must key it by that header.
+    static func negotiated(_ response: Response) -> Response {
+        var response = response
+        response.headers[.vary] = "Accept-Language"
+        return response
     }
 
     private func survey(_ request: Request, context: SurveyRequestContext) async throws -> Response {
@@ -69,8 +86,8 @@ struct SurveyPageRoutes: Sendable {
             }
             return response
         case .completed:
-            let (page, etag) = try caches.results.page(for: survey, lifetime: site.pageLifetime) {
-                try pages.results(survey)
+            let (page, etag) = try await caches.results.page(for: survey, lifetime: site.pageLifetime) {
+                try await pool.run { [pages] in try pages.results(survey) }
             }
             return resultsResponse(request, page: page, etag: etag)
         }
@@ -94,7 +111,8 @@ struct SurveyPageRoutes: Sendable {
         guard let number = Int(text), (1...1_000_000).contains(number) else {
             throw ServiceError(
                 .badRequest, code: .badPage, title: "Bad request",
-                "The page number “\(text)” is not a whole number from 1.")
+                "The page number “\(text)” is not a whole number from 1."
+            ).said(.errorBadRequestTitle, .errorBadPageNumber, ["number": String(text.prefix(40))])
         }
         return number
     }

@@ -46,15 +46,19 @@ struct SurveyResultsDocument: ResponseEncodable, Sendable {
     var title: String
     var opens: String
     var closes: String
+    /// The survey's BCP 47 language tag: of its texts, and of its charts' words.
+    var language: String
     var questions: [QuestionResult]
 
+    /// The document of `survey`. Sizing its charts measures text: call it where blocking work runs.
     init(_ survey: Survey) throws {
         id = survey.id
         title = survey.title
         opens = "\(survey.opens)"
         closes = "\(survey.closes)"
+        language = survey.language.description
         questions = try survey.questions.map { question in
-            let results = try QuestionResults(question)
+            let results = try QuestionResults(question, in: survey.language)
             return QuestionResult(
                 id: question.id, text: question.text, total: results.shares.total,
                 winners: results.shares.winners.map(\.id),
@@ -92,11 +96,15 @@ final class ResultsPageCache: Sendable {
     }
 
     /// The page for `survey`, rendered by `render` unless a fresh copy of the same survey exists.
-    func page(for survey: Survey, lifetime: Duration, render: () throws -> String) rethrows -> (ByteBuffer, String) {
+    func page(
+        for survey: Survey, lifetime: Duration, render: () async throws -> String
+    ) async rethrows
+        -> (ByteBuffer, String)
+    {
         if let cached = pages.fresh(survey.id, lifetime: lifetime), cached.survey == survey {
             return (cached.page, cached.etag)
         }
-        let text = try render()
+        let text = try await render()
         let etag = "\"\(ChartKey(material: Array(text.utf8)).shortHex)\""
         let page = ByteBuffer(string: text)
         pages.store(survey.id, Page(survey: survey, page: page, etag: etag), bytes: page.readableBytes)
