@@ -26,7 +26,7 @@ BROWSER_TESTS = SurveyServerTests.BrowserTests
 POSTGRES_HTTP_TESTS = SurveyServerTests.ServerTests|SurveyServerTests.AdminAuthTests|SurveyServerTests.AdminFormTests|SurveyServerTests.HomePageTests
 
 test-deps:
-	@scripts/install-deps.sh chromium chromium-driver postgresql nginx-light systemd prometheus
+	@scripts/install-deps.sh chromium chromium-driver postgresql nginx-light systemd prometheus poppler-utils librsvg2-bin
 	@scripts/fetch-axe.sh
 
 # Every pass runs beside one throwaway PostgreSQL cluster (scripts/with-postgres.sh), removed at the end.
@@ -47,6 +47,7 @@ test-passes:
 update-reference: build
 	.build/debug/surveycharts demo --charts-dir docs/reference
 	.build/debug/surveycharts demo --charts-dir docs/reference --scale 2
+	pdftoppm -r 72 -f 2 -l 2 -png -singlefile docs/reference/report.pdf docs/reference/report-page-2
 
 # After a deliberate change to how the pages look: the browser tests, with their screenshots copied
 # over docs/screenshots/ (commit them with the change). Other runs leave them in .build/screenshots/.

@@ -214,7 +214,8 @@ let package = Package(
         // Temporary directories and child processes, shared by the test targets.
         .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: ours),
         .testTarget(
-            name: "PieChartTests", dependencies: ["PieChart", "CCairo", "CPNG", "Localization"], swiftSettings: ours),
+            name: "PieChartTests", dependencies: ["PieChart", "CCairo", "CPNG", "Localization", "TestSupport"],
+            swiftSettings: ours),
         .testTarget(name: "LocalizationTests", dependencies: ["Localization"], swiftSettings: ours),
         .testTarget(
             name: "ChartCacheTests", dependencies: ["ChartCache", "ChartCacheTestHelper", "TestSupport"],

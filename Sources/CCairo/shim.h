@@ -1,5 +1,7 @@
 #ifndef SURVEYCHARTS_CCAIRO_SHIM_H
 #define SURVEYCHARTS_CCAIRO_SHIM_H
 #include <cairo.h>
+#include <cairo-pdf.h>
+#include <cairo-svg.h>
 #include <pango/pangocairo.h>
 #endif

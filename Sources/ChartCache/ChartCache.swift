@@ -204,6 +204,10 @@ public final class ChartCache: Sendable {
         public var failures: [String] = []
     }
 
+    /// What the cache publishes: charts (PNG, SVG), cards (PNG) and reports (PDF). Anything else in
+    /// the directory is not ours to remove.
+    public static let publishedExtensions = [".png", ".svg", ".pdf"]
+
     /// Removes published charts that are not in `current` and were last modified before
     /// `cutoff`. Pending files, locks, other hidden files, directories, links and names that are
     /// not valid chart names are never touched.
@@ -226,7 +230,9 @@ public final class ChartCache: Sendable {
                     underlying: "\(error)")
             }
             for entry in entries {
-                guard let name = try? ChartName(validating: entry), name.fileName.hasSuffix(".png") else { continue }
+                guard let name = try? ChartName(validating: entry),
+                    Self.publishedExtensions.contains(where: name.fileName.hasSuffix)
+                else { continue }
                 let file = path + "/" + name.fileName
                 var status = stat()
                 guard lstat(file, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG else { continue }

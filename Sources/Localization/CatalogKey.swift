@@ -79,6 +79,16 @@ public enum CatalogKey: String, Sendable, CaseIterable {
     case listSeparator = "list.separator"
     /// Between a label and its value ("Winner: Comedy"; Chinese "获胜答案：喜剧").
     case labelSeparator = "common.labelSeparator"
+    // Sharing, embedding, printing
+    case resultsReport = "results.report"
+    case resultsEmbedTitle = "results.embedTitle"
+    case resultsEmbedLabel = "results.embedLabel"
+    case resultsVector = "results.vector"
+    case cardFooter = "card.footer"
+    case reportMadeOn = "report.madeOn"
+    case reportPage = "report.page"
+    case reportLanguage = "report.language"
+    case reportLive = "report.live"
 }
 
 /// Strings with a number in them, one form per CLDR plural category of the language.
@@ -91,4 +101,6 @@ public enum PluralKey: String, Sendable, CaseIterable {
     case noneRecent = "home.noneRecent"
     /// "Please answer this question too:", by the number left unanswered.
     case answerThese = "form.answerThese"
+    /// "{count} ballots" (a report's cover).
+    case ballots = "ballots"
 }

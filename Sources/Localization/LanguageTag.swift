@@ -1,4 +1,5 @@
 import Foundation
+import _FoundationICU
 
 /// A BCP 47 language tag of the form this site uses: a language, then an optional script and an
 /// optional region (`en`, `fr`, `zh-Hans`, `pt-BR`, `ar-EG`, `zh-Hant-TW`). Variants and extensions
@@ -121,5 +122,23 @@ public struct LanguageTagError: Error, Sendable, Hashable, CustomStringConvertib
 
     public var description: String {
         "\"\(text)\" is not a language tag: it \(reason). Use a BCP 47 tag such as en, fr, zh-Hans, pt-BR or ar-EG"
+    }
+}
+
+/// The direction of a piece of text, by its first strong character (Unicode's bidi algorithm,
+/// rules P2–P3, through ICU).
+public enum TextDirection {
+    /// Whether `text` starts, in its first strongly directional character, right to left; nil
+    /// when it has none (digits, punctuation).
+    public static func isRightToLeft(_ text: String) -> Bool? {
+        let units = Array(text.utf16.prefix(4096))
+        let direction = units.withUnsafeBufferPointer {
+            swift_ubidi_getBaseDirection($0.baseAddress, Int32($0.count))
+        }
+        switch direction {
+        case UBIDI_RTL: return true
+        case UBIDI_LTR: return false
+        default: return nil
+        }
     }
 }

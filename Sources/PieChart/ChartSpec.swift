@@ -371,3 +371,42 @@ enum JSONValue: Decodable, Equatable {
         return "\(error)"
     }
 }
+
+/// A request of the chart API: a chart spec and the file format to draw it in.
+public struct ChartRequest: Sendable, Hashable {
+    /// What the chart is drawn as.
+    public enum Format: String, Sendable, Hashable, CaseIterable {
+        /// A PNG at the spec's scale.
+        case png
+        /// An SVG document (vectors; the scale does not apply).
+        case svg
+    }
+
+    public var spec: ChartSpec
+    public var format: Format
+
+    /// Parses a chart spec with an optional `"format": "png" | "svg"` (default `png`), through the
+    /// spec's own strict parser.
+    /// - Throws: `ChartSpecError` naming the first wrong field.
+    public init(json bytes: some Collection<UInt8>) throws {
+        let value: JSONValue
+        do {
+            value = try JSONDecoder().decode(JSONValue.self, from: Data(bytes))
+        } catch {
+            throw ChartSpecError(.malformedJSON, field: "$", "is not valid JSON (\(JSONValue.describe(error)))")
+        }
+        guard case .object(var root) = value else {
+            throw ChartSpecError(.wrongType, field: "$", "must be a JSON object with \"slices\"")
+        }
+        format = .png
+        if let raw = root.removeValue(forKey: "format"), raw != .null {
+            guard case .string(let name) = raw, let parsed = Format(rawValue: name) else {
+                throw ChartSpecError(
+                    .outOfRange, field: "format",
+                    "must be one of \(Format.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", "))")
+            }
+            format = parsed
+        }
+        spec = try ChartSpec(parsed: .object(root))
+    }
+}

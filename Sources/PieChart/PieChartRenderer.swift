@@ -135,7 +135,7 @@ public struct PieChartRenderer: Sendable {
             pixelHeight: pixelHeight)
     }
 
-    private func encodePNG(surface: OpaquePointer, width: Int, height: Int) throws -> [UInt8] {
+    func encodePNG(surface: OpaquePointer, width: Int, height: Int) throws -> [UInt8] {
         guard let data = cairo_image_surface_get_data(surface) else {
             throw ChartRenderError("Cairo returned no pixel data")
         }
@@ -165,8 +165,9 @@ public struct PieChartRenderer: Sendable {
     }
 }
 
-/// Paints a `ChartLayout` on a Cairo context. Holds no state between charts.
-private struct Painter {
+/// Paints a `ChartLayout` on a Cairo context, at the context's current transform (so a document
+/// can place a chart anywhere on its page). Holds no state between charts.
+struct Painter {
     let cr: OpaquePointer
     let state: PangoThreadState
     let layout: ChartLayout
@@ -178,7 +179,8 @@ private struct Painter {
 
     mutating func paint() {
         setColor(background)
-        cairo_paint(cr)
+        cairo_rectangle(cr, 0, 0, layout.width, layout.height)
+        cairo_fill(cr)
         if let title = layout.title { draw(title, color: foreground) }
         if let message = layout.noVotesMessage {
             paintNoVotes()

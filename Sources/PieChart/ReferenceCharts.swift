@@ -125,4 +125,41 @@ public enum ReferenceCharts {
             ),
         ]
     }
+
+    /// The reference share card: Television Trends' first question.
+    public static func card() throws -> ShareCard {
+        try ShareCard(
+            title: "Television Trends", question: "What is your favorite type of TV show?",
+            highlight: "Winners: Comedy, Drama", footer: "Results · November 29, 2026",
+            chart: try all().first { $0.name == "tv-favourite-type" }!.spec)
+    }
+
+    /// The reference report: Television Trends, on A4, with Chinese text in a table.
+    public static func report() throws -> ChartReport {
+        let specs = try all()
+        func section(_ name: String, heading: String, summary: String) throws -> ChartReport.Section {
+            var spec = specs.first { $0.name == name }!.spec
+            spec.title = nil
+            let percentages = Percentages.largestRemainder(spec.slices.map(\.value))
+            return ChartReport.Section(
+                heading: heading, summary: summary, chart: spec, columns: ["Answer", "Votes", "Share"],
+                rows: zip(spec.slices, percentages).map {
+                    ChartReport.Row(label: $0.label, votes: "\($0.value)", share: "\($1)%")
+                },
+                total: ChartReport.Row(
+                    label: "Total", votes: "\(spec.slices.map(\.value).reduce(0, +))", share: "100%", emphasized: true))
+        }
+        return ChartReport(
+            title: "Television Trends",
+            coverLines: ["Results · open November 1, 2026 to November 29, 2026", "8 ballots"],
+            notice: nil,
+            sections: [
+                try section(
+                    "tv-favourite-type", heading: "What is your favorite type of TV show?",
+                    summary: "Winners: Comedy, Drama"),
+                try section(
+                    "chinese", heading: "你最喜欢哪种类型的电视节目？", summary: "获胜答案：喜剧"),
+            ], pageLabel: "Page {page} of {pages}", madeLine: "Made on November 30, 2026",
+            locale: try LanguageTag(parsing: "en-GB"), paper: .a4, createdAt: "2026-11-30T00:00:00Z")
+    }
 }

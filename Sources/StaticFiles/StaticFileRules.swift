@@ -59,13 +59,17 @@ public enum StaticFileRules {
         }
     }
 
+    /// The Content-Security-Policy of every SVG: an SVG opened on its own is a document, and may
+    /// then run nothing and load nothing (Cairo's SVG needs only inline styles).
+    public static let svgPolicy = "default-src 'none'; style-src 'unsafe-inline'"
+
     /// Content types by extension; anything else is `application/octet-stream`.
     public static func contentType(forName name: String) -> String {
         let types = [
             "png": "image/png", "css": "text/css; charset=utf-8", "js": "text/javascript; charset=utf-8",
             "svg": "image/svg+xml", "html": "text/html; charset=utf-8", "txt": "text/plain; charset=utf-8",
             "json": "application/json", "ico": "image/vnd.microsoft.icon", "woff2": "font/woff2", "jpg": "image/jpeg",
-            "jpeg": "image/jpeg", "gif": "image/gif", "webp": "image/webp",
+            "jpeg": "image/jpeg", "gif": "image/gif", "webp": "image/webp", "pdf": "application/pdf",
         ]
         let fileExtension = name.split(separator: ".").last.map { $0.lowercased() } ?? ""
         return name.contains(".") ? types[fileExtension] ?? "application/octet-stream" : "application/octet-stream"

@@ -34,6 +34,7 @@ public struct StaticFile: Sendable {
             .eTag: facts.etag, .lastModified: StaticFileRules.httpDate(facts.modified), .contentType: contentType,
             .cacheControl: cacheControl, .xContentTypeOptions: "nosniff", .acceptRanges: "bytes",
         ]
+        if contentType == "image/svg+xml" { headers[.contentSecurityPolicy] = StaticFileRules.svgPolicy }
     }
 }
 

@@ -34,28 +34,44 @@ public struct Prerenderer: Sendable {
     /// Uses `cache` (its pool decides how many charts render at once).
     public init(cache: ChartCache) { self.cache = cache }
 
-    /// Every chart of `survey`: names and specs, every variant at 1x and 2x for each question.
-    public static func charts(of survey: Survey) throws -> [(name: ChartName, spec: ChartSpec)] {
-        try survey.questions.flatMap { question -> [(name: ChartName, spec: ChartSpec)] in
-            try QuestionCharts.names(for: question, in: survey.language).all.map { chart in
-                (
-                    chart.name,
-                    try QuestionCharts.spec(
-                        for: question, in: survey.language, variant: chart.variant, scale: chart.scale)
-                )
+    /// One file to make: its name, and how to draw it.
+    public typealias Job = (name: ChartName, render: @Sendable () throws -> [UInt8])
+
+    /// Every file of `survey`'s results: each question's chart in every variant at 1x and 2x and
+    /// as SVG, the share card and the PDF report. Measures text: call it where blocking work runs.
+    public static func charts(of survey: Survey, renderer: PieChartRenderer = PieChartRenderer()) throws -> [Job] {
+        var jobs: [Job] = []
+        for question in survey.questions {
+            for chart in try QuestionCharts.names(for: question, in: survey.language).all {
+                let spec = try QuestionCharts.spec(
+                    for: question, in: survey.language, variant: chart.variant, scale: chart.scale)
+                jobs.append((chart.name, { try renderer.render(spec).png }))
             }
+            let vector = try SurveyDocuments.svgSpec(for: question, in: survey.language)
+            jobs.append(
+                (try SurveyDocuments.svgName(for: question, in: survey.language), { try renderer.renderSVG(vector) }))
         }
+        if let card = try SurveyDocuments.card(for: survey), let name = try SurveyDocuments.cardName(for: survey) {
+            jobs.append((name, { try renderer.render(card: card) }))
+        }
+        // A completed survey's report: dated from its close, so `today` does not enter it.
+        let report = try SurveyDocuments.report(for: survey, live: false, today: survey.closes)
+        let name = try SurveyDocuments.reportName(for: survey, live: false, today: survey.closes)
+        jobs.append((name, { try renderer.renderPDF(report) }))
+        return jobs
     }
 
     /// Renders the charts of `surveys`, reporting progress as (done, total).
     public func run(surveys: [Survey], progress: (@Sendable (Int, Int) -> Void)? = nil) async -> PrerenderReport {
         let start = ContinuousClock.now
         var report = PrerenderReport()
-        var work: [(name: ChartName, spec: ChartSpec)] = []
+        var work: [Job] = []
         // Sizing charts measures their text: blocking work, on the pool.
         let planned = try? await cache.pool.run {
-            surveys.map { survey -> (charts: [(name: ChartName, spec: ChartSpec)], failure: String?) in
-                do { return (try Self.charts(of: survey), nil) } catch { return ([], "survey \(survey.id): \(error)") }
+            surveys.map { survey -> (charts: [Job], failure: String?) in
+                do { return (try Self.charts(of: survey, renderer: renderer), nil) } catch {
+                    return ([], "survey \(survey.id): \(error)")
+                }
             }
         }
         for plan in planned ?? [] {
@@ -70,11 +86,11 @@ public struct Prerenderer: Sendable {
             var next = 0
             func addNext() {
                 guard next < work.count else { return }
-                let (name, spec) = work[next]
+                let (name, render) = work[next]
                 next += 1
-                group.addTask { [cache, renderer] in
+                group.addTask { [cache] in
                     do {
-                        let chart = try await cache.chart(named: name) { try renderer.render(spec).png }
+                        let chart = try await cache.chart(named: name, render: render)
                         return (name.fileName, .success(chart.outcome))
                     } catch {
                         return (name.fileName, .failure(error))

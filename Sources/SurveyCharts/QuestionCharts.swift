@@ -95,22 +95,26 @@ public struct QuestionChartNames: Sendable {
     }
 }
 
-/// A requested file name that has the shape of a question's chart: `q<id>-<16 hex>[@2x].png`.
+/// A requested file name that has the shape of a question's chart: `q<id>-<16 hex>[@2x].png`, or
+/// `q<id>-<16 hex>.svg`.
 public struct QuestionChartRequest: Sendable, Hashable {
     /// The question the name claims.
     public var questionID: Int64
     /// 1 or 2.
     public var scale: Int
+    /// Whether it names the SVG chart.
+    public var isSVG: Bool
 
     /// Parses `fileName`; nil for any other shape (API charts, junk).
     public init?(fileName: String) {
         // Bytes, not String operations: this runs on every chart request.
         var bytes = Array(fileName.utf8)[...]
-        guard bytes.popFirst() == UInt8(ascii: "q"), bytes.count > 21, bytes.suffix(4).elementsEqual(".png".utf8)
-        else { return nil }
+        guard bytes.popFirst() == UInt8(ascii: "q"), bytes.count > 21 else { return nil }
+        isSVG = bytes.suffix(4).elementsEqual(".svg".utf8)
+        guard isSVG || bytes.suffix(4).elementsEqual(".png".utf8) else { return nil }
         bytes.removeLast(4)
         var scale = 1
-        if bytes.suffix(3).elementsEqual("@2x".utf8) {
+        if !isSVG, bytes.suffix(3).elementsEqual("@2x".utf8) {
             scale = 2
             bytes.removeLast(3)
         }
@@ -200,14 +204,9 @@ public enum QuestionCharts {
         survey.state(on: day) == .completed
     }
 
-    /// Every current chart name of `surveys`' questions (what prune keeps).
+    /// Every current file name of `surveys`' results (what prune keeps): each question's charts
+    /// and SVG, each survey's card and report.
     public static func currentNames(of surveys: [Survey]) throws -> Set<ChartName> {
-        var names = Set<ChartName>()
-        for survey in surveys {
-            for question in survey.questions {
-                names.formUnion(try Self.names(for: question, in: survey.language).all.map(\.name))
-            }
-        }
-        return names
+        Set(try surveys.flatMap { survey in try Prerenderer.charts(of: survey).map(\.name) })
     }
 }

@@ -49,6 +49,9 @@ public final class SurveyChartFiles: Sendable {
     public func file<Existing: Sendable>(
         named fileName: String, existing: (String) async throws -> Existing?
     ) async throws -> Answer<Existing> {
+        if let document = SurveyDocumentRequest(fileName: fileName) {
+            return try await self.document(document, named: fileName, existing: existing)
+        }
         guard let request = QuestionChartRequest(fileName: fileName) else {
             return try await existing(fileName).map { .existing($0) } ?? .notFound
         }
@@ -56,6 +59,14 @@ public final class SurveyChartFiles: Sendable {
         guard found.servable, let survey = found.survey else { return .notFound }
         if let found = try await existing(fileName) { return .existing(found) }
         guard let question = survey.questions.first(where: { $0.id == request.questionID }) else { return .notFound }
+        if request.isSVG {
+            let spec = try await cache.pool.run { () throws -> ChartSpec? in
+                try SurveyDocuments.svgName(for: question, in: survey.language).fileName == fileName
+                    ? SurveyDocuments.svgSpec(for: question, in: survey.language) : nil
+            }
+            guard let spec, let name = try? ChartName(validating: fileName) else { return .notFound }
+            return .rendered(try await cache.chart(named: name) { [renderer] in try renderer.renderSVG(spec) })
+        }
         // Naming and sizing measure text: blocking work, on the pool.
         let planned = try await cache.pool.run { () throws -> (QuestionChartFile, ChartSpec)? in
             guard let current = try QuestionCharts.names(for: question, in: survey.language).named(fileName) else {
@@ -71,10 +82,69 @@ public final class SurveyChartFiles: Sendable {
         return .rendered(try await cache.chart(named: current.name) { [renderer] in try renderer.render(spec).png })
     }
 
+    /// A survey's card or report: served while the survey is completed, rendered under its current name only.
+    private func document<Existing: Sendable>(
+        _ request: SurveyDocumentRequest, named fileName: String, existing: (String) async throws -> Existing?
+    ) async throws -> Answer<Existing> {
+        let day = today()
+        guard let survey = try await store.survey(id: request.surveyID), QuestionCharts.mayServe(survey, on: day) else {
+            return .notFound
+        }
+        if let found = try await existing(fileName) { return .existing(found) }
+        guard let current = try await currentDocument(request.kind, of: survey, live: false),
+            current.name.fileName == fileName
+        else { return .notFound }
+        return .rendered(try await cache.chart(named: current.name, render: current.render))
+    }
+
+    /// The current name of `survey`'s card or report, and how to draw it (blocking work: on the pool).
+    public func currentDocument(
+        _ kind: SurveyDocumentRequest.Kind, of survey: Survey, live: Bool
+    ) async throws -> (name: ChartName, render: @Sendable () throws -> [UInt8])? {
+        let day = today()
+        return try await cache.pool.run { [renderer] () throws -> (ChartName, @Sendable () throws -> [UInt8])? in
+            switch kind {
+            case .card:
+                guard let card = try SurveyDocuments.card(for: survey),
+                    let name = try SurveyDocuments.cardName(for: survey)
+                else { return nil }
+                return (name, { try renderer.render(card: card) })
+            case .report:
+                let report = try SurveyDocuments.report(for: survey, live: live, today: day)
+                let name = try SurveyDocuments.reportName(for: survey, live: live, today: day)
+                return (name, { try renderer.renderPDF(report) })
+            }
+        }.map { (name: $0.0, render: $0.1) }
+    }
+
+    /// The report of a survey whose results are not published, with its live counts, drawn on the
+    /// pool and never stored: the chart directory is public.
+    public func liveReport(of survey: Survey) async throws -> [UInt8] {
+        let day = today()
+        return try await cache.pool.run { [renderer] in
+            try renderer.renderPDF(try SurveyDocuments.report(for: survey, live: true, today: day))
+        }
+    }
+
+    /// A completed survey's card or report through the cache.
+    public func documentFile(
+        _ kind: SurveyDocumentRequest.Kind, of survey: Survey, live: Bool
+    ) async throws
+        -> CachedChart?
+    {
+        guard let current = try await currentDocument(kind, of: survey, live: live) else { return nil }
+        return try await cache.chart(named: current.name, render: current.render)
+    }
+
     /// Renders an arbitrary spec through the cache, under its content-addressed name (the chart API).
-    public func render(_ spec: ChartSpec) async throws -> CachedChart {
+    public func render(_ spec: ChartSpec, as format: ChartRequest.Format = .png) async throws -> CachedChart {
         var unscaled = spec
         unscaled.scale = 1
+        if format == .svg {
+            let vector = unscaled
+            let name = APIChartNames.svgName(key: ChartKey(material: vector.cacheKeyMaterial))
+            return try await cache.chart(named: name) { [renderer] in try renderer.renderSVG(vector) }
+        }
         let name = APIChartNames.name(key: ChartKey(material: unscaled.cacheKeyMaterial), scale: spec.scale)
         return try await cache.chart(named: name) { [renderer] in try renderer.render(spec).png }
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Localization
 
 /// A calendar day (no time, no zone): how surveys open and close.
 ///
@@ -116,5 +117,13 @@ public struct CalendarDay: Hashable, Comparable, Sendable, CustomStringConvertib
         case 4, 6, 9, 11: return 30
         default: return 31
         }
+    }
+}
+
+extension Localizer {
+    /// `day` in the long form of this locale (`30 novembre 2026`, `2026年11月30日`).
+    public func date(_ day: CalendarDay) -> String {
+        let (year, month, date) = day.components
+        return formatter.date(year: year, month: month, day: date) ?? day.description
     }
 }

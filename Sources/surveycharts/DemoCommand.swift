@@ -36,6 +36,16 @@ struct DemoCommand: ParsableCommand {
                     "\(path)  \(rendered.pixelWidth)×\(rendered.pixelHeight)  \(rendered.png.count) bytes  alt: \(spec.altText)"
                 )
             }
+            if scale == 1 {
+                // The other formats: an SVG of the seed's chart, the share card, the report.
+                let svg = try renderer.renderSVG(try ReferenceCharts.all().first { $0.name == "tv-new-shows" }!.spec)
+                try AtomicFile.write(svg, to: "\(charts.chartsDir)/tv-new-shows.svg")
+                try AtomicFile.write(
+                    try renderer.render(card: try ReferenceCharts.card()), to: "\(charts.chartsDir)/share-card.png")
+                try AtomicFile.write(
+                    try renderer.renderPDF(try ReferenceCharts.report()), to: "\(charts.chartsDir)/report.pdf")
+                print("\(charts.chartsDir)/tv-new-shows.svg, share-card.png, report.pdf")
+            }
         } catch let failure as CommandFailure {
             failure.exit()
         } catch {

@@ -6,10 +6,11 @@ import PieChart
 struct RenderCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "render",
-        abstract: "Render one chart spec (JSON) to a PNG file.",
+        abstract: "Render one chart spec (JSON) to a PNG or SVG file.",
         discussion: """
-            SPEC.json holds {"title", "slices": [{"label", "value"}], "width", "height", "scale", "theme"}; \
-            only "slices" is required. Use - to read the spec from standard input. A bad spec exits with \
+            SPEC.json holds {"title", "slices": [{"label", "value"}], "width", "height", "scale", "theme", \
+            "locale"}; only "slices" is required. Use - to read the spec from standard input. An output name \
+            ending in .svg writes SVG (vectors, the same layout), anything else PNG. A bad spec exits with \
             status 65 and one line naming the field; nothing is written then.
             """
     )
@@ -17,7 +18,7 @@ struct RenderCommand: ParsableCommand {
     @Argument(help: ArgumentHelp("The chart spec, as JSON (- for standard input).", valueName: "SPEC.json"))
     var spec: String
 
-    @Option(name: .shortAndLong, help: ArgumentHelp("Where to write the PNG.", valueName: "chart.png"))
+    @Option(name: .shortAndLong, help: ArgumentHelp("Where to write the PNG or SVG.", valueName: "chart.png"))
     var output: String
 
     @Option(help: "Pixels per point (1...3), overriding the spec's scale.")
@@ -57,6 +58,12 @@ struct RenderCommand: ParsableCommand {
             if let scale {
                 chart.scale = scale
                 try chart.validate()
+            }
+            if output.lowercased().hasSuffix(".svg") {
+                let svg = try PieChartRenderer().renderSVG(chart)
+                try AtomicFile.write(svg, to: output)
+                print("\(output): SVG, \(chart.width)×\(chart.height) points, \(svg.count) bytes")
+                return
             }
             let rendered = try PieChartRenderer(
                 options: .init(

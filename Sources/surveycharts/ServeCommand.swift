@@ -59,6 +59,16 @@ struct ServeCommand: AsyncParsableCommand {
 
     @OptionGroup var language: DefaultLanguageOption
 
+    @Option(
+        name: .customLong("public-url"),
+        help: ArgumentHelp(
+            "The site's address as readers reach it, for share cards, embed snippets and oEmbed "
+                + "(SURVEYCHARTS_PUBLIC_URL).", valueName: "https://surveys.example.org"))
+    var publicURLOption: String?
+
+    /// `--public-url`, else `SURVEYCHARTS_PUBLIC_URL`.
+    var publicURL: String? { publicURLOption ?? ProcessInfo.processInfo.environment["SURVEYCHARTS_PUBLIC_URL"] }
+
     @Flag(help: "Do not load the demo surveys into a new database (SURVEYCHARTS_NO_DEMO=1).")
     var noDemo: Bool = Environment.flag("NO_DEMO")
 
@@ -183,6 +193,19 @@ struct ServeCommand: AsyncParsableCommand {
     var exitWithParent = false
 
     func validate() throws {
+        if let publicURL {
+            let trimmed = publicURL.hasSuffix("/") ? String(publicURL.dropLast()) : publicURL
+            guard let url = URL(string: trimmed), ["http", "https"].contains(url.scheme ?? ""), url.host != nil,
+                url.query == nil, url.fragment == nil, url.user == nil, url.path.isEmpty,
+                trimmed.unicodeScalars.allSatisfy({
+                    $0.isASCII && $0.value > 0x20 && !"\"'<>\\`".unicodeScalars.contains($0)
+                })
+            else {
+                throw ValidationError(
+                    "--public-url must be the site's origin, such as https://surveys.example.org (no path, query or "
+                        + "credentials), got \(publicURL)")
+            }
+        }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535, got \(port)") }
         for (name, value) in [
             ("--header-timeout", headerTimeout), ("--body-timeout", bodyTimeout),
@@ -240,6 +263,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.site.staticDirectory = staticDir
         configuration.site.loadDemo = !noDemo
         configuration.site.defaultLanguage = language.tag
+        configuration.site.publicURL = publicURL.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
         // The demo operator's password is printed once; only a person at a terminal should see it,
         // never a log or the journal, so a server whose output is not a terminal makes no operator.
         configuration.site.createDemoOperator = isatty(STDOUT_FILENO) == 1

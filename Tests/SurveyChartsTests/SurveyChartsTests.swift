@@ -19,7 +19,12 @@ struct QuestionChartsTests {
         #expect(APIChartNames.name(key: key).fileName == "c-\(key.shortHex).png")
         #expect(APIChartNames.name(key: key, scale: 2).fileName == "c-\(key.shortHex)@2x.png")
         #expect(APIChartNames.isAPIChart(APIChartNames.name(key: key, scale: 2).fileName))
-        for other in ["q1-\(key.shortHex).png", "c-\(key.shortHex).svg", "c-0123.png", "c-0123456789ABCDEF.png"] {
+        #expect(APIChartNames.svgName(key: key).fileName == "c-\(key.shortHex).svg")
+        #expect(APIChartNames.isAPIChart(APIChartNames.svgName(key: key).fileName))
+        for other in [
+            "q1-\(key.shortHex).png", "c-\(key.shortHex).pdf", "c-\(key.shortHex)@2x.svg", "c-0123.png",
+            "c-0123456789ABCDEF.png",
+        ] {
             #expect(!APIChartNames.isAPIChart(other), "\(other)")
         }
     }

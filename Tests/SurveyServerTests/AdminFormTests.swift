@@ -213,7 +213,7 @@ struct AdminFormTests {
         #expect(try admin.get("/surveys/2/results.json", cookie: nil).status == 404)
         let closed = try admin.post("/admin/surveys/2/close", "csrf=\(csrf)", cookie: cookie)
         #expect(closed.status == 303)
-        #expect(admin.server.logContains("prerender: survey 2 closed by demo: rendered 8"))
+        #expect(admin.server.logContains("prerender: survey 2 closed by demo: rendered 12"))
         let results = try admin.get("/surveys/2/results.json", cookie: nil)
         #expect(results.status == 200)
         #expect(try admin.server.post("/surveys/2", body: "q3=7&q4=11").status == 409)

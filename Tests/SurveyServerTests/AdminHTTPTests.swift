@@ -86,7 +86,7 @@ struct AdminAuthTests {
             "UPDATE admin_session SET last_seen = last_seen - 13 * 3600 WHERE id_hash = '\(AdminAuthentication.hash(String(expiring.split(separator: "=")[1])))'"
         )
         let before = try admin.snapshot()
-        #expect(AdminRoutes.operatorRoutes.count == 12)
+        #expect(AdminRoutes.operatorRoutes.count == 13)
         for (method, pattern) in AdminRoutes.operatorRoutes {
             let path = pattern.replacingOccurrences(of: ":id", with: "2")
             let body = "csrf=\(csrf)&confirm=Weekend+Viewing&title=Changed&opens=2026-11-01&closes=2026-11-02"

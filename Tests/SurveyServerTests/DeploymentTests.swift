@@ -213,6 +213,22 @@ struct DeploymentTests {
         let css = try site.get("/static/style.css")
         #expect(css.status == 200 && css.header("Cache-Control") == "public, max-age=86400")
 
+        // Stable addresses through nginx: the app answers the 307, nginx serves the file; an SVG
+        // keeps its own CSP whoever serves it.
+        let stable = try site.get("/surveys/1/charts/1@2x.png")
+        #expect(stable.status == 307 && stable.header("Location") == chart)
+        #expect(stable.header("Cache-Control") == "public, max-age=60")
+        let vector = try site.get("/surveys/1/charts/1.svg")
+        let vectorFile = try #require(vector.header("Location"))
+        for _ in 0..<2 {  // drawn by the app the first time, from disk by nginx the second
+            let svg = try site.get(vectorFile)
+            #expect(svg.status == 200 && svg.header("Content-Type") == "image/svg+xml")
+            #expect(svg.header("Content-Security-Policy") == "default-src 'none'; style-src 'unsafe-inline'")
+            #expect(svg.header("X-Content-Type-Options") == "nosniff")
+        }
+        let report = try site.get(try #require(try site.get("/surveys/1/report.pdf").header("Location")))
+        #expect(report.status == 200 && report.header("Content-Type") == "application/pdf")
+
         // One process killed in the middle of the load: no acknowledged ballot is lost, and
         // nginx sends the rest to the process that is left. The kill waits until this load's
         // ballots are being acknowledged and the victim has answered some of them, and every

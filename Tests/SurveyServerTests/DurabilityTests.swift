@@ -40,8 +40,9 @@ struct DurabilityTests {
         let prerendered = prerenderCalls.filter { $0.name == "rename" && $0.result == 0 }.compactMap { call in
             call.fields["to"].map { URL(fileURLWithPath: $0).lastPathComponent }
         }
-        // Survey 1 has two questions of four charts each (wide and narrow, 1x and 2x); one was served above.
-        #expect(prerendered.count == 7, "prerender published \(prerendered)")
+        // Survey 1 has two questions of four charts each (wide and narrow, 1x and 2x) and an SVG each,
+        // a card and a report; one chart was served above.
+        #expect(prerendered.count == 11, "prerender published \(prerendered)")
         for name in prerendered {
             try expectPublishedInOrder(name, charts: site.charts, calls: prerenderCalls)
         }

@@ -99,7 +99,8 @@ struct PrerenderTests {
         try site.importSurveys(Self.closedSurveys(count: 3, questionsEach: 4))
         let first = try prerender(site, ["--all", "--jobs", "2"])
         #expect(first.status == 0, "\(first.standardError)")
-        #expect(Self.counts(first.standardOutput)! == (48, 0, 0))
+        // 12 questions: 4 PNGs and an SVG each; 3 surveys: a card and a report each.
+        #expect(Self.counts(first.standardOutput)! == (66, 0, 0))
         let document = try site.export()
         for survey in document.surveys {
             for question in survey.questions {
@@ -111,13 +112,26 @@ struct PrerenderTests {
                 #expect(Self.isPNG(site.charts + "/" + names.file(.wide, scale: 2)!.name.fileName, width: 1280))
                 #expect(Self.isPNG(site.charts + "/" + names.file(.narrow, scale: 1)!.name.fileName, width: 340))
                 #expect(Self.isPNG(site.charts + "/" + names.file(.narrow, scale: 2)!.name.fileName, width: 680))
+                let svg = try SurveyDocuments.svgName(for: model, in: .english).fileName
+                #expect(
+                    FileManager.default.contents(atPath: site.charts + "/" + svg).map {
+                        $0.starts(with: Array("<?xml".utf8))
+                    } == true)
             }
+        }
+        let files = try FileManager.default.contentsOfDirectory(atPath: site.charts)
+        for survey in document.surveys {
+            #expect(
+                files.contains { $0.hasPrefix("s\(survey.id!)-") && $0.hasSuffix(".png") }, "a card for \(survey.id!)")
+            #expect(
+                files.contains { $0.hasPrefix("r\(survey.id!)-") && $0.hasSuffix(".pdf") }, "a report for \(survey.id!)"
+            )
         }
         let second = try prerender(site, ["--all"])
         #expect(second.status == 0)
-        #expect(Self.counts(second.standardOutput)! == (0, 48, 0))
+        #expect(Self.counts(second.standardOutput)! == (0, 66, 0))
         // Without a terminal, progress comes as plain lines on standard error.
-        #expect(first.standardError.contains("prerender: 48/48 charts"))
+        #expect(first.standardError.contains("prerender: 66/66 charts"))
     }
 
     @Test func openAndUnknownSurveysAreRefused() throws {
@@ -166,8 +180,9 @@ struct PrerenderTests {
         #expect(reports.allSatisfy { $0.status == 0 }, "\(reports.map(\.standardError))")
         let prerendered = reports.compactMap { Self.counts($0.standardOutput)?.rendered }.reduce(0, +)
         let served = Int(try server.metric("surveycharts_chart_renders_total") ?? -1000)
-        // Every question has 4 charts (wide and narrow, 1x and 2x); the stampede asked for the wide ones.
-        #expect(prerendered + served == 80, "prerender \(prerendered) + server \(served)")
+        // 20 questions of 4 charts (wide and narrow, 1x and 2x) and an SVG each, and 4 surveys with a card
+        // and a report each; the stampede asked for the wide ones.
+        #expect(prerendered + served == 108, "prerender \(prerendered) + server \(served)")
     }
 
     @Test func schedulerRendersASurveyWhenItsClosingDayEnds() async throws {
@@ -191,13 +206,15 @@ struct PrerenderTests {
         defer { running.cancel() }
         while scheduler.passes < 1 || clock.sleeperCount == 0 { try await Task.sleep(for: .milliseconds(5)) }
         #expect(scheduler.isLeader)
-        #expect(scheduler.rendered == 8)  // yesterday's survey: 2 questions × wide, narrow × 1x, 2x
+        // Yesterday's survey: 2 questions × (wide, narrow × 1x, 2x, and an SVG), its card and its report.
+        #expect(scheduler.rendered == 12)
         // The boundary passes: the survey that closed today is now completed.
         clock.advance(to: CalendarDay("2026-11-23")!.start(in: utc).addingTimeInterval(1))
         while scheduler.passes < 2 || clock.sleeperCount == 0 { try await Task.sleep(for: .milliseconds(5)) }
-        #expect(scheduler.rendered == 8 + 12)
+        #expect(scheduler.rendered == 12 + 17)
         let files = try FileManager.default.contentsOfDirectory(atPath: directory.path + "/charts")
-        #expect(files.filter { $0.hasSuffix(".png") }.count == 20)
+        #expect(files.filter { $0.hasSuffix(".png") }.count == 20 + 2, "20 charts and 2 cards")
+        #expect(files.filter { $0.hasSuffix(".svg") }.count == 5 && files.filter { $0.hasSuffix(".pdf") }.count == 2)
         running.cancel()
         clock.wakeEveryone()
         try await running.value
@@ -230,11 +247,13 @@ struct PrerenderTests {
         let site = try ServerTests.Site()
         try site.importSurveys(Self.closedSurveys(count: 1, questionsEach: 2))
         #expect(try prerender(site, ["--all"]).status == 0)
-        let current = try FileManager.default.contentsOfDirectory(atPath: site.charts).filter { $0.hasSuffix(".png") }
-        #expect(current.count == 8)  // 2 questions × wide, narrow × 1x, 2x
+        let current = try FileManager.default.contentsOfDirectory(atPath: site.charts)
+        // 2 questions × (wide, narrow × 1x, 2x, and an SVG), the card and the report.
+        #expect(current.count == 12)
         let old = Date().addingTimeInterval(-3 * 3600)
         for (name, date) in [
             ("q1-00000000000000aa.png", old), ("c-00000000000000bb@2x.png", old), ("c-00000000000000cc.png", Date()),
+            ("q1-00000000000000ee.svg", old), ("r1-00000000000000ff.pdf", old),
             (".q1-00000000000000dd.png.pending", old), ("notes.txt", old),
         ] {
             let path = try site.directory.write("piecharts/" + name, String(repeating: "x", count: 100))
@@ -245,11 +264,13 @@ struct PrerenderTests {
         }
         let arguments = ["prune", "--database", site.database, "--charts-dir", site.charts]
         let dry = try Executable.run(arguments + ["--dry-run"])
-        #expect(dry.status == 0 && dry.standardOutput.contains("would remove 2 files, 200 bytes"))
+        #expect(dry.status == 0 && dry.standardOutput.contains("would remove 4 files, 400 bytes"))
         let listing = try FileManager.default.contentsOfDirectory(atPath: site.charts)
-        #expect(listing.count == 13, "\(listing)")
+        #expect(listing.count == 19, "\(listing)")
         let pruned = try Executable.run(arguments)
-        #expect(pruned.status == 0 && pruned.standardOutput.contains("removed 2 files, 200 bytes; kept 9"))
+        #expect(
+            pruned.status == 0 && pruned.standardOutput.contains("removed 4 files, 400 bytes; kept 13"),
+            "\(pruned.standardOutput)")
         let left = Set(try FileManager.default.contentsOfDirectory(atPath: site.charts))
         #expect(left == Set(current + ["c-00000000000000cc.png", ".q1-00000000000000dd.png.pending", "notes.txt"]))
     }

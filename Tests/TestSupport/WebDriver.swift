@@ -249,6 +249,16 @@ public final class BrowserSession: @unchecked Sendable {
     }
 
     /// A PNG of the viewport.
+    /// The page printed to PDF by the browser (WebDriver's Print Page), with its print stylesheet.
+    public func printedPDF() throws -> Data {
+        guard let text = try session("POST", "/print", ["background": true]) as? String,
+            let data = Data(base64Encoded: text)
+        else {
+            throw Failure(description: "the browser printed nothing")
+        }
+        return data
+    }
+
     public func screenshot() throws -> Screenshot {
         guard let text = try session("GET", "/screenshot") as? String, let data = Data(base64Encoded: text) else {
             throw Failure(description: "no screenshot")

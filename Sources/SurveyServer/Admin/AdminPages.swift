@@ -306,6 +306,7 @@ extension Pages {
         {{#canReopen}}<form method="post" action="/admin/surveys/{{id}}/reopen" class="inline"><input type="hidden" name="csrf" value="{{csrf}}"><button type="submit">Reopen (undo close)</button></form>{{/canReopen}}
         <a class="button secondary" href="/admin/surveys/{{id}}/export.csv">Export CSV</a>
         <a class="button secondary" href="/admin/surveys/{{id}}/export.json">Export JSON</a>
+        <a class="button secondary" href="/admin/surveys/{{id}}/report.pdf">Report (PDF)</a>
         <a class="button danger" href="/admin/surveys/{{id}}/delete">Delete…</a>
         </div>
         {{#canClose}}<p class="hint">Close now makes yesterday the last day of voting: the results and charts become public at once. It can be undone today only.</p>{{/canClose}}

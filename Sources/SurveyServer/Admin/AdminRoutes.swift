@@ -20,6 +20,8 @@ struct AdminRoutes: Sendable {
     let maximumBodyBytes: Int
     /// Closing a survey draws its charts at once.
     let cache: ChartCache
+    /// Reports of any survey, live while it is open.
+    let chartFiles: SurveyChartFiles
     let logger: Logger
 
     /// Every admin route that needs a session (all but the sign-in page). They are added only in
@@ -29,7 +31,7 @@ struct AdminRoutes: Sendable {
         (.post, "/admin/surveys/:id"), (.post, "/admin/surveys/:id/close"), (.post, "/admin/surveys/:id/reopen"),
         (.get, "/admin/surveys/:id/delete"), (.post, "/admin/surveys/:id/delete"),
         (.get, "/admin/surveys/:id/export.csv"), (.get, "/admin/surveys/:id/export.json"),
-        (.post, "/admin/logout"),
+        (.get, "/admin/surveys/:id/report.pdf"), (.post, "/admin/logout"),
     ]
 
     func addRoutes(to router: Router<SurveyRequestContext>) {
@@ -171,6 +173,30 @@ struct AdminRoutes: Sendable {
                     .contentDisposition: "attachment; filename=\"survey-\(survey.id).csv\"", .cacheControl: "no-store",
                 ],
                 body: .init(byteBuffer: ByteBuffer(string: SurveyCSV.document(survey))))
+        }
+        route(.get, "/admin/surveys/:id/report.pdf") { request, context in
+            _ = try context.requireOperator()
+            let (survey, _) = try await adminSurvey(context)
+            // Until the results are published, the report's counts are live, and it says so. A live
+            // report is drawn for this operator only: never stored where the public chart
+            // directory (or nginx, serving it from disk) could hand it out.
+            let live = survey.state(on: site.today) != .completed
+            let bytes: [UInt8]
+            if live {
+                bytes = try await chartFiles.liveReport(of: survey)
+            } else if let report = try await chartFiles.documentFile(.report, of: survey, live: false) {
+                bytes = report.bytes
+            } else {
+                throw ServiceError.noSuchSurvey()
+            }
+            return Response(
+                status: .ok,
+                headers: [
+                    .contentType: "application/pdf", .xContentTypeOptions: "nosniff",
+                    .contentDisposition: "inline; filename=\"survey-\(survey.id)\(live ? "-live" : "").pdf\"",
+                    .cacheControl: "no-store",
+                ],
+                body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
         }
         route(.get, "/admin/surveys/:id/export.json") { request, context in
             _ = try context.requireOperator()

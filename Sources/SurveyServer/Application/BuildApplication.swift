@@ -121,8 +121,9 @@ public func buildApplication(
         authentication: AdminAuthentication(
             store: store, passwords: passwordChecks, logger: logger, idleLimit: configuration.admin.sessionIdle,
             secret: setup.secret),
-        site: site, maximumBodyBytes: maximumBodyBytes, cache: cache, logger: logger
+        site: site, maximumBodyBytes: maximumBodyBytes, cache: cache, chartFiles: chartFiles, logger: logger
     ).addRoutes(to: router)
+    SharingRoutes(store: store, site: site, chartFiles: chartFiles, pool: pool).addRoutes(to: router)
     // Other methods on a known path get 405 with `Allow`, from the routes as added (HEAD is
     // answered wherever GET is, and `Allow` names it last).
     for route in router.routes where route.method != .head {

@@ -75,6 +75,10 @@ public struct SiteConfiguration: Sendable {
     /// The language of a survey imported or created without one, and of pages (the home page,
     /// errors outside a survey) whose reader's `Accept-Language` matches no catalog. One with a catalog.
     public var defaultLanguage: LanguageTag = .english
+    /// The site's address as readers reach it (`https://surveys.example.org`, no trailing slash):
+    /// share cards, embed snippets and oEmbed need absolute URLs. Nil: pages give relative ones
+    /// and no card meta that needs an absolute URL.
+    public var publicURL: String?
 
     /// The defaults above.
     public init() {}

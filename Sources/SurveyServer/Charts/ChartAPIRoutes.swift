@@ -60,7 +60,8 @@ struct ChartAPIRoutes: Sendable {
         var request = request
         // Too large a body (413) and a spec that breaks the rules (400) answer for themselves.
         let body = try await request.collectBody(upTo: maximumBodyBytes)
-        let spec = try ChartSpec(json: body.readableBytesView)
+        let chartRequest = try ChartRequest(json: body.readableBytesView)
+        let spec = chartRequest.spec
         let pixels = spec.width * spec.height * spec.scale * spec.scale
         guard pixels <= limits.maximumPixels else {
             throw ServiceError(
@@ -70,7 +71,7 @@ struct ChartAPIRoutes: Sendable {
         }
         do {
             let chart = try await renders.run(deadline: deadline) {
-                try await chartFiles.render(spec)
+                try await chartFiles.render(spec, as: chartRequest.format)
             }
             charts.remember(
                 [chart.name.fileName], bytes: chart.bytes, modified: chart.modificationTime, device: chart.device,
@@ -79,14 +80,13 @@ struct ChartAPIRoutes: Sendable {
             if chart.outcome != .rendered {
                 await apiCharts.used(chart.name.fileName, bytes: chart.bytes.count, pool: pool)
             }
-            return Response(
-                status: .ok,
-                headers: [
-                    .contentType: "image/png", .contentLocation: "/piecharts/\(chart.name.fileName)",
-                    .cacheControl: StaticFileMiddleware<SurveyRequestContext>.immutable,
-                    .xContentTypeOptions: "nosniff",
-                ],
-                body: .init(byteBuffer: ByteBuffer(bytes: chart.bytes)))
+            var headers: HTTPFields = [
+                .contentType: StaticFileRules.contentType(forName: chart.name.fileName),
+                .contentLocation: "/piecharts/\(chart.name.fileName)",
+                .cacheControl: StaticFileMiddleware<SurveyRequestContext>.immutable, .xContentTypeOptions: "nosniff",
+            ]
+            if chartRequest.format == .svg { headers[.contentSecurityPolicy] = StaticFileRules.svgPolicy }
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: chart.bytes)))
         } catch let error as ChartCacheError where error.code == .renderFailed {
             // The client's spec was valid but cannot be drawn on its canvas (a legend that cannot
             // fit): the request's fault here, where a question's chart failing would be the server's.

@@ -33,15 +33,20 @@ struct Pages: Sendable {
         var content: String
         var lang: String
         var dir: String
+        /// More of the head (a results page's share-card meta), already rendered.
+        var head: String
     }
 
     /// `template` rendered with `context` (one of the page structs below), inside the layout.
     /// Admin pages are English; public pages pass their localizer.
-    func page(_ template: String, title: String, _ context: some Sendable, in localizer: Localizer = .english) -> String
-    {
+    func page(
+        _ template: String, title: String, _ context: some Sendable, in localizer: Localizer = .english,
+        head: String = ""
+    ) -> String {
         let content = library.render(context, withTemplate: template) ?? ""
         return library.render(
-            Layout(title: title, content: content, lang: localizer.tag.description, dir: localizer.direction),
+            Layout(
+                title: title, content: content, lang: localizer.tag.description, dir: localizer.direction, head: head),
             withTemplate: "layout") ?? content
     }
 
@@ -255,7 +260,14 @@ struct Pages: Sendable {
         }
 
         struct Question {
+            var id: Int64
             var text: String
+            /// The HTML another site pastes (shown escaped, in a read-only box).
+            var embed: String
+            /// The 2x default chart, for print.
+            var printSource: String
+            /// The chart as SVG, at its stable address.
+            var vector: String
             var total: String
             var totalShare: String
             var winnersLabel: String
@@ -275,11 +287,45 @@ struct Pages: Sendable {
         var questions: [Question]
     }
 
-    /// A completed survey's results, in its language. Sizing the charts measures their text:
-    /// call it where blocking work runs.
-    func results(_ survey: Survey) throws -> String {
+    /// What link previews read (Open Graph, Twitter cards) and where oEmbed is.
+    struct ResultsHead {
+        var title: String
+        var description: String
+        var locale: String
+        /// Absolute addresses, when the site knows its public URL.
+        var absolute: Absolute?
+
+        struct Absolute {
+            var page: String
+            var image: String?
+            var imageAlt: String
+            var oEmbed: String
+        }
+    }
+
+    /// A completed survey's results, in its language, with its share card's meta and an embed
+    /// snippet per question. Sizing the charts measures their text: call it where blocking work runs.
+    func results(_ survey: Survey, publicURL: String? = nil) throws -> String {
         let localizer = Localizer(survey.language)
         let separator = localizer.text(.listSeparator)
+        let base = publicURL ?? ""
+        let description =
+            survey.questions.first.map { $0.text + " " + SurveyDocuments.winnersLine($0, localizer) } ?? survey.title
+        let absolute = try publicURL.map { base -> ResultsHead.Absolute in
+            let page = base + "/surveys/\(survey.id)"
+            var query = URLComponents()
+            query.queryItems = [URLQueryItem(name: "url", value: page), URLQueryItem(name: "format", value: "json")]
+            return ResultsHead.Absolute(
+                page: page, image: try SurveyDocuments.cardName(for: survey).map { base + "/piecharts/" + $0.fileName },
+                imageAlt: survey.title + ". " + description,
+                oEmbed: base + "/oembed" + (query.percentEncodedQuery.map { "?" + $0 } ?? ""))
+        }
+        let head =
+            library.render(
+                ResultsHead(
+                    title: survey.title, description: description,
+                    locale: survey.language.description.replacingOccurrences(of: "-", with: "_"), absolute: absolute),
+                withTemplate: "resultsHead") ?? ""
         return page(
             "results", title: survey.title,
             ResultsPage(
@@ -291,7 +337,11 @@ struct Pages: Sendable {
                     let results = try QuestionResults(question, in: survey.language)
                     let shares = results.shares
                     return ResultsPage.Question(
-                        text: question.text, total: localizer.formatter.number(shares.total),
+                        id: question.id, text: question.text,
+                        embed: try EmbedSnippet(survey: survey, question: question, base: base).html,
+                        printSource: results.charts.first { $0.variant.media == nil }?.urls.last?.url ?? "",
+                        vector: "/surveys/\(survey.id)/charts/\(question.id).svg",
+                        total: localizer.formatter.number(shares.total),
                         totalShare: shares.total > 0 ? localizer.formatter.percent(100) : "",
                         winnersLabel: localizer.plural(.winners, count: shares.winners.count),
                         winners: shares.winners.enumerated().map { index, winner in
@@ -311,7 +361,7 @@ struct Pages: Sendable {
                                 text: row.answer.text, votes: localizer.formatter.number(row.answer.votes),
                                 percent: localizer.share(row.percent, votes: row.answer.votes), winner: row.isWinner)
                         })
-                }), in: localizer)
+                }), in: localizer, head: head)
     }
 
     struct ThanksPage {
@@ -357,6 +407,7 @@ struct Pages: Sendable {
         <title>{{title}} · SurveyCharts</title>
         <link rel="stylesheet" href="/static/style.css">
         <link rel="icon" href="/favicon.ico" sizes="any">
+        {{{head}}}
         </head>
         <body>
         <header><a class="brand" href="/" lang="en" dir="ltr">SurveyCharts</a></header>
@@ -415,15 +466,35 @@ struct Pages: Sendable {
         <button type="submit">{{words.form_vote}}</button>
         </form>
         """,
+        "resultsHead": """
+        <meta property="og:type" content="article">
+        <meta property="og:title" content="{{title}}">
+        <meta property="og:description" content="{{description}}">
+        <meta property="og:locale" content="{{locale}}">
+        <meta name="twitter:card" content="summary_large_image">
+        {{#absolute}}
+        <meta property="og:url" content="{{page}}">
+        <link rel="canonical" href="{{page}}">
+        {{#image}}<meta property="og:image" content="{{image}}">
+        <meta property="og:image:width" content="1200">
+        <meta property="og:image:height" content="630">
+        <meta property="og:image:alt" content="{{imageAlt}}">
+        <meta name="twitter:image" content="{{image}}">
+        <meta name="twitter:image:alt" content="{{imageAlt}}">
+        {{/image}}
+        <link rel="alternate" type="application/json+oembed" href="{{oEmbed}}" title="{{title}}">
+        {{/absolute}}
+        """,
         "results": """
         <h1>{{title}}</h1>
-        <p class="dates">{{dates}} · <a href="/surveys/{{id}}/results.json">{{words.results_data}}</a></p>
+        <p class="dates">{{dates}} · <a href="/surveys/{{id}}/results.json">{{words.results_data}}</a> · <a href="/surveys/{{id}}/report.pdf">{{words.results_report}}</a></p>
         {{#questions}}
         <section class="question">
         <h2><bdi>{{text}}</bdi></h2>
         {{#hasWinners}}<p class="winner">{{winnersLabel}}{{words.common_labelSeparator}}<strong>{{#winners}}<bdi>{{text}}</bdi>{{separator}}{{/winners}}</strong></p>{{/hasWinners}}
         {{^hasWinners}}<p class="winner">{{words.results_noVotes}}</p>{{/hasWinners}}
         <picture>
+        <source media="print" srcset="{{printSource}}">
         {{#sources}}<source media="{{media}}" srcset="{{srcset}}" width="{{width}}" height="{{height}}">
         {{/sources}}{{#image}}<img class="chart" src="{{src}}" srcset="{{srcset}}" width="{{width}}" height="{{height}}" alt="{{alt}}">{{/image}}
         </picture>
@@ -436,6 +507,12 @@ struct Pages: Sendable {
         </tbody>
         <tfoot><tr><th scope="row">{{words.results_total}}</th><td class="number">{{total}}</td><td class="number">{{totalShare}}</td></tr></tfoot>
         </table>
+        <p class="formats"><a href="{{vector}}">{{words.results_vector}}</a></p>
+        <details class="embed">
+        <summary>{{words.results_embedTitle}}</summary>
+        <label for="embed-{{id}}">{{words.results_embedLabel}}</label>
+        <textarea id="embed-{{id}}" readonly rows="5" spellcheck="false" dir="ltr">{{embed}}</textarea>
+        </details>
         </section>
         {{/questions}}
         """,

@@ -87,7 +87,7 @@ struct SurveyPageRoutes: Sendable {
             return response
         case .completed:
             let (page, etag) = try await caches.results.page(for: survey, lifetime: site.pageLifetime) {
-                try await pool.run { [pages] in try pages.results(survey) }
+                try await pool.run { [pages, site] in try pages.results(survey, publicURL: site.publicURL) }
             }
             return resultsResponse(request, page: page, etag: etag)
         }
