@@ -104,7 +104,11 @@ enum SVGDocument {
             case "\"": result.append(contentsOf: "&quot;".unicodeScalars)
             case "'": result.append(contentsOf: "&#39;".unicodeScalars)
             default:
-                result.append(scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) ? " " : scalar)
+                // XML 1.0 forbids control characters and the noncharacters U+FFFE and U+FFFF.
+                let forbidden =
+                    scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar.value == 0xFFFE
+                    || scalar.value == 0xFFFF
+                result.append(forbidden ? " " : scalar)
             }
         }
         return String(result)

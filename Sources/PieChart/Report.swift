@@ -295,12 +295,18 @@ struct ReportPages {
 /// Cairo 1.16 writes no document language; screen readers and text extraction need one.
 enum PDFDocument {
     /// `pdf` with `/Lang (tag)` in its catalog and the cross-reference table moved to match.
-    /// Returns the bytes unchanged when they are not laid out as Cairo writes them.
+    /// The catalog is the object the trailer's `/Root` names (text such as a title may hold
+    /// "/Type /Catalog" too). Returns the bytes unchanged when they are not laid out as Cairo
+    /// writes them.
     static func declaringLanguage(_ pdf: [UInt8], _ tag: String) -> [UInt8] {
-        let marker = Array("/Type /Catalog".utf8)
-        guard let at = pdf.firstRange(of: marker) else { return pdf }
-        let insertion = Array(" /Lang (\(tag.filter { $0.isLetter || $0.isNumber || $0 == "-" }))".utf8)
-        let position = at.upperBound
+        guard let trailer = pdf.lastRange(of: Array("\ntrailer".utf8)),
+            let root = String(decoding: pdf[trailer.upperBound...], as: UTF8.self).firstMatch(of: /\/Root (\d+) 0 R/),
+            let object = pdf.firstRange(of: Array("\n\(root.1) 0 obj".utf8)),
+            let open = pdf[object.upperBound...].firstIndex(of: UInt8(ascii: "<")),
+            open + 1 < pdf.count, pdf[open + 1] == UInt8(ascii: "<")
+        else { return pdf }
+        let insertion = Array(" /Lang (\(tag.filter { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }))".utf8)
+        let position = open + 2
         var out = Array(pdf[..<position]) + insertion + Array(pdf[position...])
         let shift = insertion.count
         // The xref table: "xref\n0 N\n" then N entries of 20 bytes, "oooooooooo ggggg n\n".

@@ -14,6 +14,8 @@ public final class SurveyChartFiles: Sendable {
     /// reads the database at most once a second per question, and does calendar work only then.
     private let recentSurveys = Mutex<[Int64: (survey: Survey?, servable: Bool, checked: ContinuousClock.Instant)]>(
         [:])
+    /// Survey id → the survey and when it was looked up, for cards and reports.
+    private let recentByID = Mutex<[Int64: (survey: Survey?, servable: Bool, checked: ContinuousClock.Instant)]>([:])
     private static let freshness: Duration = .seconds(1)
     private static let keptSurveys = 4096
 
@@ -86,10 +88,8 @@ public final class SurveyChartFiles: Sendable {
     private func document<Existing: Sendable>(
         _ request: SurveyDocumentRequest, named fileName: String, existing: (String) async throws -> Existing?
     ) async throws -> Answer<Existing> {
-        let day = today()
-        guard let survey = try await store.survey(id: request.surveyID), QuestionCharts.mayServe(survey, on: day) else {
-            return .notFound
-        }
+        let found = try await survey(id: request.surveyID)
+        guard found.servable, let survey = found.survey else { return .notFound }
         if let found = try await existing(fileName) { return .existing(found) }
         guard let current = try await currentDocument(request.kind, of: survey, live: false),
             current.name.fileName == fileName
@@ -111,8 +111,7 @@ public final class SurveyChartFiles: Sendable {
                 return (name, { try renderer.render(card: card) })
             case .report:
                 let report = try SurveyDocuments.report(for: survey, live: live, today: day)
-                let name = try SurveyDocuments.reportName(for: survey, live: live, today: day)
-                return (name, { try renderer.renderPDF(report) })
+                return (SurveyDocuments.reportName(of: report, survey: survey.id), { try renderer.renderPDF(report) })
             }
         }.map { (name: $0.0, render: $0.1) }
     }
@@ -147,6 +146,22 @@ public final class SurveyChartFiles: Sendable {
         }
         let name = APIChartNames.name(key: ChartKey(material: unscaled.cacheKeyMaterial), scale: spec.scale)
         return try await cache.chart(named: name) { [renderer] in try renderer.render(spec).png }
+    }
+
+    /// Survey `id` (nil: none) and whether its files may be served: from a lookup made under a
+    /// second ago, else one store read (cards and reports, as `survey(holdingQuestion:)` for charts).
+    public func survey(id: Int64) async throws -> (survey: Survey?, servable: Bool) {
+        let now = ContinuousClock.now
+        if let known = recentByID.withLock({ $0[id] }), now - known.checked < Self.freshness {
+            return (known.survey, known.servable)
+        }
+        let survey = try await store.survey(id: id)
+        let servable = survey.map { QuestionCharts.mayServe($0, on: today()) } ?? false
+        recentByID.withLock { surveys in
+            if surveys.count >= Self.keptSurveys { surveys.removeAll(keepingCapacity: true) }
+            surveys[id] = (survey, servable, now)
+        }
+        return (survey, servable)
     }
 
     /// The survey holding `questionID` (nil: none) and whether its charts may be served: from a

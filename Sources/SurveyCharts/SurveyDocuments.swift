@@ -94,8 +94,12 @@ public enum SurveyDocuments {
 
     /// `r<survey>-<key>.pdf`.
     public static func reportName(for survey: Survey, live: Bool, today: CalendarDay) throws -> ChartName {
-        let key = ChartKey(material: try report(for: survey, live: live, today: today).cacheKeyMaterial)
-        return try! ChartName(validating: "r\(survey.id)-\(key.shortHex).pdf")
+        reportName(of: try report(for: survey, live: live, today: today), survey: survey.id)
+    }
+
+    /// The name of `report`, survey `id`'s.
+    public static func reportName(of report: ChartReport, survey id: Int64) -> ChartName {
+        try! ChartName(validating: "r\(id)-\(ChartKey(material: report.cacheKeyMaterial).shortHex).pdf")
     }
 }
 

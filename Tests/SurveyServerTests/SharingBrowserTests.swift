@@ -38,6 +38,23 @@ extension BrowserTests {
         let info = try Executable.start(program: "/usr/bin/pdfinfo", [file]).finish(within: .seconds(30))
         let pages = info.standardOutput.firstMatch(of: /Pages:\s+(\d+)/).flatMap { Int($0.1) } ?? 0
         #expect(pages >= 2, "each question starts a page: \(pages) pages")
+        // The second question starts a page of its own.
+        let secondQuestion = "How many new shows will you try this Fall?"
+        var pageOfSecond = 0
+        for page in 1...max(1, pages) {
+            let text = try Executable.start(
+                program: "/usr/bin/pdftotext", ["-f", "\(page)", "-l", "\(page)", file, "-"]
+            )
+            .finish(within: .seconds(30)).standardOutput
+            if text.contains(secondQuestion) {
+                pageOfSecond = page
+                #expect(
+                    !text.contains("What is your favorite type of TV show?"),
+                    "the second question shares page \(page) with the first")
+                break
+            }
+        }
+        #expect(pageOfSecond >= 2)
     }
 }
 

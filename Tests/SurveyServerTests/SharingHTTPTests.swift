@@ -57,6 +57,21 @@ struct SharingHTTPTests {
         let (_, report) = try Self.follow(server, "/surveys/1/report.pdf")
         #expect(report.status == 200 && report.header("Content-Type") == "application/pdf")
         #expect(Array(report.body.prefix(5)) == Array("%PDF-".utf8))
+        // Read back: every question, answer and count that results.json gives.
+        let directory = try TemporaryDirectory()
+        let file = try directory.write("report.pdf", "")
+        try Data(report.body).write(to: URL(fileURLWithPath: file))
+        let text = try Executable.start(program: "/usr/bin/pdftotext", [file, "-"]).finish(within: .seconds(30))
+        #expect(text.status == 0, "\(text.standardError)")
+        for question in try Self.results(server, 1) {
+            #expect(text.standardOutput.contains(question["text"] as? String ?? "?"))
+            for answer in question["answers"] as? [[String: Any]] ?? [] {
+                #expect(text.standardOutput.contains(answer["text"] as? String ?? "?"), "\(answer)")
+                #expect(text.standardOutput.contains("\(answer["votes"] as? Int ?? -1)"), "\(answer)")
+            }
+        }
+        let fonts = try Executable.start(program: "/usr/bin/pdffonts", [file]).finish(within: .seconds(30))
+        #expect(fonts.standardOutput.split(separator: "\n").dropFirst(2).allSatisfy { $0.contains(" yes yes ") })
         let (_, card) = try Self.follow(server, "/surveys/1/card.png")
         #expect(card.status == 200 && card.header("Content-Type") == "image/png")
         // The PNG's IHDR: 1200×630.
@@ -82,6 +97,7 @@ struct SharingHTTPTests {
         let base = Self.publicURL
         for meta in [
             "<meta property=\"og:title\" content=\"电视节目调查\">",
+            "<meta property=\"og:description\" content=\"你最喜欢哪种类型的电视节目？ 获胜答案：喜剧\">",
             "<meta property=\"og:url\" content=\"\(base)/surveys/3\">",
             "<meta name=\"twitter:card\" content=\"summary_large_image\">",
             "<meta property=\"og:image:width\" content=\"1200\">",
@@ -104,7 +120,7 @@ struct SharingHTTPTests {
         #expect(snippet.contains("alt=&quot;喜剧：44%、电视剧：28%、真人秀：19%、纪录片：9%&quot;"))
         #expect(!snippet.contains("<script") && !snippet.lowercased().contains("script"))
         #expect(page.contains("<label for=\"embed-5\">"))
-        #expect(page.contains("<source media=\"print\" srcset=\"/piecharts/q5-"))
+        #expect(page.contains(/<source media="print" srcset="\/piecharts\/q5-[0-9a-f]{16}@2x\.png">/))
         // Without a public address, no card meta that needs one.
         let otherSite = try ServerTests.Site()
         let other = try otherSite.serve()
@@ -115,6 +131,8 @@ struct SharingHTTPTests {
         let plain = try other.get("/surveys/3").text
         #expect(plain.contains("og:title") && !plain.contains("og:image\"") && !plain.contains("og:url"))
         #expect(plain.contains("src=&quot;/surveys/3/charts/5.png&quot;"))
+        // oEmbed's embeds live on other sites: without the site's own address there are none.
+        #expect(try other.get("/oembed?url=http://127.0.0.1/surveys/3").status == 404)
     }
 
     @Test func oEmbedAnswersForResultsAndCharts() throws {
@@ -160,10 +178,13 @@ struct SharingHTTPTests {
     /// The same survey gives the same SVG, card and report bytes in two processes with two chart directories.
     @Test func everyFormatIsTheSameInEveryProcess() throws {
         let (site, first) = try Self.site()
-        defer { first.stop() }
         let elsewhere = try TemporaryDirectory()
         let second = try site.serve(["--charts-dir", elsewhere.path, "--public-url", Self.publicURL])
-        defer { second.stop() }
+        defer {
+            first.stop()
+            second.stop()
+            withExtendedLifetime((site, elsewhere)) {}
+        }
         for path in [
             "/surveys/3/charts/5.svg", "/surveys/3/card.png", "/surveys/3/report.pdf", "/surveys/5/report.pdf",
         ] {

@@ -153,16 +153,20 @@ struct SharingRoutes: Sendable {
         guard let target = query.get("url"), let url = URL(string: target), url.query == nil else {
             throw refused(.notFound, "url must be the address of a completed survey's results or of one of its charts")
         }
-        let base = site.publicURL ?? ""
-        if !base.isEmpty {
-            guard target.hasPrefix(base + "/") else {
-                throw refused(.notFound, "url is not an address of this site: \(base)")
-            }
+        // An embed lives on other sites: its addresses must be absolute, so oEmbed needs the site's own.
+        guard let base = site.publicURL else {
+            throw refused(.notFound, "this site answers oEmbed only when it knows its address (serve --public-url)")
+        }
+        guard target.hasPrefix(base + "/") else {
+            throw refused(.notFound, "url is not an address of this site: \(base)")
         }
         let segments = url.path.split(separator: "/").map(String.init)
-        guard segments.count >= 2, segments[0] == "surveys", let id = SurveyRequestContext.canonicalID(segments[1]),
-            let survey = try await store.survey(id: id), QuestionCharts.mayServe(survey, on: site.today)
+        guard segments.count >= 2, segments[0] == "surveys", let id = SurveyRequestContext.canonicalID(segments[1])
         else { throw refused(.notFound, "url is not a completed survey's results on this site") }
+        let found = try await chartFiles.survey(id: id)
+        guard found.servable, let survey = found.survey else {
+            throw refused(.notFound, "url is not a completed survey's results on this site")
+        }
         let maximumWidth = query.get("maxwidth").flatMap(Int.init) ?? Int.max
         if segments.count == 4, segments[2] == "charts", let wanted = StableChart(segments[3]), !wanted.isSVG,
             let question = survey.questions.first(where: { $0.id == wanted.questionID })
