@@ -38,6 +38,21 @@ public enum Catalogs {
     /// the same region. `zh-TW` gets `zh-Hant`, `pt-PT` gets `pt-BR`, `ar-EG` gets `ar`; nil
     /// when no catalog is in that language and script.
     public static func catalog(for tag: LanguageTag) -> Catalog? {
+        // Every chart spec's validation and every page ask: ICU's likely subtags once per tag.
+        if let known = matched.withLock({ $0[tag] }) { return known.map { all[$0] } }
+        let found = match(tag)
+        let index = found.flatMap { catalog in all.firstIndex { $0 === catalog } }
+        matched.withLock { memo in
+            if memo.count >= keptNegotiations { memo.removeAll(keepingCapacity: true) }
+            memo[tag] = .some(index)
+        }
+        return found
+    }
+
+    /// Tags already matched: the catalog's index, or nil for none. Bounded.
+    private static let matched = Mutex<[LanguageTag: Int?]>([:])
+
+    private static func match(_ tag: LanguageTag) -> Catalog? {
         let script = tag.likelyScript
         let candidates = all.filter { $0.tag.language == tag.language && $0.script == script }
         return candidates.first { $0.tag.region == tag.region } ?? candidates.first { $0.tag.region == nil }

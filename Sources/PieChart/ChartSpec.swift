@@ -199,13 +199,7 @@ extension ChartSpec {
     /// would be ignored otherwise), and values must be whole non-negative numbers.
     /// - Throws: `ChartSpecError`.
     public init(json bytes: some Collection<UInt8>) throws {
-        let value: JSONValue
-        do {
-            value = try JSONDecoder().decode(JSONValue.self, from: Data(bytes))
-        } catch {
-            throw ChartSpecError(.malformedJSON, field: "$", "is not valid JSON (\(JSONValue.describe(error)))")
-        }
-        try self.init(parsed: value)
+        try self.init(parsed: try JSONValue.parse(bytes))
     }
 
     /// The one parser behind `init(json:)` and `Decodable`.
@@ -363,6 +357,15 @@ enum JSONValue: Decodable, Equatable {
         }
     }
 
+    /// `bytes` as JSON, or the spec error that says it is not.
+    static func parse(_ bytes: some Collection<UInt8>) throws -> JSONValue {
+        do {
+            return try JSONDecoder().decode(JSONValue.self, from: Data(bytes))
+        } catch {
+            throw ChartSpecError(.malformedJSON, field: "$", "is not valid JSON (\(describe(error)))")
+        }
+    }
+
     static func describe(_ error: Error) -> String {
         if case DecodingError.dataCorrupted(let context) = error {
             let underlying = (context.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String
@@ -389,13 +392,7 @@ public struct ChartRequest: Sendable, Hashable {
     /// spec's own strict parser.
     /// - Throws: `ChartSpecError` naming the first wrong field.
     public init(json bytes: some Collection<UInt8>) throws {
-        let value: JSONValue
-        do {
-            value = try JSONDecoder().decode(JSONValue.self, from: Data(bytes))
-        } catch {
-            throw ChartSpecError(.malformedJSON, field: "$", "is not valid JSON (\(JSONValue.describe(error)))")
-        }
-        guard case .object(var root) = value else {
+        guard case .object(var root) = try JSONValue.parse(bytes) else {
             throw ChartSpecError(.wrongType, field: "$", "must be a JSON object with \"slices\"")
         }
         format = .png

@@ -62,6 +62,35 @@ extension PieChartRenderer {
     }
 }
 
+/// Escaping for markup (XML, HTML), by Unicode scalar rather than by `Character`: a grapheme
+/// cluster can hold a markup character (U+0600 joins the `<` after it, U+0301 the `"` before it),
+/// so a check character by character would let `"\u{600}<a …>"` through as a tag.
+public enum MarkupText {
+    /// `text` safe as element content or a quoted attribute value. For XML (`forXML`), the
+    /// control characters and the noncharacters U+FFFE and U+FFFF that XML 1.0 forbids become
+    /// spaces; HTML keeps every character as written (a form shows the stored text back).
+    public static func escaped(_ text: String, forXML: Bool = false) -> String {
+        var result = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "&": result.append(contentsOf: "&amp;".unicodeScalars)
+            case "<": result.append(contentsOf: "&lt;".unicodeScalars)
+            case ">": result.append(contentsOf: "&gt;".unicodeScalars)
+            case "\"": result.append(contentsOf: "&quot;".unicodeScalars)
+            case "'": result.append(contentsOf: "&#39;".unicodeScalars)
+            case "\n", "\t", "\r": result.append(scalar)
+            default:
+                let forbidden =
+                    forXML
+                    && (scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar.value == 0xFFFE
+                        || scalar.value == 0xFFFF)
+                result.append(forbidden ? " " : scalar)
+            }
+        }
+        return String(result)
+    }
+}
+
 /// The finishing of Cairo's SVG: stable ids, and what assistive technology reads.
 enum SVGDocument {
     /// `bytes` with ids renumbered in order of appearance, `role="img"`, `<title>` and `<desc>`.
@@ -92,27 +121,8 @@ enum SVGDocument {
         }
     }
 
-    /// XML character data and attribute values, escaped by Unicode scalar; control characters,
-    /// which XML 1.0 forbids, become spaces.
-    static func escaped(_ text: String) -> String {
-        var result = String.UnicodeScalarView()
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "&": result.append(contentsOf: "&amp;".unicodeScalars)
-            case "<": result.append(contentsOf: "&lt;".unicodeScalars)
-            case ">": result.append(contentsOf: "&gt;".unicodeScalars)
-            case "\"": result.append(contentsOf: "&quot;".unicodeScalars)
-            case "'": result.append(contentsOf: "&#39;".unicodeScalars)
-            default:
-                // XML 1.0 forbids control characters and the noncharacters U+FFFE and U+FFFF.
-                let forbidden =
-                    scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar.value == 0xFFFE
-                    || scalar.value == 0xFFFF
-                result.append(forbidden ? " " : scalar)
-            }
-        }
-        return String(result)
-    }
+    /// XML character data and attribute values (`MarkupText`).
+    static func escaped(_ text: String) -> String { MarkupText.escaped(text, forXML: true) }
 }
 
 /// Text set in a box on a document (card, report page): wrapped to the box's width on at most

@@ -12,10 +12,10 @@ public final class SurveyChartFiles: Sendable {
     let today: @Sendable () -> CalendarDay
     /// Question id → its survey (nil: no such question) and when it was looked up: a chart hit
     /// reads the database at most once a second per question, and does calendar work only then.
-    private let recentSurveys = Mutex<[Int64: (survey: Survey?, servable: Bool, checked: ContinuousClock.Instant)]>(
-        [:])
+    private let recentSurveys = Mutex<[Int64: RecentSurvey]>([:])
+    typealias RecentSurvey = (survey: Survey?, servable: Bool, checked: ContinuousClock.Instant)
     /// Survey id → the survey and when it was looked up, for cards and reports.
-    private let recentByID = Mutex<[Int64: (survey: Survey?, servable: Bool, checked: ContinuousClock.Instant)]>([:])
+    private let recentByID = Mutex<[Int64: RecentSurvey]>([:])
     private static let freshness: Duration = .seconds(1)
     private static let keptSurveys = 4096
 
@@ -148,34 +148,30 @@ public final class SurveyChartFiles: Sendable {
         return try await cache.chart(named: name) { [renderer] in try renderer.render(spec).png }
     }
 
-    /// Survey `id` (nil: none) and whether its files may be served: from a lookup made under a
-    /// second ago, else one store read (cards and reports, as `survey(holdingQuestion:)` for charts).
+    /// Survey `id` (nil: none) and whether its files may be served (cards and reports).
     public func survey(id: Int64) async throws -> (survey: Survey?, servable: Bool) {
-        let now = ContinuousClock.now
-        if let known = recentByID.withLock({ $0[id] }), now - known.checked < Self.freshness {
-            return (known.survey, known.servable)
-        }
-        let survey = try await store.survey(id: id)
-        let servable = survey.map { QuestionCharts.mayServe($0, on: today()) } ?? false
-        recentByID.withLock { surveys in
-            if surveys.count >= Self.keptSurveys { surveys.removeAll(keepingCapacity: true) }
-            surveys[id] = (survey, servable, now)
-        }
-        return (survey, servable)
+        try await recent(recentByID, id) { try await store.survey(id: id) }
     }
 
-    /// The survey holding `questionID` (nil: none) and whether its charts may be served: from a
-    /// lookup made under a second ago, else one store read.
+    /// The survey holding `questionID` (nil: none) and whether its charts may be served.
     private func survey(holdingQuestion questionID: Int64) async throws -> (survey: Survey?, servable: Bool) {
+        try await recent(recentSurveys, questionID) { try await store.survey(holdingQuestion: questionID) }
+    }
+
+    /// A survey from `memo` when it was looked up under a second ago, else from `lookup` (one store
+    /// read), with whether its files may be served today.
+    private func recent(
+        _ memo: borrowing Mutex<[Int64: RecentSurvey]>, _ key: Int64, lookup: () async throws -> Survey?
+    ) async throws -> (survey: Survey?, servable: Bool) {
         let now = ContinuousClock.now
-        if let known = recentSurveys.withLock({ $0[questionID] }), now - known.checked < Self.freshness {
+        if let known = memo.withLock({ $0[key] }), now - known.checked < Self.freshness {
             return (known.survey, known.servable)
         }
-        let survey = try await store.survey(holdingQuestion: questionID)
+        let survey = try await lookup()
         let servable = survey.map { QuestionCharts.mayServe($0, on: today()) } ?? false
-        recentSurveys.withLock { surveys in
+        memo.withLock { surveys in
             if surveys.count >= Self.keptSurveys { surveys.removeAll(keepingCapacity: true) }
-            surveys[questionID] = (survey, servable, now)
+            surveys[key] = (survey, servable, now)
         }
         return (survey, servable)
     }

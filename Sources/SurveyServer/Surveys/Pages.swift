@@ -532,28 +532,11 @@ struct Pages: Sendable {
     ]
 }
 
-/// HTML escaping, by Unicode scalar: what every template's `{{value}}` and the few strings built
-/// as HTML outside a template (a sentence with a link in it) go through.
-///
-/// Not by `Character`, as swift-mustache's own escaping does: a grapheme cluster can hold a markup
-/// character (U+0600 joins the `<` after it, U+0301 the `"` before it), so `"\u{600}<a …>"` would pass
-/// a character-by-character check untouched and open a tag.
+/// HTML escaping, for every template's `{{value}}` and the few strings built as HTML outside a
+/// template (a sentence with a link in it): `MarkupText`, by Unicode scalar.
 enum HTML {
     /// `text` safe as element content or a quoted attribute value.
-    static func escape(_ text: String) -> String {
-        var escaped = String.UnicodeScalarView()
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "&": escaped.append(contentsOf: "&amp;".unicodeScalars)
-            case "<": escaped.append(contentsOf: "&lt;".unicodeScalars)
-            case ">": escaped.append(contentsOf: "&gt;".unicodeScalars)
-            case "\"": escaped.append(contentsOf: "&quot;".unicodeScalars)
-            case "'": escaped.append(contentsOf: "&#39;".unicodeScalars)
-            default: escaped.append(scalar)
-            }
-        }
-        return String(escaped)
-    }
+    static func escape(_ text: String) -> String { MarkupText.escaped(text) }
 }
 
 /// The templates' content type: `HTML.escape` (by scalar) for every `{{value}}`.
