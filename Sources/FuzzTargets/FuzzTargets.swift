@@ -32,7 +32,36 @@ public enum FuzzTargets {
         "palette-png": palettePNG,
         "language-tag": languageTag,
         "accept-language": acceptLanguage,
+        "chart-request": chartRequest,
+        "shared-file-name": sharedFileName,
     ]
+
+    /// The chart API's body: refused with a field, or a valid spec and a known format; without
+    /// `format` it is exactly the spec `ChartSpec(json:)` reads.
+    static func chartRequest(_ data: [UInt8]) {
+        guard let request = try? ChartRequest(json: data) else { return }
+        check((try? request.spec.validate()) != nil, "a parsed spec is valid")
+        if !text(data).contains("format") {
+            check(request.format == .png && (try? ChartSpec(json: data)) == request.spec, "spec agrees")
+        }
+    }
+
+    /// Names of shared files: a stable chart address (`5-narrow@2x.png`) and a card or report file
+    /// name (`s5-<hex>.png`) parse only in their one canonical spelling.
+    static func sharedFileName(_ data: [UInt8]) {
+        let name = text(data)
+        if let chart = SharingRoutes.StableChart(name) {
+            let spelled =
+                "\(chart.questionID)\(chart.variant == .narrow ? "-narrow" : "")\(chart.scale == 2 ? "@2x" : "")"
+                + (chart.isSVG ? ".svg" : ".png")
+            check(spelled == name, "stable chart \(name) spelled \(spelled)")
+        }
+        if let document = SurveyDocumentRequest(fileName: name) {
+            let prefix = (document.kind == .card ? "s" : "r") + "\(document.surveyID)-"
+            check(name.hasPrefix(prefix) && name.utf8.count == prefix.utf8.count + 20, "document \(name)")
+            check(document.surveyID > 0, "document id")
+        }
+    }
 
     /// A language tag: refused, or canonical (it parses back to itself, case and all).
     static func languageTag(_ data: [UInt8]) {
