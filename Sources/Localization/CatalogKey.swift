@@ -56,6 +56,7 @@ public enum CatalogKey: String, Sendable, CaseIterable {
     case errorTryLaterTitle = "error.tryLater.title"
     case errorDatabaseBusy = "error.databaseBusy.message"
     case errorDatabaseUnavailable = "error.databaseUnavailable.message"
+    case errorBallotUnconfirmed = "error.ballotUnconfirmed.message"
     case errorChartsBusy = "error.chartsBusy.message"
     case errorChartStorage = "error.chartStorage.message"
     case errorOverloaded = "error.overloaded.message"

@@ -21,6 +21,9 @@ public struct SurveyStoreError: Error, CustomStringConvertible, Sendable, Equata
         case alreadyVoted = "already_voted"
         /// The database failed or could not be opened.
         case database
+        /// The database went away (or stayed silent past the deadline) after the ballot's commit
+        /// was sent: the ballot may or may not be recorded (HTTP 503). Only a ballot can end so.
+        case unconfirmed
     }
 
     /// What kind of failure.

@@ -68,88 +68,11 @@ extension PostgresSurveyStore {
         }
     }
 
+    /// Records the ballot with the others waiting when a commit starts: one transaction, one
+    /// statement and one WAL flush per batch (`PostgresBallotCommits`).
     public func record(_ ballot: Ballot, surveyID: Int64, on day: CalendarDay) async throws {
-        let deadline = ContinuousClock.now + configuration.ballotDeadline
-        // Round trips: BEGIN, the deadline, one query for everything the checks need, one UPDATE
-        // per question, COMMIT.
-        try await transaction(deadline: deadline) { [self] connection in
-            var found: (title: String, opens: String, closes: String)?
-            var answersOf: [Int64: Set<Int64>] = [:]
-            var questionTexts: [(Int64, String)] = []
-            for try await (title, opens, closes, questionID, questionText, answerID) in try await connection.query(
-                """
-                SELECT survey.title, survey.opens, survey.closes, question.id, question.text, answer.id
-                FROM survey LEFT JOIN question ON question.survey_id = survey.id
-                LEFT JOIN answer ON answer.question_id = question.id
-                WHERE survey.id = \(surveyID) ORDER BY question.position, answer.position
-                """, logger: logger
-            ).decode((String, String, String, Int64?, String?, Int64?).self) {
-                found = (title, opens, closes)
-                if let questionID, let questionText {
-                    if answersOf[questionID] == nil { questionTexts.append((questionID, questionText)) }
-                    answersOf[questionID, default: []].formUnion(answerID.map { [$0] } ?? [])
-                }
-            }
-            guard let found else { throw SurveyStoreError(.notFound, "survey \(surveyID) does not exist") }
-            let survey = Survey(
-                id: surveyID, title: found.title, opens: try Self.day(found.opens), closes: try Self.day(found.closes),
-                questions: questionTexts.map { id, text in
-                    Question(
-                        id: id, text: text, answers: (answersOf[id] ?? []).map { Answer(id: $0, text: "", votes: 0) })
-                })
-            try ballot.check(against: survey, on: day)
-            if let browser = ballot.browser {
-                var inserted = 0
-                for try await _ in try await connection.query(
-                    """
-                    INSERT INTO browser_ballot (survey_id, browser) VALUES (\(surveyID), \(browser))
-                    ON CONFLICT DO NOTHING RETURNING survey_id
-                    """, logger: logger)
-                {
-                    inserted += 1
-                }
-                guard inserted == 1 else { throw SurveyStoreError.alreadyVoted(surveyID) }
-            }
-            // One atomic increment per answer, in answer-id order: two ballots lock shared rows in
-            // the same order, so they cannot deadlock. (A single `UPDATE … WHERE id = ANY(…)` locks
-            // rows in scan order, which follows where each row's newest version lies: measured,
-            // 9 of 75 ballots deadlocked.)
-            //
-            // Each increment applies only while the question's answers hold fewer than
-            // `Answer.maximumVotes` together, as on SQLite and as imports require: past it a chart
-            // cannot draw the question, and `votes + 1` at `Int64.max` would fail the ballot with
-            // "bigint out of range". `SUM` of BIGINTs is NUMERIC, so the sum itself cannot
-            // overflow. Ballots committing at the same moment for other answers of the question
-            // are not in the sum's snapshot, so at the cap a question may pass it by as many votes;
-            // that is still far from `Int64.max`.
-            for answerID in ballot.choices.values.sorted() {
-                var updated = 0
-                for try await _ in try await connection.query(
-                    """
-                    UPDATE answer SET votes = votes + 1
-                    WHERE id = \(answerID)
-                        AND (SELECT SUM(other.votes) FROM answer AS other WHERE other.question_id = answer.question_id)
-                            < \(Answer.maximumVotes)
-                    RETURNING id
-                    """, logger: logger)
-                {
-                    updated += 1
-                }
-                guard updated == 1 else {
-                    // Rare, so only now the second query that tells why.
-                    var exists = false
-                    for try await _ in try await connection.query(
-                        "SELECT id FROM answer WHERE id = \(answerID)", logger: logger)
-                    {
-                        exists = true
-                    }
-                    if exists, let questionID = ballot.choices.first(where: { $0.value == answerID })?.key {
-                        throw SurveyStoreError.questionFull(questionID)
-                    }
-                    throw SurveyStoreError(.invalidBallot, "answer \(answerID) vanished; nothing was recorded")
-                }
-            }
-        }
+        try await ballotCommits.record(
+            ballot, surveyID: surveyID, on: day, deadline: ContinuousClock.now + configuration.ballotDeadline)
     }
 
     @discardableResult

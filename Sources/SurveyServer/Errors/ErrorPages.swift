@@ -24,6 +24,7 @@ struct ServiceError: HTTPResponseError, Sendable {
         case internalError
         case databaseBusy
         case databaseUnavailable
+        case ballotUnconfirmed
         case busy
         case chartStorageFailed
         case overloaded
@@ -56,6 +57,7 @@ struct ServiceError: HTTPResponseError, Sendable {
             case .internalError: return "internal_error"
             case .databaseBusy: return "database_busy"
             case .databaseUnavailable: return "database_unavailable"
+            case .ballotUnconfirmed: return "ballot_unconfirmed"
             case .busy: return "busy"
             case .chartStorageFailed: return "chart_storage_failed"
             case .overloaded: return "overloaded"
@@ -329,6 +331,15 @@ extension SurveyStoreError: HTTPResponseError {
             )
             .said(.errorTryAgainTitle, .errorDatabaseUnavailable)
             .logged(.error, "database failure on", cause: message)
+        case .unconfirmed:
+            return ServiceError(
+                .serviceUnavailable, code: .ballotUnconfirmed, title: "Please check your vote",
+                "The survey database went away while saving your ballot, so it may or may not have been counted. "
+                    + "Please try again in a moment; if it was counted, you will be told you have already voted.",
+                headers: [.retryAfter: "5"]
+            )
+            .said(.errorTryAgainTitle, .errorBallotUnconfirmed)
+            .logged(.error, "ballot unconfirmed on", cause: message)
         }
     }
 }
