@@ -45,6 +45,28 @@ public struct Ballot: Sendable, Hashable {
     }
 }
 
+/// Whether a store's database answers, for load balancers and operators.
+public struct StoreHealth: Sendable, Equatable {
+    /// Whether the database answered the probe.
+    public var reachable: Bool
+    /// Why not, when it did not.
+    public var problem: String?
+    /// Times the database could not be reached since the store was opened.
+    public var failures: Int
+
+    /// Creates a report.
+    public init(reachable: Bool, problem: String? = nil, failures: Int = 0) {
+        self.reachable = reachable
+        self.problem = problem
+        self.failures = failures
+    }
+}
+
+extension SurveyStore {
+    /// A store on a local file is reachable while the process runs.
+    public func health(within: Duration) async -> StoreHealth { StoreHealth(reachable: true) }
+}
+
 /// What an import wrote.
 public struct ImportSummary: Sendable, Hashable {
     /// Rows written.
@@ -93,6 +115,10 @@ public protocol SurveyStore: Sendable {
 
     /// Whether there are no surveys at all.
     func isEmpty() async throws -> Bool
+
+    /// Whether the database answers now (at most `within`), and how many times it has failed to
+    /// since the store was opened: for `/readyz` and `/metrics`. SQLite's file is always there.
+    func health(within: Duration) async -> StoreHealth
 
     /// The secret called `name`, shared by every process on this store. The first caller's
     /// `candidate` is stored and every later call returns it, so concurrent first uses agree.

@@ -26,6 +26,8 @@ public final class PostgresSurveyStore: SurveyStore {
         /// one batch's round trip overlaps another's WAL flush (measured: more made smaller
         /// batches and fewer ballots a second).
         public var ballotConnections = 2
+        /// How long `prepare()` keeps trying a database that cannot be reached yet.
+        public var startTimeout: Duration = .seconds(30)
 
         /// A configuration with the defaults.
         public init(url: String) { self.url = url }
@@ -70,11 +72,19 @@ public final class PostgresSurveyStore: SurveyStore {
         client = PostgresClient(configuration: clientConfiguration, backgroundLogger: quiet)
         ballotCommits = PostgresBallotCommits(
             connection: try Self.connectionConfiguration(configuration), ballotDeadline: configuration.ballotDeadline,
-            lanes: configuration.ballotConnections, logger: logger, health: health)
+            lanes: configuration.ballotConnections, logger: logger, health: databaseHealth)
     }
 
-    /// Whether the database answered lately (ballots and `isReady()`).
-    public let health = DatabaseHealth()
+    /// One direct connection, closed at once: it fails at once, with the server's own reason,
+    /// where the pool would retry quietly.
+    private func probe() async throws {
+        let connection = try await PostgresConnection.connect(
+            configuration: try Self.connectionConfiguration(configuration), id: 0, logger: logger)
+        try await connection.close()
+    }
+
+    /// Whether the database answered lately (ballots and `health(within:)`).
+    public let databaseHealth = DatabaseHealth()
 
     /// The connection pool and the ballots' connections, as a service to run beside the site.
     public var service: any Service { StoreService(client: client, ballotCommits: ballotCommits) }
@@ -90,27 +100,41 @@ public final class PostgresSurveyStore: SurveyStore {
         }
     }
 
-    /// Checks that the database answers, and migrates it.
+    /// Checks that the database answers, and migrates it. A database that cannot be reached yet
+    /// (refused, starting up, shutting down) is tried again with back-off, each failure logged,
+    /// until `Configuration.startTimeout` has passed; one that answers with a lasting refusal (a
+    /// wrong password, no such database) fails at once.
     /// - Throws: `SurveyStoreError` (`database`) with a message that says what to fix.
     public func prepare() async throws {
-        // The pool retries a failing connection with back-off for about a minute before it gives
-        // up; one direct connection first fails at once, with the server's own reason.
-        if case let (host, port, user, password, database, "disable") = Self.parts(configuration) {
+        let giveUp = ContinuousClock.now + configuration.startTimeout
+        var pause: Duration = .milliseconds(100)
+        while true {
             do {
-                let probe = try await PostgresConnection.connect(
-                    configuration: .init(
-                        host: host, port: port, username: user, password: password, database: database, tls: .disable),
-                    id: 0, logger: logger)
-                try await probe.close()
+                try await probe()
+                break
             } catch {
-                throw SurveyStoreError(
-                    .database,
+                let transient = Self.sqlState(error).map { $0.hasPrefix("57P") || $0.hasPrefix("08") } ?? true
+                let message =
                     "cannot open the database \(Self.redacted(configuration.url)): \(Self.describe(error)); check the "
-                        + "address, the user and password, and that the database exists")
+                    + "address, the user and password, and that the database exists"
+                guard transient, !Task.isCancelled else { throw SurveyStoreError(.database, message) }
+                let left = giveUp - ContinuousClock.now
+                guard left > .zero else {
+                    throw SurveyStoreError(
+                        .database,
+                        message + " (tried for \(configuration.startTimeout.milliseconds / 1000) s; "
+                            + "--database-start-timeout sets how long)")
+                }
+                let wait = min(pause, left)
+                logger.warning(
+                    "\("the database \(Self.redacted(configuration.url)) is not reachable yet (\(Self.describe(error))); ")\("trying again in \(wait.milliseconds) ms, for \(left.milliseconds / 1000) s more")"
+                )
+                try await Task.sleep(for: wait)
+                pause = min(pause * 2, .seconds(5))
             }
         }
         do {
-            try await migrate()
+            try await withDeadline(max(giveUp, .now + .seconds(10))) { [self] in try await migrate() }
         } catch {
             throw SurveyStoreError(
                 .database,
@@ -318,52 +342,102 @@ public final class PostgresSurveyStore: SurveyStore {
 
     // MARK: Helpers
 
-    /// Runs `body` in one transaction; failures become `SurveyStoreError`s.
+    /// Runs `body` in one transaction; failures become `SurveyStoreError`s. Waiting for a
+    /// connection (the database may be down, the pool retrying) ends at the ballot deadline.
     @discardableResult
     func transaction<T: Sendable>(
-        deadline: ContinuousClock.Instant? = nil, _ body: @escaping (PostgresConnection) async throws -> T
+        deadline: ContinuousClock.Instant? = nil, _ body: @escaping @Sendable (PostgresConnection) async throws -> T
     ) async throws -> T {
         let missed = SurveyStoreError(
             .busy, "the database stayed locked by another writer until the deadline; nothing was recorded")
         do {
-            return try await client.withTransaction(logger: logger) { connection in
-                if let deadline {
-                    let left = deadline - ContinuousClock.now
-                    guard left > .zero else { throw missed }
-                    let milliseconds = max(
-                        1, Int(left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000))
-                    // Both timeouts in one round trip; `true`: for this transaction only.
-                    try await connection.query(
-                        "SELECT set_config('lock_timeout', \(String(milliseconds)), true), set_config('statement_timeout', \(String(milliseconds)), true)",
-                        logger: logger)
+            let result = try await withDeadline(deadline ?? .now + configuration.ballotDeadline) { [self] in
+                try await client.withTransaction(logger: logger) { connection in
+                    if let deadline {
+                        let left = deadline - ContinuousClock.now
+                        guard left > .zero else { throw missed }
+                        // Both timeouts in one round trip; `true`: for this transaction only.
+                        try await connection.query(
+                            "SELECT set_config('lock_timeout', \(String(max(1, left.milliseconds))), true), set_config('statement_timeout', \(String(max(1, left.milliseconds))), true)",
+                            logger: logger)
+                    }
+                    let result = try await body(connection)
+                    if let deadline, ContinuousClock.now >= deadline { throw missed }
+                    return result
                 }
-                let result = try await body(connection)
-                if let deadline, ContinuousClock.now >= deadline { throw missed }
-                return result
             }
+            databaseHealth.succeeded()
+            return result
         } catch let error as SurveyStoreError {
             throw error
         } catch let error as PostgresTransactionError {
             if let closure = error.closureError as? SurveyStoreError { throw closure }
-            throw Self.storeError(
-                error.closureError ?? error.commitError ?? error.beginError ?? error.rollbackError ?? error, missed)
+            let cause = error.closureError ?? error.commitError ?? error.beginError ?? error.rollbackError ?? error
+            if Self.sqlState(cause) == nil { databaseHealth.failed() }
+            throw Self.storeError(cause, missed)
         } catch {
+            if Self.sqlState(error) == nil { databaseHealth.failed() }
             throw Self.storeError(error, missed)
         }
     }
 
-    func read<T: Sendable>(_ body: @escaping (PostgresConnection) async throws -> T) async throws -> T {
+    func read<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         do {
-            return try await client.withConnection { connection in try await body(connection) }
+            let result = try await withDeadline(.now + configuration.ballotDeadline) { [self] in
+                try await client.withConnection { connection in try await body(connection) }
+            }
+            databaseHealth.succeeded()
+            return result
         } catch let error as SurveyStoreError {
             throw error
         } catch {
+            if Self.sqlState(error) == nil { databaseHealth.failed() }
             throw SurveyStoreError(.database, "reading the database failed: \(Self.describe(error))")
+        }
+    }
+
+    /// The database did not answer in time.
+    struct DeadlinePassed: Error, CustomStringConvertible {
+        var description: String { "the database did not answer in time (is it running?)" }
+    }
+
+    /// Runs `body`, cancelled at `deadline`: a connection the pool cannot make is not waited for
+    /// longer. (A query already under way ends by the server's timeouts, or when its connection fails.)
+    func withDeadline<T: Sendable>(
+        _ deadline: ContinuousClock.Instant, _ body: @escaping @Sendable () async throws -> T
+    ) async throws -> T {
+        try await withThrowingTaskGroup(of: T.self) { group in
+            group.addTask { try await body() }
+            group.addTask {
+                try await Task.sleep(until: deadline, clock: .continuous)
+                throw DeadlinePassed()
+            }
+            defer { group.cancelAll() }
+            return try await group.next()!
+        }
+    }
+
+    /// Probes the database through the pool.
+    public func health(within limit: Duration) async -> StoreHealth {
+        do {
+            try await withDeadline(.now + limit) { [self] in
+                try await client.withConnection { connection in
+                    try await connection.query("SELECT 1", logger: logger)
+                }
+            }
+            databaseHealth.succeeded()
+            return StoreHealth(reachable: true, failures: databaseHealth.failures)
+        } catch {
+            if Self.sqlState(error) == nil { databaseHealth.failed() }
+            return StoreHealth(reachable: false, problem: Self.describe(error), failures: databaseHealth.failures)
         }
     }
 
     static func storeError(_ error: any Error, _ missed: SurveyStoreError) -> SurveyStoreError {
         if let error = error as? SurveyStoreError { return error }
+        if error is DeadlinePassed {
+            return SurveyStoreError(.database, "the database did not answer before the deadline; nothing was written")
+        }
         switch sqlState(error) {
         case "55P03", "57014": return missed  // lock_not_available, query_canceled (the deadline)
         case "40001", "40P01":

@@ -14,6 +14,8 @@ public enum SurveyStores {
         public var durableBallots = true
         /// PostgreSQL only: most connections open at once.
         public var poolSize = 8
+        /// PostgreSQL only: how long to keep trying, at start, a database that cannot be reached yet.
+        public var startTimeout: Duration = .seconds(30)
 
         /// The defaults.
         public init() {}
@@ -66,6 +68,7 @@ public enum SurveyStores {
         var configuration = PostgresSurveyStore.Configuration(url: database)
         configuration.ballotDeadline = options.ballotDeadline
         configuration.poolSize = options.poolSize
+        configuration.startTimeout = options.startTimeout
         return configuration
     }
 

@@ -104,6 +104,20 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(
         help: """
+            Seconds a stop (SIGTERM, SIGINT) may take: the listener closes and /readyz says 503 at once, idle \
+            connections close, requests under way finish; whatever is left then is cut off (SURVEYCHARTS_SHUTDOWN_GRACE).
+            """)
+    var shutdownGrace: Double = Double(Environment.string("SHUTDOWN_GRACE", "10")) ?? 10
+
+    @Option(
+        help: """
+            Seconds to keep trying, at start, a PostgreSQL database that cannot be reached yet (with back-off, each \
+            try logged); then serve exits (SURVEYCHARTS_DATABASE_START_TIMEOUT).
+            """)
+    var databaseStartTimeout: Double = Double(Environment.string("DATABASE_START_TIMEOUT", "30")) ?? 30
+
+    @Option(
+        help: """
             Seconds a chart request may wait for another writer (thread or process) drawing the same chart; \
             later, it gets 503 with Retry-After (SURVEYCHARTS_CHART_DEADLINE).
             """)
@@ -246,6 +260,13 @@ struct ServeCommand: AsyncParsableCommand {
             throw ValidationError(
                 "--ballot-deadline must be more than 0 and at most 600 seconds, got \(ballotDeadline)")
         }
+        guard shutdownGrace > 0, shutdownGrace <= 3600 else {
+            throw ValidationError("--shutdown-grace must be more than 0 and at most 3600 seconds, got \(shutdownGrace)")
+        }
+        guard databaseStartTimeout >= 0, databaseStartTimeout <= 3600 else {
+            throw ValidationError(
+                "--database-start-timeout must be 0 to 3600 seconds, got \(databaseStartTimeout)")
+        }
         guard chartDeadline > 0, chartDeadline <= 600 else {
             throw ValidationError("--chart-deadline must be more than 0 and at most 600 seconds, got \(chartDeadline)")
         }
@@ -329,6 +350,7 @@ struct ServeCommand: AsyncParsableCommand {
         storeOptions.ballotDeadline = .milliseconds(Int64(ballotDeadline * 1000))
         storeOptions.durableBallots = !unsafeNonDurableBallots
         storeOptions.poolSize = storage.databasePoolSize
+        storeOptions.startTimeout = .milliseconds(Int64(databaseStartTimeout * 1000))
         let opened: SurveyStores.Serving
         do {
             opened = try SurveyStores.openForServing(storage.database, options: storeOptions, logger: logger)
@@ -340,10 +362,12 @@ struct ServeCommand: AsyncParsableCommand {
             logger: logger)
         // Stopped in reverse order on SIGTERM or SIGINT: the site first (it stops accepting and
         // finishes the requests under way), then the store's connections.
-        let group = ServiceGroup(
-            configuration: .init(
-                services: (opened.service.map { [$0] } ?? []) + [site], gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: logger))
+        var groupConfiguration = ServiceGroupConfiguration(
+            services: (opened.service.map { [$0] } ?? []) + [site], gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger)
+        groupConfiguration.maximumGracefulShutdownDuration = .milliseconds(Int64(shutdownGrace * 1000))
+        groupConfiguration.maximumCancellationDuration = .seconds(2)
+        let group = ServiceGroup(configuration: groupConfiguration)
         try await group.run()
     }
 

@@ -40,3 +40,98 @@ public enum TestPostgres {
         return result.standardOutput
     }
 }
+
+/// A PostgreSQL cluster of one test's own, which the test may stop and start: for the tests of a
+/// database that goes away. It runs on a fixed free port of 127.0.0.1 (the same after a restart,
+/// as a real server's address is), with trust authentication, and is removed when released.
+public final class PrivatePostgres: @unchecked Sendable {
+    /// `postgres://surveycharts@127.0.0.1:PORT/postgres`.
+    public let url: String
+    public let port: Int
+    private let directory: TemporaryDirectory
+    private let bin: String
+    private let runAs: [String]
+
+    /// Makes and starts the cluster (initdb takes a few seconds).
+    public init() throws {
+        let versions = (try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? []
+        guard let version = versions.sorted(by: { $0.compare($1, options: .numeric) == .orderedAscending }).last
+        else {
+            throw RawHTTP.Failure(description: "no PostgreSQL under /usr/lib/postgresql: `make test` installs it")
+        }
+        bin = "/usr/lib/postgresql/\(version)/bin"
+        directory = try TemporaryDirectory()
+        if getuid() == 0 {
+            // The server refuses to run as root: Debian's postgres user runs it.
+            runAs = ["/usr/sbin/runuser", "-u", "postgres", "--"]
+            guard chown(directory.path, getpwnam("postgres")?.pointee.pw_uid ?? 0, 0) == 0 else {
+                throw RawHTTP.Failure(description: "cannot give \(directory.path) to the postgres user")
+            }
+        } else {
+            runAs = []
+        }
+        port = try BrowserSession.freePort()
+        url = "postgres://surveycharts@127.0.0.1:\(port)/postgres"
+        try run(
+            "initdb",
+            ["-D", directory.path + "/data", "-U", "surveycharts", "--auth=trust", "-E", "UTF8", "--no-locale"])
+        try start()
+    }
+
+    /// Starts the server (again) on the same port, and waits until it takes connections.
+    public func start() throws {
+        try run(
+            "pg_ctl",
+            [
+                "-D", directory.path + "/data", "-l", directory.path + "/server.log", "-w", "-t", "30", "-o",
+                "-p \(port) -k \(directory.path) -c listen_addresses=127.0.0.1 -c max_connections=100", "start",
+            ])
+    }
+
+    /// Stops the server the hard way (`pg_ctl stop -m immediate`): every backend ends at once,
+    /// connections break, and the next start runs crash recovery.
+    public func stopImmediately() throws {
+        try run("pg_ctl", ["-D", directory.path + "/data", "-m", "immediate", "-w", "stop"])
+    }
+
+    deinit {
+        if FileManager.default.fileExists(atPath: directory.path + "/data/postmaster.pid") {
+            try? run("pg_ctl", ["-D", directory.path + "/data", "-m", "immediate", "-w", "stop"])
+        }
+    }
+
+    /// Runs a PostgreSQL tool with its output in a file (the server `pg_ctl start` leaves running
+    /// must hold no pipe of ours), waiting at most a minute. Spawned and reaped here with
+    /// `posix_spawn` and `waitpid`: Foundation's `Process` never saw `runuser` exit.
+    private func run(_ tool: String, _ arguments: [String]) throws {
+        let output = directory.path + "/\(tool).out"
+        let command = runAs + [bin + "/" + tool] + arguments
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        var argv: [UnsafeMutablePointer<CChar>?] = command.map { strdup($0) } + [nil]
+        defer { for pointer in argv { free(pointer) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, command[0], &actions, nil, &argv, environ)
+        guard spawned == 0 else { throw RawHTTP.Failure(description: "cannot run \(tool): error \(spawned)") }
+        var status: Int32 = 0
+        let deadline = ContinuousClock.now + .seconds(60)
+        while waitpid(pid, &status, WNOHANG) == 0 {
+            guard ContinuousClock.now < deadline else {
+                kill(pid, SIGKILL)
+                _ = waitpid(pid, &status, 0)
+                throw RawHTTP.Failure(description: "\(tool) did not finish within a minute")
+            }
+            usleep(20_000)
+        }
+        let exited = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        guard exited == 0 else {
+            let said = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+            let log = (try? String(contentsOfFile: directory.path + "/server.log", encoding: .utf8)) ?? ""
+            throw RawHTTP.Failure(description: "\(tool) failed (\(exited)): \(said) \(log.suffix(2000))")
+        }
+    }
+}

@@ -86,7 +86,9 @@ public func buildApplication(
         configuration: schedule, store: store, cache: cache, clock: SystemSchedulerClock(current: site.now),
         logger: logger)
     let maximumBodyBytes = configuration.listener.maximumBodyBytes
-    let operations = OperationsRoutes(metrics: metrics, cache: cache, scheduler: scheduler, pageCaches: pageCaches)
+    let readiness = Readiness(store: store)
+    let operations = OperationsRoutes(
+        metrics: metrics, cache: cache, scheduler: scheduler, pageCaches: pageCaches, readiness: readiness)
 
     let router = Router(context: SurveyRequestContext.self, options: .autoGenerateHeadEndpoints)
     let routeMethods = RouteMethods()
@@ -135,7 +137,7 @@ public func buildApplication(
         expectsMetrics: configuration.operations.metricsAddress != nil,
         onListening: configuration.listener.onListening,
         onMetricsListening: configuration.operations.onMetricsListening)
-    var allServices: [any Service] = [owned] + services
+    var allServices: [any Service] = [owned] + services + [DrainingSignal(readiness: readiness)]
     if configuration.charts.prerender { allServices.append(scheduler) }
     if let (host, port) = configuration.operations.metricsAddress {
         allServices.append(operations.metricsApplication(host: host, port: port, listening: listening, logger: logger))

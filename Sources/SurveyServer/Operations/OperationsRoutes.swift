@@ -4,6 +4,8 @@ import Hummingbird
 import Logging
 import NIOCore
 import ServiceLifecycle
+import Surveys
+import Synchronization
 
 /// What operators and load balancers ask: `/healthz` and the icon on the site, and `/metrics`
 /// on its own listener (`--metrics-address`), apart from the public site.
@@ -12,6 +14,7 @@ struct OperationsRoutes: Sendable {
     let cache: ChartCache
     let scheduler: PrerenderScheduler
     let pageCaches: PageCaches
+    let readiness: Readiness
     let favicon = ByteBuffer(string: Self.faviconSVG)
 
     func addRoutes(to router: Router<SurveyRequestContext>) {
@@ -19,6 +22,17 @@ struct OperationsRoutes: Sendable {
             Response(
                 status: .ok, headers: [.contentType: "text/plain", .xContentTypeOptions: "nosniff"],
                 body: .init(byteBuffer: ByteBuffer(string: "ok\n")))
+        }
+        // For load balancers: 503 while the database does not answer, or once shutdown has begun.
+        router.get("/readyz") { [readiness] _, _ in
+            let report = await readiness.report()
+            return Response(
+                status: report.isReady ? .ok : .serviceUnavailable,
+                headers: [
+                    .contentType: "text/plain; charset=utf-8", .xContentTypeOptions: "nosniff",
+                    .cacheControl: "no-store",
+                ],
+                body: .init(byteBuffer: ByteBuffer(string: report.text)))
         }
         router.get("/favicon.ico") { [favicon] _, _ in
             Response(
@@ -37,13 +51,14 @@ struct OperationsRoutes: Sendable {
     ) -> some Service {
         let router = Router(context: BasicRequestContext.self, options: .autoGenerateHeadEndpoints)
         router.get("/metrics") { [self] _, _ in
-            Response(
+            let readiness = await readiness.report()
+            return Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                 body: .init(
                     byteBuffer: ByteBuffer(
                         string: metrics.exposition(
                             cache: cache.statistics, prerenderLeader: scheduler.isLeader,
-                            prerenderPasses: scheduler.passes, pagesCached: pageCaches.held))))
+                            prerenderPasses: scheduler.passes, pagesCached: pageCaches.held, readiness: readiness))))
         }
         return Application(
             router: router, configuration: .init(address: .hostname(host, port: port), serverName: "SurveyCharts"),
@@ -58,4 +73,82 @@ struct OperationsRoutes: Sendable {
         <path d="M16 16l13 7.5A15 15 0 0 1 6 27.6z" fill="#E69F00"/></svg>
 
         """
+}
+
+/// Whether this process should get traffic: its database answers (probed at most once a second,
+/// however often load balancers ask) and no shutdown has begun.
+final class Readiness: Sendable {
+    /// What `/readyz` says.
+    struct Report: Sendable {
+        var isReady: Bool
+        var text: String
+        var databaseFailures: Int
+    }
+
+    private struct State {
+        var last: (report: StoreHealth, at: ContinuousClock.Instant)?
+        var probing = false
+        var draining = false
+    }
+
+    private let store: any SurveyStore
+    private let state = Mutex(State())
+    static let probeInterval: Duration = .seconds(1)
+    static let probeLimit: Duration = .seconds(1)
+
+    init(store: any SurveyStore) { self.store = store }
+
+    /// Shutdown has begun: from now on, not ready.
+    func beginDraining() { state.withLock { $0.draining = true } }
+
+    func report() async -> Report {
+        enum Next {
+            case use(StoreHealth?, Bool)
+            case probe
+        }
+        let next: Next = state.withLock { state in
+            if let last = state.last, ContinuousClock.now - last.at < Self.probeInterval || state.probing {
+                return .use(last.report, state.draining)
+            }
+            if state.probing { return .use(nil, state.draining) }
+            state.probing = true
+            return .probe
+        }
+        let health: StoreHealth?
+        let draining: Bool
+        switch next {
+        case .use(let known, let isDraining):
+            (health, draining) = (known, isDraining)
+        case .probe:
+            let probed = await store.health(within: Self.probeLimit)
+            draining = state.withLock { state in
+                state.last = (probed, .now)
+                state.probing = false
+                return state.draining
+            }
+            health = probed
+        }
+        if draining {
+            return Report(isReady: false, text: "draining: shutting down\n", databaseFailures: health?.failures ?? 0)
+        }
+        guard let health else {
+            return Report(isReady: false, text: "starting: the database is being probed\n", databaseFailures: 0)
+        }
+        guard health.reachable else {
+            return Report(
+                isReady: false, text: "not ready: the database does not answer (\(health.problem ?? "unknown"))\n",
+                databaseFailures: health.failures)
+        }
+        return Report(isReady: true, text: "ready\n", databaseFailures: health.failures)
+    }
+}
+
+/// Marks the process as draining as soon as graceful shutdown begins, before the listener stops.
+struct DrainingSignal: Service {
+    let readiness: Readiness
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        readiness.beginDraining()
+    }
 }

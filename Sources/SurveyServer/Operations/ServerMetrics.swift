@@ -24,6 +24,9 @@ public final class ServerMetrics: Sendable {
     private let pagesCached: Gauge, pageBytesCached: Gauge
     private let prerenderPasses: Counter
     private let reportedPasses = Mutex(0)
+    private let databaseFailures: Counter
+    private let reportedDatabaseFailures = Mutex(0)
+    private let ready: Gauge
 
     static let requestBuckets: [Duration] = [
         .microseconds(250), .milliseconds(1), .milliseconds(5), .milliseconds(25), .milliseconds(100),
@@ -99,6 +102,16 @@ public final class ServerMetrics: Sendable {
         static var pageBytesCached: MetricNameDescriptor {
             metric("surveycharts_page_bytes_cached", "Bytes of rendered pages held in memory.")
         }
+        static var databaseFailures: MetricNameDescriptor {
+            metric(
+                "surveycharts_database_failures_total",
+                "Times the database could not be reached (connections refused or lost, answers past the deadline).")
+        }
+        static var ready: MetricNameDescriptor {
+            metric(
+                "surveycharts_ready",
+                "1 when the process takes traffic (the database answered its last probe, no shutdown under way).")
+        }
         static var prerenderPasses: MetricNameDescriptor {
             metric(
                 "surveycharts_prerender_passes_total", "Pre-render passes this process ran as the leader.")
@@ -127,6 +140,8 @@ public final class ServerMetrics: Sendable {
         pagesCached = registry.makeGauge(descriptor: Name.pagesCached)
         pageBytesCached = registry.makeGauge(descriptor: Name.pageBytesCached)
         prerenderPasses = registry.makeCounter(descriptor: Name.prerenderPasses)
+        databaseFailures = registry.makeCounter(descriptor: Name.databaseFailures)
+        ready = registry.makeGauge(descriptor: Name.ready)
     }
 
     /// Route classes, so labels stay few whatever the URLs.
@@ -136,7 +151,7 @@ public final class ServerMetrics: Sendable {
         if path.hasPrefix("/static/") { return "static" }
         if path.hasPrefix("/surveys/") { return path.hasSuffix("/results.json") ? "results_json" : "survey" }
         if path.hasPrefix("/api/") { return "api" }
-        if path == "/healthz" || path == "/metrics" { return "operations" }
+        if path == "/healthz" || path == "/readyz" || path == "/metrics" { return "operations" }
         return "other"
     }
 
@@ -181,8 +196,17 @@ public final class ServerMetrics: Sendable {
     /// into their collectors.
     func exposition(
         cache: ChartCacheStatistics, prerenderLeader isLeader: Bool, prerenderPasses passes: Int,
-        pagesCached pages: (count: Int, bytes: Int) = (0, 0)
+        pagesCached pages: (count: Int, bytes: Int) = (0, 0), readiness: Readiness.Report? = nil
     ) -> String {
+        if let readiness {
+            reportedDatabaseFailures.withLock { reported in
+                if readiness.databaseFailures > reported {
+                    databaseFailures.increment(by: Int64(readiness.databaseFailures - reported))
+                }
+                reported = max(reported, readiness.databaseFailures)
+            }
+            ready.set(Int64(readiness.isReady ? 1 : 0))
+        }
         reportedCache.withLock { reported in
             for (keyPath, counter) in cacheCounters where cache[keyPath: keyPath] > reported[keyPath: keyPath] {
                 counter.increment(by: Int64(cache[keyPath: keyPath] - reported[keyPath: keyPath]))
