@@ -15,7 +15,8 @@ struct DeploymentTests {
     final class Deployment: @unchecked Sendable {
         let directory: TemporaryDirectory
         let database: String
-        let apps: [ServerProcess]
+        private(set) var apps: [ServerProcess]
+        let common: [String]
         let nginx = Process()
         let port: Int
         /// The password of the site's operator, `ops`.
@@ -34,7 +35,7 @@ struct DeploymentTests {
             let adding = try Executable.start(["user", "add", "ops", "--password-stdin", "--database", database])
             adding.input(Deployment.operatorPassword + "\n")
             #expect(try adding.finish().status == 0)
-            let common = [
+            common = [
                 "--database", database, "--charts-dir", directory.path + "/piecharts", "--static-dir",
                 DeploymentTests.packageRoot + "/static", "--today", ServerTests.today, "--no-prerender",
                 "--trusted-proxy", "127.0.0.1", "--no-access-log",
@@ -94,7 +95,7 @@ struct DeploymentTests {
                 case "static": return indent + "alias \(root)/static/;"
                 default:
                     guard let app = appLines.next() else { return "" }
-                    return indent + "server 127.0.0.1:\(app) max_fails=1 fail_timeout=5s;"
+                    return indent + "server 127.0.0.1:\(app) max_fails=1 fail_timeout=1s;"
                 }
             }
             #expect(replaced == 8, "deploy/nginx.conf lost a line the deployment test replaces")
@@ -103,6 +104,17 @@ struct DeploymentTests {
                 of: "    server_tokens off;",
                 with: "    server_tokens off;\n    client_body_temp_path \(directory)/body;\n"
                     + "    proxy_temp_path \(directory)/proxy;")
+        }
+
+        /// Stops app `index` (SIGTERM: it drains) and starts a new one on its port; how long the
+        /// stop took, and its exit status.
+        func restart(_ index: Int) throws -> (seconds: Double, status: Int32) {
+            let port = apps[index].port
+            let started = ContinuousClock.now
+            let status = apps[index].stop()
+            let took = ContinuousClock.now - started
+            apps[index] = try ServerProcess(common + ["--no-demo"], port: port)
+            return (Double(took.components.seconds) + Double(took.components.attoseconds) / 1e18, status)
         }
 
         /// A request through nginx. The client does not half-close its side (nginx takes that for
@@ -347,6 +359,75 @@ struct DeploymentTests {
 
     /// Behind the shipped nginx, each client is itself: one client's burst of wrong passwords
     /// runs at most five password checks and locks no one else out.
+    /// Each app restarted in turn (SIGTERM, then a new process on its port) under pages, charts
+    /// and ballots through nginx: no request fails, every ballot answered 303 is counted once.
+    @Test func rollingRestartsFailNoRequestAndLoseNoBallot() throws {
+        let site = try Deployment()
+        let json = try site.get("/surveys/1/results.json")
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(json.body)) as? [String: Any])
+        let charts = (document["questions"] as? [[String: Any]] ?? []).compactMap {
+            ($0["chart"] as? [String: String])?["1x"]
+        }
+        let targets = ["/", "/surveys/1", "/surveys/2", "/static/style.css", "/surveys/1/results.json"] + charts
+        let before = try site.votes()[0][0]
+        let running = Atomic<Bool>(true)
+        let failures = FailureLog()
+        let requests = Atomic<Int>(0)
+        let acknowledged = Atomic<Int>(0)
+        let clients = DispatchGroup()
+        for client in 0..<6 {
+            clients.enter()
+            Thread.detachNewThread {
+                var turn = client
+                while running.load(ordering: .relaxed) {
+                    turn += 1
+                    do {
+                        if client < 3 {
+                            let target = targets[turn % targets.count]
+                            let status = try site.get(target).status
+                            if status != 200 { failures.add("GET \(target): \(status)") }
+                        } else {
+                            let status = try site.vote()
+                            if status == 303 {
+                                acknowledged.add(1, ordering: .relaxed)
+                            } else {
+                                failures.add("POST /surveys/2: \(status)")
+                            }
+                        }
+                    } catch {
+                        failures.add("\(error)")
+                    }
+                    requests.add(1, ordering: .relaxed)
+                }
+                clients.leave()
+            }
+        }
+        usleep(1_000_000)
+        var stops: [(seconds: Double, status: Int32)] = []
+        // As the README says to: the next process stops only once the last one is ready again and
+        // nginx's fail_timeout (1 s) has passed, so it is back in rotation.
+        for index in site.apps.indices {
+            stops.append(try site.restart(index))
+            #expect(try site.apps[index].get("/readyz").status == 200)
+            usleep(2_000_000)
+        }
+        running.store(false, ordering: .relaxed)
+        #expect(clients.wait(timeout: .now() + 30) == .success, "a client hung")
+
+        #expect(failures.all.isEmpty, "\(failures.all.count) failed: \(failures.all.prefix(5))")
+        #expect(stops.allSatisfy { $0.status == 0 && $0.seconds < 10 }, "\(stops)")
+        let counted = try site.votes()[0][0] - before
+        let answered = acknowledged.load(ordering: .relaxed)
+        #expect(counted == answered, "\(answered) acknowledged, \(counted) counted")
+        // The new processes took traffic.
+        for app in site.apps {
+            #expect(try Deployment.counter(app, "surveycharts_http_requests_total") > 0)
+        }
+        print(
+            "rolling restarts: \(requests.load(ordering: .relaxed)) requests, \(counted) ballots counted, "
+                + "stops took \(stops.map(\.seconds))")
+    }
+
     @Test func behindNginxEachClientHasItsOwnBudget() throws {
         let site = try Deployment()
         // The operator signs in once from their browser (127.0.0.3), which keeps a device cookie.

@@ -445,14 +445,17 @@ public final class ServerProcess: @unchecked Sendable {
     /// until it listens. A `wrapper` (such as `prlimit --nofile=256`) runs the server through
     /// another command. A server that neither listens nor exits in time is ended (SIGTERM, then
     /// SIGKILL) and `ChildTimeout` says what was awaited.
-    public init(_ arguments: [String], wrapper: [String] = [], startupTimeout: Duration = .seconds(60)) throws {
+    public init(
+        _ arguments: [String], wrapper: [String] = [], port fixedPort: Int = 0, startupTimeout: Duration = .seconds(60)
+    ) throws {
         logPath = NSTemporaryDirectory() + "surveycharts-server-\(UUID().uuidString).log"
         guard FileManager.default.createFile(atPath: logPath, contents: nil) else {
             throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: logPath])
         }
         let output = Pipe()
         process.environment = cleanEnvironment
-        let serve = ["serve", "--port", "0", "--metrics-address", "127.0.0.1:0", "--exit-with-parent"] + arguments
+        let serve =
+            ["serve", "--port", String(fixedPort), "--metrics-address", "127.0.0.1:0", "--exit-with-parent"] + arguments
         if let command = wrapper.first {
             process.executableURL = URL(fileURLWithPath: command)
             process.arguments = wrapper.dropFirst() + [Executable.url("surveycharts").path] + serve

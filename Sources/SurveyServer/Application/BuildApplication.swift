@@ -137,7 +137,7 @@ public func buildApplication(
         expectsMetrics: configuration.operations.metricsAddress != nil,
         onListening: configuration.listener.onListening,
         onMetricsListening: configuration.operations.onMetricsListening)
-    var allServices: [any Service] = [owned] + services + [DrainingSignal(readiness: readiness)]
+    var allServices: [any Service] = [owned] + services
     if configuration.charts.prerender { allServices.append(scheduler) }
     if let (host, port) = configuration.operations.metricsAddress {
         allServices.append(operations.metricsApplication(host: host, port: port, listening: listening, logger: logger))

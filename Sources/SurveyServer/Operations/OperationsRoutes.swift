@@ -23,7 +23,7 @@ struct OperationsRoutes: Sendable {
                 status: .ok, headers: [.contentType: "text/plain", .xContentTypeOptions: "nosniff"],
                 body: .init(byteBuffer: ByteBuffer(string: "ok\n")))
         }
-        // For load balancers: 503 while the database does not answer, or once shutdown has begun.
+        // For load balancers: 503 while the database does not answer.
         router.get("/readyz") { [readiness] _, _ in
             let report = await readiness.report()
             return Response(
@@ -76,7 +76,8 @@ struct OperationsRoutes: Sendable {
 }
 
 /// Whether this process should get traffic: its database answers (probed at most once a second,
-/// however often load balancers ask) and no shutdown has begun.
+/// however often load balancers ask). A process that is stopping closes its listener at once, so
+/// load balancers see that first.
 final class Readiness: Sendable {
     /// What `/readyz` says.
     struct Report: Sendable {
@@ -88,7 +89,6 @@ final class Readiness: Sendable {
     private struct State {
         var last: (report: StoreHealth, at: ContinuousClock.Instant)?
         var probing = false
-        var draining = false
     }
 
     private let store: any SurveyStore
@@ -98,38 +98,30 @@ final class Readiness: Sendable {
 
     init(store: any SurveyStore) { self.store = store }
 
-    /// Shutdown has begun: from now on, not ready.
-    func beginDraining() { state.withLock { $0.draining = true } }
-
     func report() async -> Report {
         enum Next {
-            case use(StoreHealth?, Bool)
+            case use(StoreHealth?)
             case probe
         }
         let next: Next = state.withLock { state in
             if let last = state.last, ContinuousClock.now - last.at < Self.probeInterval || state.probing {
-                return .use(last.report, state.draining)
+                return .use(last.report)
             }
-            if state.probing { return .use(nil, state.draining) }
+            if state.probing { return .use(nil) }
             state.probing = true
             return .probe
         }
         let health: StoreHealth?
-        let draining: Bool
         switch next {
-        case .use(let known, let isDraining):
-            (health, draining) = (known, isDraining)
+        case .use(let known):
+            health = known
         case .probe:
             let probed = await store.health(within: Self.probeLimit)
-            draining = state.withLock { state in
+            state.withLock { state in
                 state.last = (probed, .now)
                 state.probing = false
-                return state.draining
             }
             health = probed
-        }
-        if draining {
-            return Report(isReady: false, text: "draining: shutting down\n", databaseFailures: health?.failures ?? 0)
         }
         guard let health else {
             return Report(isReady: false, text: "starting: the database is being probed\n", databaseFailures: 0)
@@ -140,15 +132,5 @@ final class Readiness: Sendable {
                 databaseFailures: health.failures)
         }
         return Report(isReady: true, text: "ready\n", databaseFailures: health.failures)
-    }
-}
-
-/// Marks the process as draining as soon as graceful shutdown begins, before the listener stops.
-struct DrainingSignal: Service {
-    let readiness: Readiness
-
-    func run() async throws {
-        try? await gracefulShutdown()
-        readiness.beginDraining()
     }
 }

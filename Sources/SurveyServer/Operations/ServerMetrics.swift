@@ -110,7 +110,7 @@ public final class ServerMetrics: Sendable {
         static var ready: MetricNameDescriptor {
             metric(
                 "surveycharts_ready",
-                "1 when the process takes traffic (the database answered its last probe, no shutdown under way).")
+                "1 when the database answered the last readiness probe.")
         }
         static var prerenderPasses: MetricNameDescriptor {
             metric(
