@@ -145,21 +145,48 @@ form_post() {
         "$2" > "$1"
 }
 form_post "$work/ballot.lua" "q3=7&q4=11"
-ballots=$(wrk -t2 -c16 -d"${duration}s" -s "$work/ballot.lua" "http://127.0.0.1:$port/surveys/2" | rate)
 # The same ballots on a server that does not wait for the disk: what durability costs.
 start_server fast --no-access-log --no-prerender --unsafe-non-durable-ballots \
     --database "$work/fast.sqlite3" --charts-dir "$work/fast-charts"
 fast_port=$server_port
-fast_ballots=$(wrk -t2 -c16 -d"${duration}s" -s "$work/ballot.lua" "http://127.0.0.1:$fast_port/surveys/2" | rate)
-# The same ballots on a server on PostgreSQL (one local cluster, default settings: every commit
-# waits for its WAL flush, as synchronous=FULL does).
+fast_ballots=$(wrk -t2 -c32 -d"${duration}s" -s "$work/ballot.lua" "http://127.0.0.1:$fast_port/surveys/2" | rate)
+stop_server "$server_pid"
+# Ballots, durable, on SQLite and on PostgreSQL (one local cluster, default settings: every commit
+# waits for its WAL flush, as synchronous=FULL does), beside the cluster's own benchmark on the same
+# cluster: `pgbench -N` (TPC-B without the teller and branch updates: 3 statements and a commit per
+# transaction), 32 clients as wrk has 32 connections. The three alternate in rounds; medians.
 pg_database="${SURVEYCHARTS_TEST_POSTGRES_URL%/*}/bench_http_$$"
 psql "$SURVEYCHARTS_TEST_POSTGRES_URL" -q -c "CREATE DATABASE bench_http_$$"
+psql "$SURVEYCHARTS_TEST_POSTGRES_URL" -q -c "CREATE DATABASE bench_pgbench_$$"
+pgbench -i -q "${SURVEYCHARTS_TEST_POSTGRES_URL%/*}/bench_pgbench_$$" > "$work/pgbench-init.log" 2>&1
 start_server pg --no-access-log --no-prerender --database "$pg_database" --charts-dir "$work/pg-charts"
 pg_port=$server_port
-pg_ballots=$(wrk -t2 -c16 -d"${duration}s" -s "$work/ballot.lua" "http://127.0.0.1:$pg_port/surveys/2" | rate)
+rounds=${BENCH_ROUNDS:-3}
+# ballot_round PORT: one wrk run of ballots; prints "rate acknowledged".
+ballot_round() {
+    local output
+    output=$(wrk -t2 -c32 -d"${duration}s" -s "$work/ballot.lua" "http://127.0.0.1:$1/surveys/2")
+    echo "$(rate <<<"$output") $(sed -nE 's/^ *([0-9]+) requests in .*/\1/p' <<<"$output")"
+}
+sqlite_rounds=(); pg_rounds=(); pgbench_rounds=(); sqlite_acknowledged=0; pg_acknowledged=0
+for round in $(seq 1 "$rounds"); do
+    r=""; a=""
+    read -r r a < <(ballot_round "$port") || true
+    [ -n "${a:-}" ] || { echo "bench-http: a SQLite ballot round failed; nothing was measured" >&2; exit 1; }
+    sqlite_rounds+=("$r"); sqlite_acknowledged=$((sqlite_acknowledged + a))
+    r=""; a=""
+    read -r r a < <(ballot_round "$pg_port") || true
+    [ -n "${a:-}" ] || { echo "bench-http: a PostgreSQL ballot round failed; nothing was measured" >&2; exit 1; }
+    pg_rounds+=("$r"); pg_acknowledged=$((pg_acknowledged + a))
+    tps=$(pgbench -N -c 32 -j 2 -T "$duration" "${SURVEYCHARTS_TEST_POSTGRES_URL%/*}/bench_pgbench_$$" 2>&1 \
+        | sed -nE 's/^tps = ([0-9.]+) .*without initial connection time.*/\1/p')
+    if [ -z "$tps" ]; then echo "bench-http: pgbench printed no tps; nothing was measured" >&2; exit 1; fi
+    pgbench_rounds+=("$tps")
+    echo "bench-http: ballots round $round: SQLite ${sqlite_rounds[-1]}/s, PostgreSQL ${pg_rounds[-1]}/s, pgbench -N $tps tps" >&2
+done
 pg_recorded=$("$binary" export --database "$pg_database" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["surveys"][1]["questions"][0]["answers"][0]["votes"])')
 recorded=$("$binary" export --database "$work/surveys.sqlite3" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["surveys"][1]["questions"][0]["answers"][0]["votes"])')
+ballots_line="${sqlite_rounds[*]}|${pg_rounds[*]}|${pgbench_rounds[*]}|$sqlite_acknowledged|$pg_acknowledged"
 # The origin: Django + gunicorn (2 workers) on SQLite, its virtualenv kept between runs, its
 # database fresh in this run. Its results page /1/ (charts already drawn), and its ballots for the
 # open survey 2 (answers 7 and 10, see the peer's seed_surveys.py).
@@ -178,7 +205,7 @@ origin_pid=$(echo "$origin_out" | sed -nE 's/^marketr pid ([0-9]+).*/\1/p')
 curl -s -o /dev/null "http://127.0.0.1:$origin_port/1/"
 origin_page=$(wrk -t2 -c64 -d"${duration}s" "http://127.0.0.1:$origin_port/1/" | rate)
 form_post "$work/origin-ballot.lua" "answer=7&1-answer=10"
-origin_ballots=$(wrk -t2 -c16 -d"${duration}s" -s "$work/origin-ballot.lua" "http://127.0.0.1:$origin_port/2/" | rate)
+origin_ballots=$(wrk -t2 -c32 -d"${duration}s" -s "$work/origin-ballot.lua" "http://127.0.0.1:$origin_port/2/" | rate)
 kill "$origin_pid"; origin_pid=""
 sleep 0.5
 origin_recorded=$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT votes FROM survey_answer WHERE id = 7").fetchone()[0])' "$work/origin/peer.sqlite3")
@@ -210,12 +237,18 @@ big_page=$(wrk -t2 -c64 -d"${duration}s" "http://127.0.0.1:$big_port/?open=20&re
 big_results=$(wrk -t2 -c64 -d"${duration}s" "http://127.0.0.1:$big_port/surveys/2000" | rate)
 stop_server "$server_pid"
 rss_kb=$(sed -nE 's/^VmHWM:[[:space:]]+([0-9]+) kB/\1/p' "/proc/$main_pid/status")
-python3 - "$ours" "$theirs" "$page" "$ballots" "$recorded" "$rss_kb" "$duration" "$fast_ballots" "$pg_ballots" "$pg_recorded" "$logged_page" "$logged_lines" "$big_home" "$big_bytes" "$big_links" "$big_page" "$big_results" "$caddy_hits" "$origin_page" "$origin_ballots" "$origin_recorded" "$phone_bytes" "$desktop_bytes" <<'PY'
+python3 - "$ours" "$theirs" "$page" "$ballots_line" "$recorded" "$rss_kb" "$duration" "$fast_ballots" "0" "$pg_recorded" "$logged_page" "$logged_lines" "$big_home" "$big_bytes" "$big_links" "$big_page" "$big_results" "$caddy_hits" "$origin_page" "$origin_ballots" "$origin_recorded" "$phone_bytes" "$desktop_bytes" <<'PY'
 import sys
-ours, theirs, page, ballots = (float(x) for x in sys.argv[1:5])
+import statistics
+ours, theirs, page = (float(x) for x in sys.argv[1:4])
+sqlite_runs, pg_runs, pgbench_runs, sqlite_acknowledged, pg_acknowledged = sys.argv[4].split("|")
+sqlite_runs, pg_runs, pgbench_runs = ([float(x) for x in runs.split()] for runs in (sqlite_runs, pg_runs, pgbench_runs))
+sqlite_acknowledged, pg_acknowledged = int(sqlite_acknowledged), int(pg_acknowledged)
+ballots = statistics.median(sqlite_runs)
 recorded, rss_kb, duration = int(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7])
 fast_ballots = float(sys.argv[8])
-pg_ballots, pg_recorded = float(sys.argv[9]), int(sys.argv[10])
+pg_recorded = int(sys.argv[10])
+pg_ballots, pgbench = statistics.median(pg_runs), statistics.median(pgbench_runs)
 logged_page, logged_lines = float(sys.argv[11]), int(sys.argv[12])
 big_home, big_bytes, big_links = float(sys.argv[13]), int(sys.argv[14]), int(sys.argv[15])
 big_page, big_results = float(sys.argv[16]), float(sys.argv[17])
@@ -227,13 +260,25 @@ print("results page, access log on: %.0f req/s (%d lines written, wrk counted ab
       "the log keeps %.2f× (goal ≥ 0.9)" % (logged_page, logged_lines, logged_page * duration, page, logged_page / page))
 print("results page vs the origin: surveycharts %.0f req/s with its default access log, Django+gunicorn (2 workers) "
       "%.0f req/s: %.1f× (goal ≥ 50)" % (logged_page, origin_page, logged_page / origin_page))
-print("ballots: %.0f ballots/s, %d recorded (wrk counted about %.0f)" % (ballots, recorded, ballots * duration))
+print("ballots (SQLite, 32 connections, median of %d rounds): %.0f ballots/s; %d recorded, %d answered 303 to wrk "
+      "(%d more recorded: ballots under way when wrk stopped, at most 32 a round)"
+      % (len(sqlite_runs), ballots, recorded, sqlite_acknowledged, recorded - sqlite_acknowledged))
 print("ballots vs the origin: surveycharts %.0f/s (durable, %d recorded), Django+gunicorn %.0f/s (%d recorded): %.1f× "
       "(goal ≥ 40)" % (ballots, recorded, origin_ballots, origin_recorded, ballots / origin_ballots))
 print("ballots, durable (synchronous=FULL): %.0f/s; not durable (NORMAL): %.0f/s; durability keeps %.2f× the rate"
       % (ballots, fast_ballots, ballots / fast_ballots))
-print("ballots on PostgreSQL: %.0f/s (%d recorded), on SQLite: %.0f/s; PostgreSQL keeps %.2f× the SQLite rate"
-      % (pg_ballots, pg_recorded, ballots, pg_ballots / ballots))
+print("ballots on PostgreSQL: %.0f/s, pgbench -N (32 clients, same cluster) %.0f tps, SQLite %.0f/s: %.2f× pgbench "
+      "(goal ≥ 1.0), %.2f× SQLite (goal ≥ 0.5); medians of %d alternating rounds" % (pg_ballots, pgbench, ballots,
+      pg_ballots / pgbench, pg_ballots / ballots, len(pg_runs)))
+for index, (s_run, p_run, b_run) in enumerate(zip(sqlite_runs, pg_runs, pgbench_runs)):
+    print("  round %d: PostgreSQL %.0f/s, pgbench %.0f tps, SQLite %.0f/s: %.2f× pgbench, %.2f× SQLite"
+          % (index + 1, p_run, b_run, s_run, p_run / b_run, p_run / s_run))
+print("ballots on PostgreSQL: %d recorded, %d answered 303 to wrk (%d more recorded: under way when wrk stopped)"
+      % (pg_recorded, pg_acknowledged, pg_recorded - pg_acknowledged))
+for name, extra in (("SQLite", recorded - sqlite_acknowledged), ("PostgreSQL", pg_recorded - pg_acknowledged)):
+    if not 0 <= extra <= 32 * len(pg_runs):
+        print("bench-http: %s recorded %d ballots more than it acknowledged; a ballot was lost or invented" % (name, extra))
+        sys.exit(1)
 print("home page, 10,000 surveys (1,000 open): %.0f req/s, %.1f KB, %d links; page 20 of the open list: %.0f req/s "
       "(goal ≥ 10000; the issue measured 159 req/s, 98 KB, 1,018 links unpaginated)" % (big_home, big_bytes / 1024, big_links, big_page))
 print("results page, 10,000 surveys: %.0f req/s against %.0f with the demo's 4: %.2f×" % (big_results, page, big_results / page))
