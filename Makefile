@@ -23,7 +23,7 @@ run: build
 BROWSER_TESTS = SurveyServerTests.BrowserTests
 
 # The HTTP suites that run a second time against a server on PostgreSQL.
-POSTGRES_HTTP_TESTS = SurveyServerTests.ServerTests|SurveyServerTests.AdminAuthTests|SurveyServerTests.AdminFormTests|SurveyServerTests.HomePageTests
+POSTGRES_HTTP_TESTS = SurveyServerTests.ServerTests|SurveyServerTests.AdminAuthTests|SurveyServerTests.AdminFormTests|SurveyServerTests.HomePageTests|SurveyServerTests.ShutdownDrainTests
 
 test-deps:
 	@scripts/install-deps.sh chromium chromium-driver postgresql nginx-light systemd prometheus poppler-utils librsvg2-bin

@@ -167,7 +167,15 @@ public final class SurveyChartFiles: Sendable {
         if let known = memo.withLock({ $0[key] }), now - known.checked < Self.freshness {
             return (known.survey, known.servable)
         }
-        let survey = try await lookup()
+        let survey: Survey?
+        do {
+            survey = try await lookup()
+        } catch let error as SurveyStoreError where error.code == .database || error.code == .busy {
+            // The database is away: what the last lookup found still holds (stale if error), so
+            // files on disk keep serving through an outage.
+            if let known = memo.withLock({ $0[key] }) { return (known.survey, known.servable) }
+            throw error
+        }
         let servable = survey.map { QuestionCharts.mayServe($0, on: today()) } ?? false
         memo.withLock { surveys in
             if surveys.count >= Self.keptSurveys { surveys.removeAll(keepingCapacity: true) }

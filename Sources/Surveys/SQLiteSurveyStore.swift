@@ -37,6 +37,7 @@ public final class SQLiteSurveyStore: SurveyStore {
 
     private let pool: DatabasePool
     private let configuration: Configuration
+    public var ballotDeadline: Duration { configuration.ballotDeadline }
     /// The deadline of the write under way, if it has one: the busy handler gives up at it. GRDB
     /// runs one write at a time, so one slot is enough.
     private let writeDeadline: WriteDeadline
@@ -246,9 +247,10 @@ public final class SQLiteSurveyStore: SurveyStore {
     /// Records the ballot with others that arrive while a commit is under way: one transaction
     /// and one disk sync for the group (group commit). Each ballot runs in its own savepoint, so
     /// a rejected one writes nothing and fails alone; the others' 303s still wait for the commit.
-    public func record(_ ballot: Ballot, surveyID: Int64, on day: CalendarDay) async throws {
-        let waiting = WaitingBallot(
-            ballot: ballot, surveyID: surveyID, day: day, deadline: ContinuousClock.now + configuration.ballotDeadline)
+    public func record(
+        _ ballot: Ballot, surveyID: Int64, on day: CalendarDay, by deadline: ContinuousClock.Instant
+    ) async throws {
+        let waiting = WaitingBallot(ballot: ballot, surveyID: surveyID, day: day, deadline: deadline)
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
             let startsACommit = ballotQueue.withLock { queue in
                 queue.waiting.append((waiting, continuation))

@@ -63,8 +63,16 @@ public struct StoreHealth: Sendable, Equatable {
 }
 
 extension SurveyStore {
+    /// Records `ballot` within the store's ballot deadline from now.
+    public func record(_ ballot: Ballot, surveyID: Int64, on day: CalendarDay) async throws {
+        try await record(ballot, surveyID: surveyID, on: day, by: .now + ballotDeadline)
+    }
+
     /// A store on a local file is reachable while the process runs.
     public func health(within: Duration) async -> StoreHealth { StoreHealth(reachable: true) }
+
+    /// A local file is never unreachable.
+    public var databaseFailures: Int { 0 }
 }
 
 /// What an import wrote.
@@ -102,8 +110,14 @@ public protocol SurveyStore: Sendable {
 
     /// Records `ballot` for survey `surveyID` in one transaction: every question answered once,
     /// each answer belonging to its question, the survey open on `day`. All or nothing.
-    /// - Throws: `SurveyStoreError` (`notFound`, `notOpen`, `invalidBallot`, `database`).
-    func record(_ ballot: Ballot, surveyID: Int64, on day: CalendarDay) async throws
+    /// Given up at `deadline` (the ballot's, counted from when its request arrived): `busy`,
+    /// nothing recorded, or `unconfirmed` once its commit was sent.
+    /// - Throws: `SurveyStoreError` (`notFound`, `notOpen`, `invalidBallot`, `busy`, `unconfirmed`, `database`).
+    func record(_ ballot: Ballot, surveyID: Int64, on day: CalendarDay, by deadline: ContinuousClock.Instant)
+        async throws
+
+    /// How long a ballot may take (`--ballot-deadline`).
+    var ballotDeadline: Duration { get }
 
     /// Imports `document` in one transaction. Nothing is written when anything is invalid.
     /// - Throws: `SurveyStoreError` (`invalidImport`) naming the JSON path of the first error.
@@ -119,6 +133,9 @@ public protocol SurveyStore: Sendable {
     /// Whether the database answers now (at most `within`), and how many times it has failed to
     /// since the store was opened: for `/readyz` and `/metrics`. SQLite's file is always there.
     func health(within: Duration) async -> StoreHealth
+
+    /// Times the database could not be reached since the store was opened, without asking it.
+    var databaseFailures: Int { get }
 
     /// The secret called `name`, shared by every process on this store. The first caller's
     /// `candidate` is stored and every later call returns it, so concurrent first uses agree.

@@ -54,7 +54,11 @@ final class PostgresBallotCommits: Sendable {
         let half = max(1, ballotDeadline.milliseconds / 2)
         configuration.options.connectTimeout = .milliseconds(half)
         configuration.options.additionalStartupParameters.append(
-            ("options", "-c lock_timeout=\(half) -c statement_timeout=\(half)"))
+            (
+                "options",
+                "-c lock_timeout=\(half) -c statement_timeout=\(half) -c synchronous_commit=on "
+                    + "-c default_transaction_isolation=read\\ committed"
+            ))
         let surveys = BallotSurveys()
         self.lanes = (0..<max(1, lanes)).map {
             Lane(id: $0, configuration: configuration, surveys: surveys, logger: logger, health: health)
@@ -90,7 +94,14 @@ final class PostgresBallotCommits: Sendable {
                 return taken
             }
             guard !batch.isEmpty else { return }
-            await lane.commit(batch)
+            // A ballot that waited past its deadline fails alone, not the batch it would join.
+            let now = ContinuousClock.now
+            for waiting in batch where waiting.deadline <= now {
+                waiting.continuation.resume(
+                    throwing: SurveyStoreError(.busy, "the ballot waited past its deadline; nothing was recorded"))
+            }
+            let live = batch.filter { $0.deadline > now }
+            if !live.isEmpty { await lane.commit(live) }
         }
     }
 
@@ -221,14 +232,18 @@ final class Lane: Sendable {
             try? await Task.sleep(until: earliest, clock: .continuous)
             guard !Task.isCancelled else { return }
             if settlement.giveUp() {
-                // A statement may still be on its way: the connection goes with it, so the lane
-                // starts clean and the statement cannot be answered to no one.
+                // A statement is on its way: the connection goes with it, so the lane starts clean
+                // and nothing it sent can be answered to no one.
                 await self.close()
-                work.cancel()
             }
+            work.cancel()
         }
         await settlement.settled()
         timer.cancel()
+        // One batch at a time on a lane: the next waits until this one's work has ended (at once
+        // when it settled itself; soon after a deadline, its connection closed or its connect
+        // timing out at half the deadline).
+        await work.value
     }
 
     private func run(_ batch: [PostgresBallotCommits.Waiting], _ settlement: BatchSettlement) async {
@@ -265,17 +280,20 @@ final class Lane: Sendable {
                     return
                 }
                 health.succeeded()
-                settlement.endCommit()
                 for surveyID in written.staleSurveys { surveys.forget(surveyID) }
+                var outcomes: [Int: Result<Void, SurveyStoreError>] = [:]
                 for index in checked.accepted {
                     if written.staleSurveys.contains(batch[index].surveyID) {
                         pending.append(index)
                     } else if written.refused.contains(index) {
-                        settlement.resolve(index, .failure(SurveyStoreError.alreadyVoted(batch[index].surveyID)))
+                        outcomes[index] = .failure(SurveyStoreError.alreadyVoted(batch[index].surveyID))
                     } else {
-                        settlement.resolve(index, .success(()))
+                        outcomes[index] = .success(())
                     }
                 }
+                // The outcomes and the end of the statement at once: a deadline passing now finds
+                // these ballots settled, never "nothing was recorded" for a committed one.
+                settlement.endCommit(with: outcomes)
             } catch {
                 let failure: SurveyStoreError
                 if let error = error as? SurveyStoreError {
@@ -323,16 +341,23 @@ final class Lane: Sendable {
             let connection = try await PostgresConnection.connect(
                 on: MultiThreadedEventLoopGroup.singleton.next(), configuration: configuration, id: 1000 + id,
                 logger: logger)
-            let kept = state.withLock { state in
-                guard !state.closedForever else { return false }
+            enum Kept { case this, other(PostgresConnection), closed }
+            let kept: Kept = state.withLock { state in
+                if state.closedForever { return .closed }
+                if let other = state.connection, !other.isClosed { return .other(other) }
                 state.connection = connection
-                return true
+                return .this
             }
-            guard kept else {
+            switch kept {
+            case .this:
+                return connection
+            case .other(let other):
+                try? await connection.close()
+                return other
+            case .closed:
                 try? await connection.close()
                 throw SurveyStoreError(.database, "the store is closed")
             }
-            return connection
         } catch {
             health.failed()
             throw SurveyStoreError(
@@ -519,7 +544,7 @@ struct LoadBallotSurveys: PostgresPreparedStatement {
         FROM survey LEFT JOIN question ON question.survey_id = survey.id
         LEFT JOIN answer ON answer.question_id = question.id
         WHERE survey.id = ANY($1::bigint[])
-        ORDER BY survey.id, question.position, answer.position
+        ORDER BY survey.id, question.position, question.id, answer.position, answer.id
         """
     typealias Row = (Int64, Int64, String, String, String, String, Int64?, String?, Int64?, Int64?)
 
@@ -622,8 +647,19 @@ final class BatchSettlement: Sendable {
         }
     }
 
-    /// The statement has answered.
-    func endCommit() { state.withLock { $0.phase = .open } }
+    /// The statement has answered (and committed nothing, when `outcomes` is empty).
+    func endCommit(with outcomes: [Int: Result<Void, SurveyStoreError>] = [:]) {
+        let (settled, waiter) = state.withLock { state in
+            state.phase = .open
+            var settled: [(PostgresBallotCommits.Waiting, Result<Void, SurveyStoreError>)] = []
+            for (index, outcome) in outcomes {
+                if let waiting = state.pending.removeValue(forKey: index) { settled.append((waiting, outcome)) }
+            }
+            return (settled, Self.takeWaiterIfDone(&state))
+        }
+        for (waiting, outcome) in settled { waiting.continuation.resume(with: outcome.mapError { $0 }) }
+        waiter?.resume()
+    }
 
     /// Settles ballot `index`, if it is not settled yet.
     func resolve(_ index: Int, _ result: Result<Void, SurveyStoreError>) {
@@ -647,7 +683,7 @@ final class BatchSettlement: Sendable {
     }
 
     /// The deadline passed: every ballot not settled yet fails, `busy` if no statement is on its
-    /// way, `unconfirmed` if one is. True when it settled any.
+    /// way, `unconfirmed` if one is. True when a statement was on its way.
     func giveUp() -> Bool {
         let (pending, phase, waiter) = state.withLock { state in
             let pending = state.pending
@@ -662,7 +698,7 @@ final class BatchSettlement: Sendable {
                 "the database did not confirm the commit before the deadline; the ballot may have been recorded")
         for waiting in pending.values { waiting.continuation.resume(throwing: failure) }
         waiter?.resume()
-        return !pending.isEmpty
+        return !pending.isEmpty && phase == .committing
     }
 
     /// Waits until every ballot is settled.

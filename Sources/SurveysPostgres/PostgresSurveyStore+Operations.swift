@@ -70,10 +70,13 @@ extension PostgresSurveyStore {
 
     /// Records the ballot with the others waiting when a commit starts: one transaction, one
     /// statement and one WAL flush per batch (`PostgresBallotCommits`).
-    public func record(_ ballot: Ballot, surveyID: Int64, on day: CalendarDay) async throws {
-        try await ballotCommits.record(
-            ballot, surveyID: surveyID, on: day, deadline: ContinuousClock.now + configuration.ballotDeadline)
+    public func record(
+        _ ballot: Ballot, surveyID: Int64, on day: CalendarDay, by deadline: ContinuousClock.Instant
+    ) async throws {
+        try await ballotCommits.record(ballot, surveyID: surveyID, on: day, deadline: deadline)
     }
+
+    public var ballotDeadline: Duration { configuration.ballotDeadline }
 
     @discardableResult
     public func importDocument(_ document: SurveyDocument) async throws -> ImportSummary {

@@ -134,7 +134,7 @@ public final class PostgresSurveyStore: SurveyStore {
             }
         }
         do {
-            try await withDeadline(max(giveUp, .now + .seconds(10))) { [self] in try await migrate() }
+            try await migrate()
         } catch {
             throw SurveyStoreError(
                 .database,
@@ -351,8 +351,8 @@ public final class PostgresSurveyStore: SurveyStore {
         let missed = SurveyStoreError(
             .busy, "the database stayed locked by another writer until the deadline; nothing was recorded")
         do {
-            let result = try await withDeadline(deadline ?? .now + configuration.ballotDeadline) { [self] in
-                try await client.withTransaction(logger: logger) { connection in
+            let result = try await leasing(until: deadline ?? .now + configuration.ballotDeadline) { [self] connection in
+                try await connection.withTransaction(logger: logger) { connection in
                     if let deadline {
                         let left = deadline - ContinuousClock.now
                         guard left > .zero else { throw missed }
@@ -383,8 +383,8 @@ public final class PostgresSurveyStore: SurveyStore {
 
     func read<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         do {
-            let result = try await withDeadline(.now + configuration.ballotDeadline) { [self] in
-                try await client.withConnection { connection in try await body(connection) }
+            let result = try await leasing(until: .now + configuration.ballotDeadline) { connection in
+                try await body(connection)
             }
             databaseHealth.succeeded()
             return result
@@ -396,34 +396,61 @@ public final class PostgresSurveyStore: SurveyStore {
         }
     }
 
-    /// The database did not answer in time.
+    /// Where a `leasing` call is: waiting for a connection, running on one, or given up.
+    enum LeaseState: Sendable { case waiting, leased, abandoned }
+    final class LeaseBox: Sendable { let state = Mutex(LeaseState.waiting) }
+
+    /// No pooled connection came before the deadline.
     struct DeadlinePassed: Error, CustomStringConvertible {
-        var description: String { "the database did not answer in time (is it running?)" }
+        var description: String { "no database connection could be had in time (is the database running?)" }
     }
 
-    /// Runs `body`, cancelled at `deadline`: a connection the pool cannot make is not waited for
-    /// longer. (A query already under way ends by the server's timeouts, or when its connection fails.)
-    func withDeadline<T: Sendable>(
-        _ deadline: ContinuousClock.Instant, _ body: @escaping @Sendable () async throws -> T
+    /// Runs `body` on a pooled connection, giving up at `deadline` only while it waits for one (the
+    /// pool may be retrying a database that is down). Once `body` has its connection it runs to
+    /// its end: a transaction under way is never reported failed after it committed.
+    func leasing<T: Sendable>(
+        until deadline: ContinuousClock.Instant, _ body: @escaping @Sendable (PostgresConnection) async throws -> T
     ) async throws -> T {
-        try await withThrowingTaskGroup(of: T.self) { group in
-            group.addTask { try await body() }
-            group.addTask {
-                try await Task.sleep(until: deadline, clock: .continuous)
-                throw DeadlinePassed()
+        let lease = LeaseBox()
+        return try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { [client] in
+                try await client.withConnection { connection in
+                    let mayRun = lease.state.withLock { state in
+                        guard state == .waiting else { return false }
+                        state = .leased
+                        return true
+                    }
+                    guard mayRun else { throw CancellationError() }
+                    return try await body(connection)
+                }
             }
-            defer { group.cancelAll() }
-            return try await group.next()!
+            group.addTask {
+                try? await Task.sleep(until: deadline, clock: .continuous)
+                let abandoned = lease.state.withLock { state in
+                    guard state == .waiting else { return false }
+                    state = .abandoned
+                    return true
+                }
+                if abandoned { throw DeadlinePassed() }
+                return nil
+            }
+            while let next = try await group.next() {
+                if let value = next {
+                    group.cancelAll()
+                    return value
+                }
+            }
+            throw DeadlinePassed()
         }
     }
+
+    public var databaseFailures: Int { databaseHealth.failures }
 
     /// Probes the database through the pool.
     public func health(within limit: Duration) async -> StoreHealth {
         do {
-            try await withDeadline(.now + limit) { [self] in
-                try await client.withConnection { connection in
-                    try await connection.query("SELECT 1", logger: logger)
-                }
+            try await leasing(until: .now + limit) { [logger] connection in
+                try await connection.query("SELECT 1", logger: logger)
             }
             databaseHealth.succeeded()
             return StoreHealth(reachable: true, failures: databaseHealth.failures)

@@ -206,6 +206,38 @@ struct AdminFormTests {
         #expect(try admin.site.export().surveys.first { $0.id == 2 }?.title == "Weekend Viewing")
     }
 
+    /// An edit saved on one process shows on another process of the same store within the pages'
+    /// documented lifetime (5 s), the completed survey's results page included.
+    @Test func anEditOnOneProcessShowsOnAnotherWithinThePageLifetime() throws {
+        let admin = try AdminSite()
+        let other = try ServerProcess([
+            "--database", admin.site.database, "--charts-dir", admin.site.charts, "--no-demo", "--no-prerender",
+            "--today", ServerTests.today,
+        ])
+        defer { other.stop() }
+        // The other process has the page cached, and the home page too.
+        #expect(try other.get("/surveys/1").text.contains("Television Trends"))
+        #expect(try other.get("/").text.contains("Television Trends"))
+        let (cookie, csrf) = try admin.signIn()
+        let form = try Self.formFields(try admin.get("/admin/surveys/1", cookie: cookie).text)
+        let renamed = form.map { $0.0 == "title" ? ($0.0, "Television Trends, corrected") : $0 }
+        let saved = try admin.post("/admin/surveys/1", Self.body(renamed, csrf: csrf), cookie: cookie)
+        #expect(saved.status == 303, "\(Self.alert(saved.text))")
+        let edited = ContinuousClock.now
+        var shown: Duration?
+        while ContinuousClock.now - edited < .seconds(10) {
+            let page = try other.get("/surveys/1").text
+            let home = try other.get("/").text
+            if page.contains("Television Trends, corrected") && home.contains("Television Trends, corrected") {
+                shown = ContinuousClock.now - edited
+                break
+            }
+            usleep(200_000)
+        }
+        let after = try #require(shown, "the other process still served the old title 10 s after the edit")
+        #expect(after <= .milliseconds(5_500), "the other process served the old page for \(after)")
+    }
+
     @Test func deleteNeedsTheTitleAndCloseNowPublishesTheResults() throws {
         let admin = try AdminSite(["--ballots-per-browser", "any"])
         let (cookie, csrf) = try admin.signIn()

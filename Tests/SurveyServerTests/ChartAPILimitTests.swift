@@ -202,4 +202,29 @@ struct ChartAPILimitTests {
         // An evicted chart is simply drawn again when asked for.
         #expect(try Self.post(server, Self.spec("budget 1")).status == 200)
     }
+
+    /// Two processes on one chart directory: each reads the directory again every 2 s, so the
+    /// charts the other wrote count against the budget too, and the directory stays within it.
+    @Test func processesSharingADirectoryKeepItWithinOneBudget() throws {
+        let site = try ServerTests.Site()
+        let options = ["--api-cache-max-bytes", "60000", "--api-rate", "1000"]
+        let first = try site.serve(options)
+        defer { first.stop() }
+        let second = try ServerProcess(
+            ["--database", site.database, "--charts-dir", site.charts, "--no-demo", "--no-prerender"] + options)
+        defer { second.stop() }
+        for index in 0..<24 {
+            #expect(try Self.post(index % 2 == 0 ? first : second, Self.spec("shared \(index)")).status == 200)
+            usleep(250_000)
+        }
+        // One more from each after a rescan interval: both have read the directory since the last chart.
+        usleep(2_200_000)
+        #expect(try Self.post(first, Self.spec("shared last 1")).status == 200)
+        usleep(2_200_000)
+        #expect(try Self.post(second, Self.spec("shared last 2")).status == 200)
+        let left = try Self.apiCharts(site)
+        let total = left.values.reduce(0, +)
+        #expect(total <= 60000, "\(left.count) API charts, \(total) bytes, in one directory of two processes")
+        #expect(left.count >= 2)
+    }
 }

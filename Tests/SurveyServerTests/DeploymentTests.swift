@@ -357,8 +357,6 @@ struct DeploymentTests {
         var goneAt: ContinuousClock.Instant? { state.withLock { $0.goneAt } }
     }
 
-    /// Behind the shipped nginx, each client is itself: one client's burst of wrong passwords
-    /// runs at most five password checks and locks no one else out.
     /// Each app restarted in turn (SIGTERM, then a new process on its port) under pages, charts
     /// and ballots through nginx: no request fails, every ballot answered 303 is counted once.
     @Test func rollingRestartsFailNoRequestAndLoseNoBallot() throws {
@@ -375,6 +373,11 @@ struct DeploymentTests {
         let requests = Atomic<Int>(0)
         let acknowledged = Atomic<Int>(0)
         let clients = DispatchGroup()
+        // Whatever happens below, no client outlives the test (they hold `site`, and so nginx).
+        defer {
+            running.store(false, ordering: .relaxed)
+            _ = clients.wait(timeout: .now() + 30)
+        }
         for client in 0..<6 {
             clients.enter()
             Thread.detachNewThread {
@@ -419,15 +422,17 @@ struct DeploymentTests {
         let counted = try site.votes()[0][0] - before
         let answered = acknowledged.load(ordering: .relaxed)
         #expect(counted == answered, "\(answered) acknowledged, \(counted) counted")
-        // The new processes took traffic.
+        // The new processes took traffic from nginx (not only the test's own /readyz).
         for app in site.apps {
-            #expect(try Deployment.counter(app, "surveycharts_http_requests_total") > 0)
+            #expect(try Deployment.counter(app, "surveycharts_http_requests_total", matching: "method=\"POST\"") > 0)
         }
         print(
             "rolling restarts: \(requests.load(ordering: .relaxed)) requests, \(counted) ballots counted, "
                 + "stops took \(stops.map(\.seconds))")
     }
 
+    /// Behind the shipped nginx, each client is itself: one client's burst of wrong passwords
+    /// runs at most five password checks and locks no one else out.
     @Test func behindNginxEachClientHasItsOwnBudget() throws {
         let site = try Deployment()
         // The operator signs in once from their browser (127.0.0.3), which keeps a device cookie.

@@ -71,7 +71,7 @@ public final class PrivatePostgres: @unchecked Sendable {
             runAs = []
         }
         port = try BrowserSession.freePort()
-        url = "postgres://surveycharts@127.0.0.1:\(port)/postgres"
+        url = "postgres://surveycharts@\(Self.address):\(port)/postgres"
         try run(
             "initdb",
             ["-D", directory.path + "/data", "-U", "surveycharts", "--auth=trust", "-E", "UTF8", "--no-locale"])
@@ -84,8 +84,37 @@ public final class PrivatePostgres: @unchecked Sendable {
             "pg_ctl",
             [
                 "-D", directory.path + "/data", "-l", directory.path + "/server.log", "-w", "-t", "30", "-o",
-                "-p \(port) -k \(directory.path) -c listen_addresses=127.0.0.1 -c max_connections=100", "start",
+                "-p \(port) -k \(directory.path) -c listen_addresses=\(Self.address) -c max_connections=100", "start",
             ])
+    }
+
+    /// A loopback address of its own: while the cluster is down, no other test's listener on
+    /// 127.0.0.1 can take its port.
+    public static let address = "127.0.0.2"
+
+    /// Freezes every process of the cluster (SIGSTOP): connections stay open and nothing answers,
+    /// as with a database host that hangs.
+    public func freeze() throws { try signalAll(SIGSTOP) }
+
+    /// Lets a frozen cluster run again (SIGCONT).
+    public func thaw() throws { try signalAll(SIGCONT) }
+
+    private func signalAll(_ signal: Int32) throws {
+        let pidFile = (try? String(contentsOfFile: directory.path + "/data/postmaster.pid", encoding: .utf8)) ?? ""
+        guard let postmaster = pid_t(pidFile.split(separator: "\n").first ?? "") else {
+            throw RawHTTP.Failure(description: "the cluster is not running")
+        }
+        var pids = [postmaster]
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            guard let pid = pid_t(entry),
+                let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+                let close = stat.lastIndex(of: ")")
+            else { continue }
+            // Fields after the command's closing parenthesis: state, then the parent's pid.
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            if fields.count > 1, pid_t(fields[1]) == postmaster { pids.append(pid) }
+        }
+        for pid in pids { kill(pid, signal) }
     }
 
     /// Stops the server the hard way (`pg_ctl stop -m immediate`): every backend ends at once,

@@ -22,6 +22,21 @@ struct BallotRoutes: Sendable {
         router.post("/surveys/:id") { request, context in try await vote(request, context: context) }
     }
 
+    /// Runs `body`, given up at `deadline` with the store's `busy` error (nothing was recorded yet).
+    static func within<T: Sendable>(
+        _ deadline: ContinuousClock.Instant, _ body: @escaping @Sendable () async throws -> T
+    ) async throws -> T {
+        try await withThrowingTaskGroup(of: T.self) { group in
+            group.addTask { try await body() }
+            group.addTask {
+                try await Task.sleep(until: deadline, clock: .continuous)
+                throw SurveyStoreError(.busy, "the survey could not be read before the ballot's deadline")
+            }
+            defer { group.cancelAll() }
+            return try await group.next()!
+        }
+    }
+
     func vote(_ request: Request, context: SurveyRequestContext) async throws -> Response {
         if let reason = BallotIntegrity.crossSiteReason(request) {
             logger.notice("refused a ballot for \(request.uri.path): \(reason)")
@@ -32,11 +47,13 @@ struct BallotRoutes: Sendable {
             ).said(.errorBallotRefusedTitle, .errorBallotRefused)
         }
         guard let id = context.surveyID else { throw ServiceError.noSuchSurvey() }
+        // One deadline for the whole ballot: reading its survey counts against it too.
+        let deadline = ContinuousClock.now + store.ballotDeadline
         let survey: Survey
         if let recent = ballotSurveys.fresh(id, lifetime: .seconds(1)) {
             survey = recent
         } else {
-            survey = try await store.anySurvey(context)
+            survey = try await Self.within(deadline) { [store] in try await store.anySurvey(context) }
             ballotSurveys.store(survey.id, survey)
         }
         var request = request
@@ -59,7 +76,8 @@ struct BallotRoutes: Sendable {
         }
         do {
             let browser = ballotIntegrity.browser(request, surveyID: survey.id)
-            try await store.record(Ballot(choices: choices, browser: browser), surveyID: survey.id, on: today)
+            try await store.record(
+                Ballot(choices: choices, browser: browser), surveyID: survey.id, on: today, by: deadline)
         } catch let error as SurveyStoreError where error.code == .invalidBallot {
             let missing = Set(survey.questions.map(\.id).filter { choices[$0] == nil })
             return badBallot(survey, missing.isEmpty ? .invalidChoice : .unanswered, chosen: choices, missing: missing)

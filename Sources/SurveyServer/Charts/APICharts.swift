@@ -32,6 +32,9 @@ final class APICharts: Sendable {
     func published(_ name: ChartName, bytes: Int) {
         guard APIChartNames.isAPIChart(name.fileName) else { return }
         remove(budget.use(name.fileName, bytes: bytes))
+        if budget.isDueForRescan {
+            remove(budget.reconcile(with: APIChartBudget.scan(directory)))
+        }
     }
 
     /// A request used API chart `name` found on disk; removals run on `pool`.

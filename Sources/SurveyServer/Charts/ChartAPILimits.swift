@@ -160,37 +160,78 @@ final class AdmissionLimiter: Sendable {
 /// a byte budget by removing the least recently used. Only final files are removed, never a
 /// pending file (a writer's) or a question chart; a reader that has a file open keeps its bytes.
 /// Every use is O(1) under the lock: a hit only moves its name to the end of the order.
+///
+/// Processes that share the chart directory each publish and remove API charts, so each reads
+/// the directory again at most every `rescanInterval` (on a publish, on the writer's pool thread):
+/// charts others wrote join the order as older than every chart this process used (oldest file
+/// first), and charts others removed leave it. The directory as a whole then stays within the
+/// budget, give or take what the others wrote since their last reading.
 final class APIChartBudget: Sendable {
     private struct State {
         var sizes: [String: Int] = [:]
         var order = LRUOrder<String>()
         var total = 0
+        var scanned = ContinuousClock.now
     }
 
     let directory: String
     let maximumBytes: Int
+    let rescanInterval: Duration
     private let state = Mutex(State())
 
     /// Scans `directory` for API charts; the oldest files count as least recently used.
-    init(directory: String, maximumBytes: Int) {
+    init(directory: String, maximumBytes: Int, rescanInterval: Duration = .seconds(2)) {
         self.directory = directory
         self.maximumBytes = maximumBytes
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-        var found: [(String, Int, Date)] = []
-        for name in names where APIChartNames.isAPIChart(name) {
-            let attributes = try? FileManager.default.attributesOfItem(atPath: directory + "/" + name)
-            found.append(
-                (
-                    name, (attributes?[.size] as? Int) ?? 0,
-                    (attributes?[.modificationDate] as? Date) ?? .distantPast
-                ))
-        }
+        self.rescanInterval = rescanInterval
+        let found = Self.scan(directory)
         state.withLock { state in
-            for (name, bytes, _) in found.sorted(by: { $0.2 < $1.2 }) {
+            for (name, bytes, _) in found {
                 state.sizes[name] = bytes
                 state.order.touch(name)
                 state.total += bytes
             }
+        }
+    }
+
+    /// The API charts in `directory`, oldest first. Blocking: for pool threads.
+    static func scan(_ directory: String) -> [(name: String, bytes: Int, modified: Date)] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        var found: [(name: String, bytes: Int, modified: Date)] = []
+        for name in names where APIChartNames.isAPIChart(name) {
+            guard let attributes = try? FileManager.default.attributesOfItem(atPath: directory + "/" + name) else {
+                continue  // removed meanwhile
+            }
+            found.append(
+                (name, (attributes[.size] as? Int) ?? 0, (attributes[.modificationDate] as? Date) ?? .distantPast))
+        }
+        return found.sorted { $0.modified < $1.modified }
+    }
+
+    /// Whether the directory is due to be read again.
+    var isDueForRescan: Bool { state.withLock { ContinuousClock.now - $0.scanned >= rescanInterval } }
+
+    /// Takes in what the directory holds now (`scan`); returns the names to remove to get back
+    /// under budget, least recently used first. The caller unlinks them.
+    func reconcile(with found: [(name: String, bytes: Int, modified: Date)]) -> [String] {
+        state.withLock { state in
+            state.scanned = .now
+            let onDisk = Dictionary(found.map { ($0.name, $0.bytes) }, uniquingKeysWith: { first, _ in first })
+            var known = LRUOrder<String>()
+            // Others' charts first (oldest file first), then this process's, in its own order.
+            for entry in found where state.sizes[entry.name] == nil { known.touch(entry.name) }
+            while let name = state.order.popOldest() {
+                if onDisk[name] != nil { known.touch(name) }
+            }
+            state.order = known
+            state.sizes = onDisk
+            state.total = onDisk.values.reduce(0) { $0.addingReportingOverflow($1).overflow ? Int.max : $0 + $1 }
+            var evicted: [String] = []
+            while state.total > maximumBytes, let victim = state.order.popOldest() {
+                state.total -= state.sizes.removeValue(forKey: victim) ?? 0
+                evicted.append(victim)
+            }
+            return evicted
         }
     }
 

@@ -68,20 +68,20 @@ final class BoundedCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
         self.byteCapacity = max(1, byteCapacity)
     }
 
-    /// The value under `key` if it was stored less than `lifetime` ago.
+    /// The value under `key` if it was stored less than `lifetime` ago. An older one stays (the
+    /// bounds still hold it in check) for `held`, and the next `store` replaces it.
     func fresh(_ key: Key, lifetime: Duration) -> Value? {
         let now = ContinuousClock.now
         return state.withLock { state in
-            guard let entry = state.entries[key] else { return nil }
-            guard now - entry.made < lifetime else {
-                state.entries[key] = nil
-                state.order.remove(key)
-                state.bytes -= entry.bytes
-                return nil
-            }
+            guard let entry = state.entries[key], now - entry.made < lifetime else { return nil }
             state.order.touch(key)
             return entry.value
         }
+    }
+
+    /// The value under `key`, however old: for serving what is known while its source is away.
+    func held(_ key: Key) -> Value? {
+        state.withLock { $0.entries[key]?.value }
     }
 
     /// Keeps `value` under `key`; it weighs `bytes` against the byte bound.

@@ -51,7 +51,8 @@ struct OperationsRoutes: Sendable {
     ) -> some Service {
         let router = Router(context: BasicRequestContext.self, options: .autoGenerateHeadEndpoints)
         router.get("/metrics") { [self] _, _ in
-            let readiness = await readiness.report()
+            // The last probe's answer: scraping must not itself probe the database.
+            let readiness = readiness.lastReport()
             return Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                 body: .init(
@@ -89,6 +90,7 @@ final class Readiness: Sendable {
     private struct State {
         var last: (report: StoreHealth, at: ContinuousClock.Instant)?
         var probing = false
+        var probeStarted = ContinuousClock.now
     }
 
     private let store: any SurveyStore
@@ -98,17 +100,29 @@ final class Readiness: Sendable {
 
     init(store: any SurveyStore) { self.store = store }
 
+    /// What the last probe found, without probing.
+    func lastReport() -> Report {
+        var report = Self.report(state.withLock { $0.last?.report })
+        report.databaseFailures = store.databaseFailures
+        return report
+    }
+
     func report() async -> Report {
         enum Next {
             case use(StoreHealth?)
             case probe
         }
         let next: Next = state.withLock { state in
+            // A probe that has not answered within its limit is an answer: the database hangs.
+            if state.probing, ContinuousClock.now - state.probeStarted > Self.probeLimit {
+                return .use(StoreHealth(reachable: false, problem: "it did not answer a probe within 1 s"))
+            }
             if let last = state.last, ContinuousClock.now - last.at < Self.probeInterval || state.probing {
                 return .use(last.report)
             }
             if state.probing { return .use(nil) }
             state.probing = true
+            state.probeStarted = .now
             return .probe
         }
         let health: StoreHealth?
@@ -123,6 +137,10 @@ final class Readiness: Sendable {
             }
             health = probed
         }
+        return Self.report(health)
+    }
+
+    private static func report(_ health: StoreHealth?) -> Report {
         guard let health else {
             return Report(isReady: false, text: "starting: the database is being probed\n", databaseFailures: 0)
         }

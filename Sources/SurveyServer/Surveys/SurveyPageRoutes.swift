@@ -75,7 +75,19 @@ struct SurveyPageRoutes: Sendable {
         {
             return resultsResponse(request, page: cached.page, etag: cached.etag)
         }
-        let survey = try await store.publicSurvey(context, today: site.today)
+        let survey: Survey
+        do {
+            survey = try await store.publicSurvey(context, today: site.today)
+        } catch let error as SurveyStoreError where error.code == .database || error.code == .busy {
+            // The database is away: a completed survey's page held in memory, however old, is still
+            // its page (stale if error), so published results keep serving through an outage.
+            if let id = context.surveyID, let held = caches.results.held(id),
+                held.survey.state(on: site.today) == .completed
+            {
+                return resultsResponse(request, page: held.page, etag: held.etag)
+            }
+            throw error
+        }
         switch survey.state(on: site.today) {
         case .upcoming: throw ServiceError.noSuchSurvey()
         case .open:

@@ -90,6 +90,11 @@ final class ResultsPageCache: Sendable {
         pages = BoundedCache(capacity: capacity, byteCapacity: byteCapacity)
     }
 
+    /// The page of survey `id` held in memory, however old.
+    func held(_ id: Int64) -> (survey: Survey, page: ByteBuffer, etag: String)? {
+        pages.held(id).map { ($0.survey, $0.page, $0.etag) }
+    }
+
     /// The cached page of survey `id`, if it is younger than `lifetime`.
     func fresh(_ id: Int64, lifetime: Duration) -> (survey: Survey, page: ByteBuffer, etag: String)? {
         pages.fresh(id, lifetime: lifetime).map { ($0.survey, $0.page, $0.etag) }
