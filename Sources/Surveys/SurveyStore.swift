@@ -113,7 +113,8 @@ public protocol SurveyStore: Sendable {
     /// Given up at `deadline` (the ballot's, counted from when its request arrived): `busy`,
     /// nothing recorded, or `unconfirmed` once its commit was sent.
     /// - Throws: `SurveyStoreError` (`notFound`, `notOpen`, `invalidBallot`, `busy`, `unconfirmed`, `database`).
-    func record(_ ballot: Ballot, surveyID: Int64, on day: CalendarDay, by deadline: ContinuousClock.Instant)
+    func record(
+        _ ballot: Ballot, surveyID: Int64, on day: CalendarDay, by deadline: ContinuousClock.Instant)
         async throws
 
     /// How long a ballot may take (`--ballot-deadline`).

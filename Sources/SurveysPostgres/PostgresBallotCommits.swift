@@ -341,7 +341,11 @@ final class Lane: Sendable {
             let connection = try await PostgresConnection.connect(
                 on: MultiThreadedEventLoopGroup.singleton.next(), configuration: configuration, id: 1000 + id,
                 logger: logger)
-            enum Kept { case this, other(PostgresConnection), closed }
+            enum Kept {
+                case this
+                case other(PostgresConnection)
+                case closed
+            }
             let kept: Kept = state.withLock { state in
                 if state.closedForever { return .closed }
                 if let other = state.connection, !other.isClosed { return .other(other) }

@@ -351,7 +351,8 @@ public final class PostgresSurveyStore: SurveyStore {
         let missed = SurveyStoreError(
             .busy, "the database stayed locked by another writer until the deadline; nothing was recorded")
         do {
-            let result = try await leasing(until: deadline ?? .now + configuration.ballotDeadline) { [self] connection in
+            let result = try await leasing(until: deadline ?? .now + configuration.ballotDeadline) {
+                [self] connection in
                 try await connection.withTransaction(logger: logger) { connection in
                     if let deadline {
                         let left = deadline - ContinuousClock.now

@@ -412,12 +412,23 @@ struct DeploymentTests {
         for index in site.apps.indices {
             stops.append(try site.restart(index))
             #expect(try site.apps[index].get("/readyz").status == 200)
-            usleep(2_000_000)
+            // Back in rotation: nginx has sent it ballots again (within 10 s), then a second more.
+            let back = Date().addingTimeInterval(10)
+            while (try? Deployment.counter(
+                site.apps[index], "surveycharts_http_requests_total", matching: "method=\"POST\"")) ?? 0 == 0,
+                Date() < back
+            {
+                usleep(100_000)
+            }
+            usleep(1_000_000)
         }
         running.store(false, ordering: .relaxed)
         #expect(clients.wait(timeout: .now() + 30) == .success, "a client hung")
 
-        #expect(failures.all.isEmpty, "\(failures.all.count) failed: \(failures.all.prefix(5))")
+        let nginxErrors = (try? String(contentsOfFile: site.directory.path + "/error.log", encoding: .utf8)) ?? ""
+        #expect(
+            failures.all.isEmpty,
+            "\(failures.all.count) failed: \(failures.all.prefix(5)); nginx: \(nginxErrors.suffix(1500))")
         #expect(stops.allSatisfy { $0.status == 0 && $0.seconds < 10 }, "\(stops)")
         let counted = try site.votes()[0][0] - before
         let answered = acknowledged.load(ordering: .relaxed)

@@ -65,7 +65,9 @@ struct ShutdownDrainTests {
         #expect(answer.text.hasPrefix("HTTP/1.1 303"), "\(answer.text.prefix(200))")
         #expect(answer.closed)
         // With nothing left under way it exits at once, not at the end of its grace (8 s).
-        #expect(ChildProcess.waitForExit(server.process, until: .now + .seconds(3)), "still running 3 s after its last request")
+        #expect(
+            ChildProcess.waitForExit(server.process, until: .now + .seconds(3)),
+            "still running 3 s after its last request")
         #expect(server.process.terminationStatus == 0)
         #expect(try Self.votes(site) == before + 1)
     }
