@@ -104,8 +104,8 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(
         help: """
-            Seconds a stop (SIGTERM, SIGINT) may take: the listener closes and /readyz says 503 at once, idle \
-            connections close, requests under way finish; whatever is left then is cut off (SURVEYCHARTS_SHUTDOWN_GRACE).
+            Seconds a stop (SIGTERM, SIGINT) may take: the listener closes at once, idle connections close, \
+            requests under way finish; whatever is left then is cut off (SURVEYCHARTS_SHUTDOWN_GRACE).
             """)
     var shutdownGrace: Double = Double(Environment.string("SHUTDOWN_GRACE", "10")) ?? 10
 

@@ -104,6 +104,18 @@ struct CommandLineTests {
             scratch.path + "/piecharts", "--static-dir", scratch.path, "--no-prerender",
         ])
         #expect(mars.status != 0 && mars.standardError.contains("is not a time zone"), "\(mars.standardError)")
+        for (option, value, message) in [
+            ("--shutdown-grace", "0", "--shutdown-grace must be more than 0 and at most 3600 seconds, got 0.0"),
+            ("--database-start-timeout", "7200", "--database-start-timeout must be 0 to 3600 seconds, got 7200.0"),
+        ] {
+            let refused = try Executable.refusedServe([
+                option, value, "--database", scratch.path + "/surveys.sqlite3", "--charts-dir",
+                scratch.path + "/piecharts", "--static-dir", scratch.path, "--no-prerender",
+            ])
+            #expect(refused.status != 0 && refused.standardError.contains(message), "\(refused.standardError)")
+        }
+        let serveHelp = try Executable.run(["serve", "--help"]).standardOutput
+        #expect(serveHelp.contains("--shutdown-grace") && serveHelp.contains("--database-start-timeout"))
         let missing = try Executable.run(["render"])
         #expect(missing.status != 0)
         #expect(missing.standardError.contains("Missing expected argument"))

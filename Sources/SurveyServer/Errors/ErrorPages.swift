@@ -335,7 +335,7 @@ extension SurveyStoreError: HTTPResponseError {
             return ServiceError(
                 .serviceUnavailable, code: .ballotUnconfirmed, title: "Please check your vote",
                 "The survey database went away while saving your ballot, so it may or may not have been counted. "
-                    + "Please try again in a moment; if it was counted, you will be told you have already voted.",
+                    + "Please wait a moment before you vote again.",
                 headers: [.retryAfter: "5"]
             )
             .said(.errorTryAgainTitle, .errorBallotUnconfirmed)
