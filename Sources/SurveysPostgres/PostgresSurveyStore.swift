@@ -450,7 +450,7 @@ public final class PostgresSurveyStore: SurveyStore {
     /// Probes the database through the pool.
     public func health(within limit: Duration) async -> StoreHealth {
         do {
-            try await leasing(until: .now + limit) { [logger] connection in
+            _ = try await leasing(until: .now + limit) { [logger] connection in
                 try await connection.query("SELECT 1", logger: logger)
             }
             databaseHealth.succeeded()
