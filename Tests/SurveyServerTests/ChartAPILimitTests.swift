@@ -205,7 +205,8 @@ struct ChartAPILimitTests {
 
     /// Two processes on one chart directory: each reads the directory again every 2 s, so the
     /// charts the other wrote count against the budget too, and the directory stays within it.
-    @Test func processesSharingADirectoryKeepItWithinOneBudget() throws {
+    // Async, sleeping with `Task.sleep`: its seconds of waiting must not hold a cooperative thread.
+    @Test func processesSharingADirectoryKeepItWithinOneBudget() async throws {
         let site = try ServerTests.Site()
         let options = ["--api-cache-max-bytes", "60000", "--api-rate", "1000"]
         let first = try site.serve(options)
@@ -215,12 +216,12 @@ struct ChartAPILimitTests {
         defer { second.stop() }
         for index in 0..<24 {
             #expect(try Self.post(index % 2 == 0 ? first : second, Self.spec("shared \(index)")).status == 200)
-            usleep(250_000)
+            try await Task.sleep(for: .milliseconds(250))
         }
         // One more from each after a rescan interval: both have read the directory since the last chart.
-        usleep(2_200_000)
+        try await Task.sleep(for: .milliseconds(2_200))
         #expect(try Self.post(first, Self.spec("shared last 1")).status == 200)
-        usleep(2_200_000)
+        try await Task.sleep(for: .milliseconds(2_200))
         #expect(try Self.post(second, Self.spec("shared last 2")).status == 200)
         let left = try Self.apiCharts(site)
         let total = left.values.reduce(0, +)
