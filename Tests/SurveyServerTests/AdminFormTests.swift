@@ -224,19 +224,13 @@ struct AdminFormTests {
         let renamed = form.map { $0.0 == "title" ? ($0.0, "Television Trends, corrected") : $0 }
         let saved = try admin.post("/admin/surveys/1", Self.body(renamed, csrf: csrf), cookie: cookie)
         #expect(saved.status == 303, "\(Self.alert(saved.text))")
-        let edited = ContinuousClock.now
-        var shown: Duration?
-        while ContinuousClock.now - edited < .seconds(10) {
-            let page = try other.get("/surveys/1").text
-            let home = try other.get("/").text
-            if page.contains("Television Trends, corrected") && home.contains("Television Trends, corrected") {
-                shown = ContinuousClock.now - edited
-                break
-            }
-            try await Task.sleep(for: .milliseconds(200))
-        }
-        let after = try #require(shown, "the other process still served the old title 10 s after the edit")
-        #expect(after <= .milliseconds(5_500), "the other process served the old page for \(after)")
+        // Once the lifetime has passed, every request the other process answers has the edit (on
+        // a loaded machine a request may itself be slow; what it answers is what counts).
+        try await Task.sleep(for: .milliseconds(5_500))
+        #expect(try other.get("/surveys/1").text.contains("Television Trends, corrected"), "an old results page")
+        #expect(try other.get("/").text.contains("Television Trends, corrected"), "an old home page")
+        // The site (its database and directories) lives until the other process has been asked.
+        withExtendedLifetime(admin) {}
     }
 
     @Test func deleteNeedsTheTitleAndCloseNowPublishesTheResults() throws {

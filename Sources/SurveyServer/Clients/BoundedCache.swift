@@ -84,13 +84,14 @@ final class BoundedCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
         state.withLock { $0.entries[key]?.value }
     }
 
-    /// Keeps `value` under `key`; it weighs `bytes` against the byte bound.
-    func store(_ key: Key, _ value: Value, bytes: Int = 0) {
-        let now = ContinuousClock.now
+    /// Keeps `value` under `key`; it weighs `bytes` against the byte bound. Its age counts from
+    /// `made`: when what it was made from was read, so a page rendered from a read just before an
+    /// edit is not kept a whole lifetime after the edit.
+    func store(_ key: Key, _ value: Value, bytes: Int = 0, made: ContinuousClock.Instant = .now) {
         let weight = max(0, bytes)
         state.withLock { state in
             if let old = state.entries[key] { state.bytes -= old.bytes }
-            state.entries[key] = Entry(value: value, bytes: weight, made: now)
+            state.entries[key] = Entry(value: value, bytes: weight, made: made)
             state.bytes += weight
             state.order.touch(key)
             while state.entries.count > capacity || state.bytes > byteCapacity,

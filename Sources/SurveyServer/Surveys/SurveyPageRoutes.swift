@@ -46,6 +46,7 @@ struct SurveyPageRoutes: Sendable {
         // One entry per language: at most as many as there are catalogs, for each day and page.
         let key = "\(today) \(open) \(recent) \(catalog.tag)"
         if let page = caches.home.fresh(key, lifetime: site.pageLifetime) { return Self.negotiated(.html(page)) }
+        let read = ContinuousClock.now
         let home = try await store.homeSurveys(
             on: today, recentDays: Pages.recentDays, activePage: open, completedPage: recent,
             pageSize: Self.homePageSize)
@@ -57,7 +58,7 @@ struct SurveyPageRoutes: Sendable {
         }
         let page = ByteBuffer(
             string: pages.home(active: home.active, completed: home.completed, in: Localizer(catalog: catalog)))
-        caches.home.store(key, page, bytes: page.readableBytes)
+        caches.home.store(key, page, bytes: page.readableBytes, made: read)
         return Self.negotiated(.html(page))
     }
 
@@ -76,6 +77,7 @@ struct SurveyPageRoutes: Sendable {
             return resultsResponse(request, page: cached.page, etag: cached.etag)
         }
         let survey: Survey
+        let read = ContinuousClock.now
         do {
             survey = try await store.publicSurvey(context, today: site.today)
         } catch let error as SurveyStoreError where error.code == .database || error.code == .busy {
@@ -98,7 +100,7 @@ struct SurveyPageRoutes: Sendable {
             }
             return response
         case .completed:
-            let (page, etag) = try await caches.results.page(for: survey, lifetime: site.pageLifetime) {
+            let (page, etag) = try await caches.results.page(for: survey, read: read, lifetime: site.pageLifetime) {
                 try await pool.run { [pages, site] in try pages.results(survey, publicURL: site.publicURL) }
             }
             return resultsResponse(request, page: page, etag: etag)

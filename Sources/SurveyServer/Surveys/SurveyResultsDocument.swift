@@ -100,9 +100,10 @@ final class ResultsPageCache: Sendable {
         pages.fresh(id, lifetime: lifetime).map { ($0.survey, $0.page, $0.etag) }
     }
 
-    /// The page for `survey`, rendered by `render` unless a fresh copy of the same survey exists.
+    /// The page for `survey` (read from the store at `read`), rendered by `render` unless a fresh
+    /// copy of the same survey exists.
     func page(
-        for survey: Survey, lifetime: Duration, render: () async throws -> String
+        for survey: Survey, read: ContinuousClock.Instant = .now, lifetime: Duration, render: () async throws -> String
     ) async rethrows
         -> (ByteBuffer, String)
     {
@@ -112,7 +113,7 @@ final class ResultsPageCache: Sendable {
         let text = try await render()
         let etag = "\"\(ChartKey(material: Array(text.utf8)).shortHex)\""
         let page = ByteBuffer(string: text)
-        pages.store(survey.id, Page(survey: survey, page: page, etag: etag), bytes: page.readableBytes)
+        pages.store(survey.id, Page(survey: survey, page: page, etag: etag), bytes: page.readableBytes, made: read)
         return (page, etag)
     }
 }
