@@ -12,6 +12,20 @@ struct ShutdownDrainTests {
         return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
     }
 
+    /// A ballot for the open demo survey whose head says `length` body bytes, of which only `sent` went.
+    static func partialBallot(
+        _ server: ServerProcess, length: Int, sent: String, readTimeoutSeconds: Int
+    ) throws
+        -> RawConnection
+    {
+        let connection = try RawConnection(port: server.port, readTimeoutSeconds: readTimeoutSeconds)
+        #expect(
+            connection.send(
+                "POST /surveys/2 HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+                    + "Content-Length: \(length)\r\n\r\n" + sent))
+        return connection
+    }
+
     /// Votes for answer 7 of the open demo survey, from `surveycharts export`.
     static func votes(_ site: ServerTests.Site) throws -> Int {
         let result = try Executable.run(["export", "--database", site.database])
@@ -31,11 +45,7 @@ struct ShutdownDrainTests {
         #expect(idle.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"))
         #expect(idle.readSome().contains("200 OK"))
         // A ballot whose body has not all arrived.
-        let voter = try RawConnection(port: server.port, readTimeoutSeconds: 10)
-        #expect(
-            voter.send(
-                "POST /surveys/2 HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n"
-                    + "Content-Length: 10\r\n\r\nq3=7&"))
+        let voter = try Self.partialBallot(server, length: 10, sent: "q3=7&", readTimeoutSeconds: 10)
         usleep(300_000)
         let stopping = ContinuousClock.now
         kill(server.process.processIdentifier, SIGTERM)
@@ -77,11 +87,7 @@ struct ShutdownDrainTests {
         let server = try site.serve(["--shutdown-grace", "2", "--body-timeout", "60"])
         defer { server.stop() }
         // A body that never completes, within its own timeout.
-        let stuck = try RawConnection(port: server.port, readTimeoutSeconds: 20)
-        #expect(
-            stuck.send(
-                "POST /surveys/2 HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n"
-                    + "Content-Length: 100\r\n\r\nq3=7"))
+        let stuck = try Self.partialBallot(server, length: 100, sent: "q3=7", readTimeoutSeconds: 20)
         usleep(300_000)
         let stopping = ContinuousClock.now
         kill(server.process.processIdentifier, SIGTERM)
