@@ -25,7 +25,7 @@ BROWSER_TESTS = SurveyServerTests.BrowserTests
 # Suites that stop databases, restart servers behind nginx and keep clients waiting for seconds: in a
 # pass of their own, so their waits never hold the cooperative threads other suites run on (with
 # them in the main pass, one-millisecond suites timed out waiting for a thread).
-FAULT_TESTS = SurveyServerTests.DatabaseFaultTests|SurveyServerTests.ShutdownDrainTests|SurveyServerTests.DeploymentTests
+FAULT_TESTS = SurveyServerTests.DatabaseFaultTests|SurveyServerTests.ShutdownDrainTests|SurveyServerTests.DeploymentTests|processesSharingADirectoryKeepItWithinOneBudget|anEditOnOneProcessShowsOnAnotherWithinThePageLifetime
 
 # The HTTP suites that run a second time against a server on PostgreSQL.
 POSTGRES_HTTP_TESTS = SurveyServerTests.ServerTests|SurveyServerTests.AdminAuthTests|SurveyServerTests.AdminFormTests|SurveyServerTests.HomePageTests
