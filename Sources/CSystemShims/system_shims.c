@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
@@ -97,4 +98,30 @@ void surveycharts_get_thread_name(char *buffer, int capacity) {
     snprintf(buffer, (size_t)capacity, "%s", name);
 }
 
-void surveycharts_terminate_with_parent(void) { prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0); }
+static void *watch_parent(void *argument) {
+    pid_t parent = (pid_t)(intptr_t)argument;
+    prctl(PR_SET_NAME, (unsigned long)"parent-watch", 0, 0, 0);
+    for (;;) {
+        if (getppid() != parent) {
+            kill(getpid(), SIGTERM);
+            return NULL;
+        }
+        struct timespec pause = {.tv_sec = 0, .tv_nsec = 200 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+    }
+}
+
+void surveycharts_terminate_with_parent(void) {
+    pid_t parent = getppid();
+    if (parent <= 1) return;
+    pthread_t thread;
+    pthread_attr_t attributes;
+    pthread_attr_init(&attributes);
+    pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attributes, 64 * 1024);
+    if (pthread_create(&thread, &attributes, watch_parent, (void *)(intptr_t)parent) != 0) {
+        /* Without the thread, the kernel's weaker rule is better than nothing. */
+        prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
+    }
+    pthread_attr_destroy(&attributes);
+}

@@ -455,6 +455,58 @@ struct ServerTests {
         #expect(try server.get("/healthz").status == 200)
         #expect(server.stop() == 0)
     }
+
+    /// `--exit-with-parent` follows the parent *process*: a server outlives the thread that started
+    /// it (a test's cooperative thread can be retired while the test sleeps), and stops once the
+    /// process that started it is gone.
+    @Test func exitWithParentFollowsTheParentProcessNotItsThread() throws {
+        let site = try Site()
+        // Started from a thread that ends at once.
+        let started = Mutex<Result<ServerProcess, any Error>?>(nil)
+        let arguments = ["--database", site.database, "--charts-dir", site.charts, "--no-prerender", "--no-demo"]
+        let thread = Thread { started.withLock { $0 = Result { try ServerProcess(arguments) } } }
+        thread.start()
+        let deadline = ContinuousClock.now + .seconds(60)
+        while started.withLock({ $0 == nil }) && ContinuousClock.now < deadline { usleep(10_000) }
+        let server = try #require(try started.withLock { try $0?.get() })
+        usleep(1_500_000)  // the thread has long ended
+        #expect(try server.get("/healthz").status == 200)
+        #expect(server.process.isRunning)
+
+        // Started by a shell that is then killed: the server stops within a few seconds.
+        let shell = Process()
+        shell.executableURL = URL(fileURLWithPath: "/bin/sh")
+        let command =
+            [Executable.url("surveycharts").path, "serve", "--port", "0", "--exit-with-parent"]
+            + ["--no-prerender", "--no-demo", "--database", site.database, "--charts-dir", site.charts]
+        shell.arguments = ["-c", command.joined(separator: " ") + " >/dev/null 2>&1 & echo $!; wait"]
+        let output = Pipe()
+        shell.standardOutput = output
+        try shell.run()
+        let read = ChildProcess.read([output.fileHandleForReading.fileDescriptor], until: .now + .seconds(20)) {
+            $0[0].last == UInt8(ascii: "\n")
+        }
+        let line = String(decoding: read.bytes[0], as: UTF8.self)
+        let child = try #require(
+            pid_t(line.trimmingCharacters(in: .whitespacesAndNewlines)), "the shell printed \(line)")
+        defer { kill(child, SIGKILL) }
+        usleep(500_000)
+        kill(shell.processIdentifier, SIGKILL)
+        // Reaped here, bounded: Foundation's `waitUntilExit` was seen to hang on a shell killed so.
+        let reapedBy = ContinuousClock.now + .seconds(10)
+        var status: Int32 = 0
+        while waitpid(shell.processIdentifier, &status, WNOHANG) == 0 && ContinuousClock.now < reapedBy {
+            usleep(20_000)
+        }
+        // Gone, or a zombie waiting for whoever adopted it.
+        func alive() -> Bool {
+            guard let stat = try? String(contentsOfFile: "/proc/\(child)/stat", encoding: .utf8) else { return false }
+            return !stat.split(separator: ")").last!.hasPrefix(" Z")
+        }
+        let stopBy = ContinuousClock.now + .seconds(10)
+        while alive() && ContinuousClock.now < stopBy { usleep(50_000) }
+        #expect(!alive(), "the server outlived the process that started it")
+    }
 }
 
 /// Failures collected from many threads.

@@ -21,8 +21,10 @@ void surveycharts_set_thread_name(const char *name);
 /// Copies the calling thread's kernel name into `buffer` (NUL-terminated).
 void surveycharts_get_thread_name(char *buffer, int capacity);
 
-/// Asks the kernel to send SIGTERM to this process when its parent dies (so test servers never
-/// outlive a crashed test run).
+/// Sends SIGTERM to this process once its parent process has exited (so test servers never outlive
+/// a crashed test run). A thread checks `getppid()` every 200 ms: `PR_SET_PDEATHSIG` fires when the
+/// parent *thread* that spawned us exits, and a test's cooperative thread may be retired while the
+/// test sleeps, which killed servers under tests that were still using them.
 void surveycharts_terminate_with_parent(void);
 
 #endif
