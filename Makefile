@@ -2,7 +2,7 @@
 SWIFT ?= swift
 SURVEYCHARTS_CHARTS_DIR ?= piecharts
 
-.PHONY: deps test-deps build run test test-passes update-reference update-screenshots lint format bench-render bench-cache bench-http bench-prerender fuzz
+.PHONY: deps test-deps build run test test-passes precompress update-reference update-screenshots lint format bench-render bench-cache bench-http bench-prerender fuzz
 
 deps:
 	@scripts/install-deps.sh
@@ -54,6 +54,12 @@ test-passes:
 	SURVEYCHARTS_TEST_STORE=postgres $(SWIFT) test --skip-build --filter '$(POSTGRES_HTTP_TESTS)'
 	@echo "test: the browser tests"
 	$(SWIFT) test --skip-build --filter $(BROWSER_TESTS)
+
+# After a change to a file in static/: its gzip file beside it, which nginx's gzip_static sends
+# (deploy/nginx.conf; the app compresses what it serves itself). StaticFilesTests fails until it is
+# redone.
+precompress:
+	for file in static/*.css static/*.js static/*.svg; do [ -f "$$file" ] && gzip -9 -n -k -f "$$file"; done; true
 
 # After a deliberate change to how charts look: re-render docs/reference/ (commit them with the change).
 update-reference: build

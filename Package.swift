@@ -53,6 +53,20 @@ let package = Package(
             name: "CPNG",
             linkerSettings: [.linkedLibrary("png"), .linkedLibrary("z")]
         ),
+        // zlib's gzip calls are macros Swift cannot import: they live in C.
+        .target(name: "CGzip", linkerSettings: [.linkedLibrary("z")]),
+        // Content-Encoding: Accept-Encoding, bodies with their gzip form made once, and gzip for
+        // responses made per request.
+        .target(
+            name: "ContentEncoding",
+            dependencies: [
+                "CGzip",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: ours
+        ),
         // Small POSIX helpers Swift cannot express safely (signal-interrupted flock with a deadline).
         .target(name: "CSystemShims"),
         // The languages: catalogs (one translator-edited JSON file each, embedded in the binary),
@@ -125,7 +139,7 @@ let package = Package(
         .target(
             name: "StaticFiles",
             dependencies: [
-                "ChartCache", "HTTPHardening",
+                "ChartCache", "HTTPHardening", "ContentEncoding",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
@@ -146,7 +160,7 @@ let package = Package(
             name: "SurveyServer",
             dependencies: [
                 "Surveys", "PieChart", "ChartCache", "SurveyCharts", "HTTPHardening", "StaticFiles", "ServerLogging",
-                "Localization",
+                "Localization", "ContentEncoding",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -194,6 +208,7 @@ let package = Package(
             name: "FuzzTargets",
             dependencies: [
                 "CPNG", "PieChart", "Surveys", "SurveyCharts", "SurveyServer", "StaticFiles", "Localization",
+                "ContentEncoding",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
@@ -243,13 +258,20 @@ let package = Package(
             swiftSettings: ours),
         .testTarget(
             name: "StaticFilesTests",
-            dependencies: ["StaticFiles", .product(name: "HummingbirdTesting", package: "hummingbird")],
+            dependencies: [
+                "StaticFiles", "ContentEncoding", .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
             swiftSettings: ours),
         .testTarget(name: "ServerLoggingTests", dependencies: ["ServerLogging"], swiftSettings: ours),
+        .testTarget(
+            name: "ContentEncodingTests",
+            dependencies: ["ContentEncoding", .product(name: "HummingbirdTesting", package: "hummingbird")],
+            swiftSettings: ours),
         .testTarget(
             name: "SurveyServerTests",
             dependencies: [
                 "SurveyServer", "SurveyCharts", "Surveys", "HTTPHardening", "StaticFiles", "ServerLogging",
+                "ContentEncoding",
                 "CPNG", "surveycharts", "TestSupport", "Localization",
             ],
             swiftSettings: ours),

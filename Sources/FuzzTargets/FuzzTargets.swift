@@ -1,4 +1,5 @@
 import CPNG
+import ContentEncoding
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -32,6 +33,7 @@ public enum FuzzTargets {
         "palette-png": palettePNG,
         "language-tag": languageTag,
         "accept-language": acceptLanguage,
+        "accept-encoding": acceptEncoding,
         "chart-request": chartRequest,
         "shared-file-name": sharedFileName,
     ]
@@ -85,6 +87,20 @@ public enum FuzzTargets {
         let first = Catalogs.negotiate(acceptLanguage: header, fallback: Catalogs.english)
         check(Catalogs.all.contains { $0 === first }, "a shipped catalog")
         check(Catalogs.negotiate(acceptLanguage: header, fallback: Catalogs.english) === first, "memo agrees")
+    }
+
+    /// `Accept-Encoding`: a weight in range or a refusal, gzip allowed exactly when the weight is
+    /// above zero, and a body's chosen form always one of its two.
+    static func acceptEncoding(_ data: [UInt8]) {
+        let weight = AcceptEncoding.gzipWeight(data)
+        check(weight.map { (0...1000).contains($0) } ?? true, "weight in range")
+        let header = String(decoding: data, as: UTF8.self)
+        if Array(header.utf8) == data {
+            check(AcceptEncoding.allowsGzip(header) == ((weight ?? 0) > 0), "allows agrees with the weight")
+        }
+        let body = EncodedBody(ByteBuffer(string: String(repeating: "<p>fuzz</p>", count: 40)))
+        let chosen = body.chosen(for: header)
+        check(chosen.isGzip ? chosen.body == body.gzip : chosen.body == body.identity, "one of the two forms")
     }
 
     /// Fails loudly: under libFuzzer a trap is a finding, with the input saved.

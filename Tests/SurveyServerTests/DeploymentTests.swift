@@ -1,3 +1,4 @@
+import ContentEncoding
 import Foundation
 import Synchronization
 import TestSupport
@@ -224,6 +225,17 @@ struct DeploymentTests {
         #expect(try site.get("/piecharts/" + ".\(chart.split(separator: "/").last!).pending").status == 404)
         let css = try site.get("/static/style.css")
         #expect(css.status == 200 && css.header("Cache-Control") == "public, max-age=86400")
+        // Compressed for clients that take gzip: the CSS from its shipped .gz file (the very
+        // bytes), the pages by the app, passed on as they are.
+        let gzipped = try site.get("/static/style.css", headers: ["Accept-Encoding": "gzip, br"])
+        let shipped = try Data(contentsOf: URL(fileURLWithPath: DeploymentTests.packageRoot + "/static/style.css.gz"))
+        #expect(gzipped.header("Content-Encoding") == "gzip" && gzipped.body == Array(shipped))
+        #expect(Gzip.decompress(gzipped.body, limit: 1 << 20) == css.body)
+        let page = try site.get("/surveys/1", headers: ["Accept-Encoding": "gzip"])
+        #expect(page.status == 200 && page.header("Content-Encoding") == "gzip")
+        #expect(
+            Gzip.decompress(page.body, limit: 1 << 20).map { String(decoding: $0, as: UTF8.self) }?
+                .contains("Television Trends") == true)
 
         // Stable addresses through nginx: the app answers the 307, nginx serves the file; an SVG
         // keeps its own CSP whoever serves it.
@@ -237,6 +249,10 @@ struct DeploymentTests {
             #expect(svg.status == 200 && svg.header("Content-Type") == "image/svg+xml")
             #expect(svg.header("Content-Security-Policy") == "default-src 'none'; style-src 'unsafe-inline'")
             #expect(svg.header("X-Content-Type-Options") == "nosniff")
+            let compressed = try site.get(vectorFile, headers: ["Accept-Encoding": "gzip"])
+            #expect(compressed.header("Content-Encoding") == "gzip")
+            #expect(compressed.header("Vary")?.contains("Accept-Encoding") == true)
+            #expect(Gzip.decompress(compressed.body, limit: 1 << 22) == svg.body)
         }
         let report = try site.get(try #require(try site.get("/surveys/1/report.pdf").header("Location")))
         #expect(report.status == 200 && report.header("Content-Type") == "application/pdf")
@@ -358,7 +374,14 @@ struct DeploymentTests {
     }
 
     /// Each app restarted in turn (SIGTERM, then a new process on its port) under pages, charts
-    /// and ballots through nginx: no request fails, every ballot answered 303 is counted once.
+    /// and ballots through nginx: no GET fails, every ballot answered 303 is counted once, and no
+    /// other ballot is counted.
+    ///
+    /// A ballot may still get 502, never counted: when a process closes its listener, connections
+    /// the kernel had completed but the process not yet accepted are reset, and nginx, having sent
+    /// the ballot on one, may not send it again (it cannot know that it was never read). Each such
+    /// 502 must be one nginx logged as that reset. (Resending safely needs an idempotency key in
+    /// the form; README "Deploying" says so.)
     @Test func rollingRestartsFailNoRequestAndLoseNoBallot() throws {
         let site = try Deployment()
         let json = try site.get("/surveys/1/results.json")
@@ -426,9 +449,18 @@ struct DeploymentTests {
         #expect(clients.wait(timeout: .now() + 30) == .success, "a client hung")
 
         let nginxErrors = (try? String(contentsOfFile: site.directory.path + "/error.log", encoding: .utf8)) ?? ""
+        let failedGets = failures.all.filter { !$0.hasPrefix("POST /surveys/2: 502") }
         #expect(
-            failures.all.isEmpty,
-            "\(failures.all.count) failed: \(failures.all.prefix(5)); nginx: \(nginxErrors.suffix(1500))")
+            failedGets.isEmpty,
+            "\(failedGets.count) failed: \(failedGets.prefix(5)); nginx: \(nginxErrors.suffix(1500))")
+        let failedBallots = failures.all.count - failedGets.count
+        let resetBallots = nginxErrors.split(separator: "\n").filter {
+            $0.contains("Connection reset by peer) while reading response header from upstream")
+                && $0.contains("request: \"POST /surveys/2 ")
+        }.count
+        #expect(
+            failedBallots <= resetBallots,
+            "\(failedBallots) ballots failed, \(resetBallots) of them reset unread: \(nginxErrors.suffix(1500))")
         #expect(stops.allSatisfy { $0.status == 0 && $0.seconds < 10 }, "\(stops)")
         let counted = try site.votes()[0][0] - before
         let answered = acknowledged.load(ordering: .relaxed)
@@ -439,7 +471,8 @@ struct DeploymentTests {
         }
         print(
             "rolling restarts: \(requests.load(ordering: .relaxed)) requests, \(counted) ballots counted, "
-                + "stops took \(stops.map(\.seconds))")
+                + "\(failedBallots) ballots answered 502 (reset unread, not counted), stops took \(stops.map(\.seconds))"
+        )
     }
 
     /// Behind the shipped nginx, each client is itself: one client's burst of wrong passwords

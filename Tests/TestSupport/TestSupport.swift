@@ -417,12 +417,37 @@ public enum RawHTTP {
         }
         var body = Array(raw[(end + 4)...])
         if isHead || status == 304 { body = [] }
+        if headers.contains(where: { $0.0.lowercased() == "transfer-encoding" && $0.1.lowercased() == "chunked" }) {
+            body = try dechunked(body)
+        }
         if let length = headers.first(where: { $0.0.lowercased() == "content-length" }).flatMap({ Int($0.1) }),
             body.count > length
         {
             body = Array(body.prefix(length))
         }
         return RawHTTPResponse(status: status, headers: headers, body: body)
+    }
+
+    /// A chunked body (RFC 9112 §7.1) as its content; nginx sends what it compresses so.
+    static func dechunked(_ chunked: [UInt8]) throws -> [UInt8] {
+        var content: [UInt8] = []
+        var index = 0
+        while true {
+            guard
+                let lineEnd = (index..<max(index, chunked.count - 1)).first(where: {
+                    chunked[$0] == 13 && chunked[$0 + 1] == 10
+                })
+            else { throw Failure(description: "a chunk size line is cut off") }
+            let sizeText = String(decoding: chunked[index..<lineEnd], as: UTF8.self).split(separator: ";").first ?? ""
+            guard let size = Int(sizeText.trimmingCharacters(in: .whitespaces), radix: 16), size >= 0 else {
+                throw Failure(description: "bad chunk size \(sizeText)")
+            }
+            index = lineEnd + 2
+            if size == 0 { return content }
+            guard index + size <= chunked.count else { throw Failure(description: "a chunk is cut off") }
+            content += chunked[index..<index + size]
+            index += size + 2
+        }
     }
 }
 

@@ -1,4 +1,5 @@
 import ChartCache
+import ContentEncoding
 import Foundation
 import HTTPHardening
 import Hummingbird
@@ -95,6 +96,8 @@ public func buildApplication(
     router.add(middleware: ClientIdentityMiddleware(proxies: configuration.listener.trustedProxies))
     router.add(middleware: MetricsMiddleware(metrics: metrics))
     if configuration.operations.accessLog { router.add(middleware: AccessLogMiddleware(log: AccessLog())) }
+    // Inside the access log (which logs the bytes sent), outside the error pages (which it compresses).
+    router.add(middleware: ResponseCompressionMiddleware())
     router.add(
         middleware: ErrorPagesMiddleware(
             routes: routeMethods, maximumBodyBytes: maximumBodyBytes, fallback: configuration.site.defaultCatalog))

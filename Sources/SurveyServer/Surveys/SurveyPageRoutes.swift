@@ -1,4 +1,5 @@
 import ChartCache
+import ContentEncoding
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -45,7 +46,7 @@ struct SurveyPageRoutes: Sendable {
             acceptLanguage: request.headers[.acceptLanguage], fallback: site.defaultCatalog)
         // One entry per language: at most as many as there are catalogs, for each day and page.
         let key = "\(today) \(open) \(recent) \(catalog.tag)"
-        if let page = caches.home.fresh(key, lifetime: site.pageLifetime) { return Self.negotiated(.html(page)) }
+        if let page = caches.home.fresh(key, lifetime: site.pageLifetime) { return Self.negotiated(request, page) }
         let read = ContinuousClock.now
         let home = try await store.homeSurveys(
             on: today, recentDays: Pages.recentDays, activePage: open, completedPage: recent,
@@ -56,10 +57,14 @@ struct SurveyPageRoutes: Sendable {
                 "This list has no page that far; the first page has the newest surveys."
             ).said(.errorBadPageTitle, .errorBadPage)
         }
-        let page = ByteBuffer(
-            string: pages.home(active: home.active, completed: home.completed, in: Localizer(catalog: catalog)))
-        caches.home.store(key, page, bytes: page.readableBytes, made: read)
-        return Self.negotiated(.html(page))
+        let page = try await pool.run { [pages] in
+            EncodedBody(
+                ByteBuffer(
+                    string: pages.home(active: home.active, completed: home.completed, in: Localizer(catalog: catalog))
+                ))
+        }
+        caches.home.store(key, page, bytes: page.heldBytes, made: read)
+        return Self.negotiated(request, page)
     }
 
     /// A page in the language `Accept-Language` chose: shared caches must key it by that header.
@@ -69,12 +74,22 @@ struct SurveyPageRoutes: Sendable {
         return response
     }
 
+    /// A cached page in the language `Accept-Language` chose, gzip-compressed when the client takes
+    /// it: shared caches must key it by both headers.
+    static func negotiated(_ request: Request, _ page: EncodedBody) -> Response {
+        let (body, isGzip) = page.chosen(for: request.headers[.acceptEncoding])
+        var response = Response.html(body)
+        response.headers[.vary] = "Accept-Language, Accept-Encoding"
+        if isGzip { response.headers[.contentEncoding] = "gzip" }
+        return response
+    }
+
     private func survey(_ request: Request, context: SurveyRequestContext) async throws -> Response {
         // A fresh rendered page of a completed survey needs no database read.
         if let id = context.surveyID, let cached = caches.results.fresh(id, lifetime: site.pageLifetime),
             cached.survey.state(on: site.today) == .completed
         {
-            return resultsResponse(request, page: cached.page, etag: cached.etag)
+            return resultsResponse(request, cached)
         }
         let survey: Survey
         let read = ContinuousClock.now
@@ -86,7 +101,7 @@ struct SurveyPageRoutes: Sendable {
             if let id = context.surveyID, let held = caches.results.held(id),
                 held.survey.state(on: site.today) == .completed
             {
-                return resultsResponse(request, page: held.page, etag: held.etag)
+                return resultsResponse(request, held)
             }
             throw error
         }
@@ -100,23 +115,30 @@ struct SurveyPageRoutes: Sendable {
             }
             return response
         case .completed:
-            let (page, etag) = try await caches.results.page(for: survey, read: read, lifetime: site.pageLifetime) {
-                try await pool.run { [pages, site] in try pages.results(survey, publicURL: site.publicURL) }
+            let page = try await caches.results.page(for: survey, read: read, lifetime: site.pageLifetime) {
+                try await pool.run { [pages, site] in
+                    let text = try pages.results(survey, publicURL: site.publicURL)
+                    return (text, EncodedBody(ByteBuffer(string: text)))
+                }
             }
-            return resultsResponse(request, page: page, etag: etag)
+            return resultsResponse(request, page)
         }
     }
 
-    /// A completed survey's page never changes: it carries a strong ETag.
-    private func resultsResponse(_ request: Request, page: ByteBuffer, etag: String) -> Response {
+    /// A completed survey's page never changes: it carries a strong ETag, one for each form.
+    private func resultsResponse(_ request: Request, _ page: ResultsPageCache.Page) -> Response {
+        let (body, isGzip) = page.body.chosen(for: request.headers[.acceptEncoding])
+        let etag = isGzip ? EncodedBody.gzipETag(page.etag) : page.etag
         if let match = request.headers[.ifNoneMatch], StaticFileRules.matchesWeakly(match, etag: etag) {
-            return Response(status: .notModified, headers: [.eTag: etag])
+            return Response(status: .notModified, headers: [.eTag: etag, .vary: "Accept-Encoding"])
         }
         // The headers made at once: this is the hottest page route.
-        return Response(
-            status: .ok,
-            headers: [.contentType: "text/html; charset=utf-8", .xContentTypeOptions: "nosniff", .eTag: etag],
-            body: .init(byteBuffer: page))
+        var headers: HTTPFields = [
+            .contentType: "text/html; charset=utf-8", .xContentTypeOptions: "nosniff", .eTag: etag,
+            .vary: "Accept-Encoding",
+        ]
+        if isGzip { headers[.contentEncoding] = "gzip" }
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: body))
     }
 
     /// The page number in query parameter `name` (1 when absent).
@@ -136,7 +158,7 @@ struct SurveyPageRoutes: Sendable {
 /// every page of a large site cannot grow the server.
 final class PageCaches: Sendable {
     /// The home page's lists by day and page numbers.
-    let home = BoundedCache<String, ByteBuffer>(capacity: 256, byteCapacity: 16 << 20)
+    let home = BoundedCache<String, EncodedBody>(capacity: 256, byteCapacity: 16 << 20)
     /// Completed surveys' results pages.
     let results = ResultsPageCache()
 

@@ -1,4 +1,5 @@
 import ChartCache
+import ContentEncoding
 import Hummingbird
 import NIOCore
 import SurveyCharts
@@ -75,12 +76,13 @@ struct SurveyResultsDocument: ResponseEncodable, Sendable {
     }
 }
 
-/// Rendered results pages of completed surveys, with their ETags: at most `capacity` pages and
-/// `byteCapacity` bytes, so crawling every results page of a large site cannot grow the server.
+/// Rendered results pages of completed surveys, with their ETags and their gzip forms (made once,
+/// when the page is stored): at most `capacity` pages and `byteCapacity` bytes, so crawling every
+/// results page of a large site cannot grow the server.
 final class ResultsPageCache: Sendable {
     struct Page: Sendable {
         var survey: Survey
-        var page: ByteBuffer
+        var body: EncodedBody
         var etag: String
     }
 
@@ -91,29 +93,26 @@ final class ResultsPageCache: Sendable {
     }
 
     /// The page of survey `id` held in memory, however old.
-    func held(_ id: Int64) -> (survey: Survey, page: ByteBuffer, etag: String)? {
-        pages.held(id).map { ($0.survey, $0.page, $0.etag) }
-    }
+    func held(_ id: Int64) -> Page? { pages.held(id) }
 
     /// The cached page of survey `id`, if it is younger than `lifetime`.
-    func fresh(_ id: Int64, lifetime: Duration) -> (survey: Survey, page: ByteBuffer, etag: String)? {
-        pages.fresh(id, lifetime: lifetime).map { ($0.survey, $0.page, $0.etag) }
-    }
+    func fresh(_ id: Int64, lifetime: Duration) -> Page? { pages.fresh(id, lifetime: lifetime) }
 
     /// The page for `survey` (read from the store at `read`), rendered by `render` unless a fresh
-    /// copy of the same survey exists.
+    /// copy of the same survey exists. Rendering and compressing are `render`'s caller's to place:
+    /// `render` runs where blocking work runs, and so does the compression after it.
     func page(
-        for survey: Survey, read: ContinuousClock.Instant = .now, lifetime: Duration, render: () async throws -> String
+        for survey: Survey, read: ContinuousClock.Instant = .now, lifetime: Duration,
+        render: () async throws -> (text: String, body: EncodedBody)
     ) async rethrows
-        -> (ByteBuffer, String)
+        -> Page
     {
         if let cached = pages.fresh(survey.id, lifetime: lifetime), cached.survey == survey {
-            return (cached.page, cached.etag)
+            return cached
         }
-        let text = try await render()
-        let etag = "\"\(ChartKey(material: Array(text.utf8)).shortHex)\""
-        let page = ByteBuffer(string: text)
-        pages.store(survey.id, Page(survey: survey, page: page, etag: etag), bytes: page.readableBytes, made: read)
-        return (page, etag)
+        let (text, body) = try await render()
+        let page = Page(survey: survey, body: body, etag: "\"\(ChartKey(material: Array(text.utf8)).shortHex)\"")
+        pages.store(survey.id, page, bytes: body.heldBytes, made: read)
+        return page
     }
 }
