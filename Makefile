@@ -2,7 +2,7 @@
 SWIFT ?= swift
 SURVEYCHARTS_CHARTS_DIR ?= piecharts
 
-.PHONY: deps test-deps build run test test-passes precompress update-reference update-screenshots lint format bench-render bench-cache bench-http bench-prerender fuzz
+.PHONY: deps test-deps build run test test-passes precompress update-reference update-screenshots lint format bench-render bench-cache bench-http bench-prerender bench-stampede fuzz
 
 deps:
 	@scripts/install-deps.sh
@@ -90,6 +90,9 @@ bench-http: deps
 
 bench-prerender: deps
 	@scripts/bench-prerender.sh
+
+bench-stampede: deps
+	@scripts/bench-stampede.sh
 
 # libFuzzer on every parser of outside input, FUZZ_SECONDS (60) each; `make test` replays the corpus.
 fuzz: deps

@@ -88,9 +88,23 @@ http {
     server {
         listen 127.0.0.1:$nginx_port;
         location /piecharts/ { alias $work/piecharts/; expires max; }
+        # The results page's very bytes as a static file, logged as nginx logs by default.
+        location /surveys/ {
+            root $work/pages;
+            default_type "text/html; charset=utf-8";
+            access_log $work/nginx/page-access.log combined;
+        }
     }
 }
 CONF
+# The same page on a server with the access log on (the default), writing to a file; its bytes
+# are what nginx serves beside it.
+start_server logged --no-prerender --database "$work/logged.sqlite3" --charts-dir "$work/logged-charts"
+logged_pid=$server_pid
+logged_port=$server_port
+mkdir -p "$work/pages/surveys"
+curl -s "http://127.0.0.1:$logged_port/surveys/1" > "$work/pages/surveys/1"
+chmod -R a+rX "$work/pages"
 nginx -c "$work/nginx/nginx.conf" &
 nginx_pid=$!
 for _ in $(seq 1 100); do curl -sf -o /dev/null "http://127.0.0.1:$nginx_port$chart" && break; sleep 0.1; done
@@ -127,17 +141,33 @@ if [ "$(curl -s "http://127.0.0.1:$caddy_port$chart" | sha256sum)" != "$expected
     exit 1
 fi
 
-ours=$(wrk -t2 -c64 -d"${duration}s" "http://127.0.0.1:$port$chart" | rate)
-theirs=$(wrk -t2 -c64 -d"${duration}s" "http://127.0.0.1:$nginx_port$chart" | rate)
+if [ "$(curl -s "http://127.0.0.1:$nginx_port/surveys/1" | sha256sum)" != "$(curl -s "http://127.0.0.1:$logged_port/surveys/1" | sha256sum)" ]; then
+    echo "bench-http: nginx does not serve the results page's bytes; nothing was measured" >&2
+    exit 1
+fi
+# Chart hits (access log off on both sides) and the cached results page (the default access log
+# on both sides), each against nginx serving the same bytes from a file, alternating in rounds.
+chart_rounds=(); nginx_chart_rounds=(); page_rounds=(); nginx_page_rounds=()
+for round in $(seq 1 "${BENCH_ROUNDS:-3}"); do
+    chart_rounds+=("$(wrk -t2 -c64 -d"${duration}s" "http://127.0.0.1:$port$chart" | rate)")
+    nginx_chart_rounds+=("$(wrk -t2 -c64 -d"${duration}s" "http://127.0.0.1:$nginx_port$chart" | rate)")
+    page_rounds+=("$(wrk -t2 -c64 -d"${duration}s" "http://127.0.0.1:$logged_port/surveys/1" | rate)")
+    nginx_page_rounds+=("$(wrk -t2 -c64 -d"${duration}s" "http://127.0.0.1:$nginx_port/surveys/1" | rate)")
+    echo "bench-http: round $round: chart ${chart_rounds[-1]} vs nginx ${nginx_chart_rounds[-1]} req/s; page (logged) ${page_rounds[-1]} vs nginx ${nginx_page_rounds[-1]} req/s" >&2
+done
+ours=$(printf '%s\n' "${chart_rounds[@]}" | sort -n | sed -n "$(( (${#chart_rounds[@]} + 1) / 2 ))p")
+theirs=$(printf '%s\n' "${nginx_chart_rounds[@]}" | sort -n | sed -n "$(( (${#nginx_chart_rounds[@]} + 1) / 2 ))p")
+hits_line="${chart_rounds[*]}|${nginx_chart_rounds[*]}|${page_rounds[*]}|${nginx_page_rounds[*]}"
 caddy_hits=$(wrk -t2 -c64 -d"${duration}s" "http://127.0.0.1:$caddy_port$chart" | rate)
 kill "$caddy_pid"; wait "$caddy_pid" 2>/dev/null || true; caddy_pid=""
 page=$(wrk -t2 -c64 -d"${duration}s" "http://127.0.0.1:$port/surveys/1" | rate)
-# The same page on a server with the access log on (the default), writing to a file.
-start_server logged --no-prerender --database "$work/logged.sqlite3" --charts-dir "$work/logged-charts"
-logged_port=$server_port
-curl -s -o /dev/null "http://127.0.0.1:$logged_port/surveys/1"
-logged_page=$(wrk -t2 -c64 -d"${duration}s" "http://127.0.0.1:$logged_port/surveys/1" | rate)
-stop_server "$server_pid"
+logged_page=$(printf '%s\n' "${page_rounds[@]}" | sort -n | sed -n "$(( (${#page_rounds[@]} + 1) / 2 ))p")
+# What a phone downloads for the results page, as browsers ask for it (gzip accepted): the HTML,
+# the CSS and the narrow charts at 2x; beside it the same without compression.
+gzip_bytes() { curl -s -H 'Accept-Encoding: gzip, deflate, br' -o /dev/null -w '%{size_download}' "$1"; }
+plain_bytes() { curl -s -o /dev/null -w '%{size_download}' "$1"; }
+phone_weight="$(gzip_bytes "http://127.0.0.1:$logged_port/surveys/1") $(plain_bytes "http://127.0.0.1:$logged_port/surveys/1") $(gzip_bytes "http://127.0.0.1:$logged_port/static/style.css") $(plain_bytes "http://127.0.0.1:$logged_port/static/style.css")"
+stop_server "$logged_pid"
 logged_lines=$(grep -c '"GET /surveys/1 HTTP/1.1" 200' "$work/logged.log" || true)
 # form_post FILE BODY: a wrk script that POSTs BODY as a form.
 form_post() {
@@ -237,7 +267,7 @@ big_page=$(wrk -t2 -c64 -d"${duration}s" "http://127.0.0.1:$big_port/?open=20&re
 big_results=$(wrk -t2 -c64 -d"${duration}s" "http://127.0.0.1:$big_port/surveys/2000" | rate)
 stop_server "$server_pid"
 rss_kb=$(sed -nE 's/^VmHWM:[[:space:]]+([0-9]+) kB/\1/p' "/proc/$main_pid/status")
-python3 - "$ours" "$theirs" "$page" "$ballots_line" "$recorded" "$rss_kb" "$duration" "$fast_ballots" "0" "$pg_recorded" "$logged_page" "$logged_lines" "$big_home" "$big_bytes" "$big_links" "$big_page" "$big_results" "$caddy_hits" "$origin_page" "$origin_ballots" "$origin_recorded" "$phone_bytes" "$desktop_bytes" <<'PY'
+python3 - "$ours" "$theirs" "$page" "$ballots_line" "$recorded" "$rss_kb" "$duration" "$fast_ballots" "0" "$pg_recorded" "$logged_page" "$logged_lines" "$big_home" "$big_bytes" "$big_links" "$big_page" "$big_results" "$caddy_hits" "$origin_page" "$origin_ballots" "$origin_recorded" "$phone_bytes" "$desktop_bytes" "$hits_line" "$phone_weight" <<'PY'
 import sys
 import statistics
 ours, theirs, page = (float(x) for x in sys.argv[1:4])
@@ -253,8 +283,19 @@ logged_page, logged_lines = float(sys.argv[11]), int(sys.argv[12])
 big_home, big_bytes, big_links = float(sys.argv[13]), int(sys.argv[14]), int(sys.argv[15])
 big_page, big_results = float(sys.argv[16]), float(sys.argv[17])
 caddy_hits, origin_page, origin_ballots, origin_recorded = float(sys.argv[18]), float(sys.argv[19]), float(sys.argv[20]), int(sys.argv[21])
-print("chart hits: surveycharts %.0f req/s, nginx %.0f req/s, Caddy %.0f req/s; %.2f× nginx (goal ≥ 0.6), %.2f× Caddy "
-      "(goal > 1)" % (ours, theirs, caddy_hits, ours / theirs, ours / caddy_hits))
+chart_runs, nginx_chart_runs, page_runs, nginx_page_runs = ([float(x) for x in runs.split()] for runs in sys.argv[24].split("|"))
+print("chart hits, same 6 KB file, access log off on both: surveycharts %.0f req/s, nginx %.0f req/s: %.2f× nginx "
+      "(goal ≥ 0.7); Caddy %.0f req/s: %.2f× Caddy; medians of %d alternating rounds"
+      % (ours, theirs, ours / theirs, caddy_hits, ours / caddy_hits, len(chart_runs)))
+for index, (o, n) in enumerate(zip(chart_runs, nginx_chart_runs)):
+    print("  round %d: surveycharts %.0f, nginx %.0f: %.2f×" % (index + 1, o, n, o / n))
+page_median, nginx_page_median = statistics.median(page_runs), statistics.median(nginx_page_runs)
+print("results page (cached), default access log on both: surveycharts %.0f req/s, nginx serving the same bytes as a "
+      "file %.0f req/s: %.2f× nginx (goal ≥ 0.6); medians of %d alternating rounds"
+      % (page_median, nginx_page_median, page_median / nginx_page_median, len(page_runs)))
+for index, (o, n) in enumerate(zip(page_runs, nginx_page_runs)):
+    print("  round %d: surveycharts %.0f, nginx %.0f: %.2f×" % (index + 1, o, n, o / n))
+html_gzip, html_plain, css_gzip, css_plain = (int(x) for x in sys.argv[25].split())
 print("results page (warm): %.0f req/s (target ≥ 5000)" % page)
 print("results page, access log on: %.0f req/s (%d lines written, wrk counted about %.0f), off: %.0f req/s; "
       "the log keeps %.2f× (goal ≥ 0.9)" % (logged_page, logged_lines, logged_page * duration, page, logged_page / page))
@@ -287,5 +328,10 @@ for device, line in (("a phone (narrow charts at 2x)", sys.argv[22]), ("a deskto
     count, served, rgb = (int(x) for x in re.search(r"(\d+) files, (\d+) bytes served, (\d+) bytes as RGB", line).groups())
     print("results page charts for %s: %d bytes in %d charts, %d as lossless RGB: %d bytes (%.0f %%) less per page"
           % (device, served, count, rgb, rgb - served, 100 * (rgb - served) / rgb))
+phone_charts = int(re.search(r"(\d+) bytes served", sys.argv[22]).group(1))
+print("results page on a phone (gzip accepted, narrow charts at 2x): HTML %d B (%d as is), CSS %d B (%d as is), "
+      "charts %d B: %.1f KB in all, %.1f KB without compression"
+      % (html_gzip, html_plain, css_gzip, css_plain, phone_charts, (html_gzip + css_gzip + phone_charts) / 1024,
+         (html_plain + css_plain + phone_charts) / 1024))
 print("peak RSS: %.1f MB (target ≤ 100 MB)" % (rss_kb / 1024))
 PY
