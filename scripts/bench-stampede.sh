@@ -18,7 +18,7 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
-ulimit -n 65536
+ulimit -n "$(ulimit -Hn)"
 clients=${BENCH_CLIENTS:-2000}
 processes=3
 rounds=${BENCH_ROUNDS:-3}
@@ -27,7 +27,7 @@ rounds=${BENCH_ROUNDS:-3}
 start_servers() {  # $1: round
     ports=()
     for index in $(seq 1 "$processes"); do
-        "$binary" serve --port 0 --no-access-log --no-prerender --database "$work/surveys.sqlite3" \
+        "$binary" serve --port 0 --metrics-address 127.0.0.1:0 --no-access-log --no-prerender --database "$work/surveys.sqlite3" \
             --charts-dir "$work/charts-$1" --today 2026-11-22 > "$work/serve-$1-$index.out" 2> "$work/serve-$1-$index.log" &
         servers+=("$!")
     done
@@ -47,13 +47,14 @@ renders() {  # the charts drawn by every process of this round
         metrics=$(sed -nE 's/.*metrics on (http:[^ ]+).*/\1/p' "$work/serve-$1-$index.out")
         local count
         count=$(curl -s "$metrics" | sed -nE 's/^surveycharts_chart_renders_total ([0-9.]+)$/\1/p')
+        [ -n "$count" ] || { echo "bench-stampede: no render count from $metrics" >&2; exit 1; }
         total=$((total + ${count%.*}))
     done
     echo "$total"
 }
 
 # The demo database, made once by one process before three share it.
-"$binary" serve --port 0 --no-access-log --no-prerender --database "$work/surveys.sqlite3" \
+"$binary" serve --port 0 --metrics-address 127.0.0.1:0 --no-access-log --no-prerender --database "$work/surveys.sqlite3" \
     --charts-dir "$work/charts-0" --today 2026-11-22 > "$work/serve-0.out" 2> "$work/serve-0.log" &
 servers+=("$!")
 for _ in $(seq 1 100); do grep -q "listening on" "$work/serve-0.out" 2>/dev/null && break; sleep 0.1; done
