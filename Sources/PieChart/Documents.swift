@@ -110,15 +110,58 @@ enum SVGDocument {
 
     /// Every `id` renamed `c1`, `c2`… in order of first appearance, with its references
     /// (`href="#…"`, `url(#…)`).
+    ///
+    /// A scan of the bytes: the same rules as `id="([^"]+)"` then `(id="|href="#|url\(#)([^")]+)`,
+    /// whose Swift `Regex` took an eighth of a pre-render's CPU time.
     static func renumbered(_ text: String) -> String {
-        var names: [String: String] = [:]
-        for match in text.matches(of: /id="([^"]+)"/) where names[String(match.1)] == nil {
-            names[String(match.1)] = "c\(names.count + 1)"
+        let bytes = Array(text.utf8)
+        let id = Array(#"id=""#.utf8), href = Array(##"href="#"##.utf8), url = Array("url(#".utf8)
+        func starts(_ prefix: [UInt8], at index: Int) -> Bool {
+            index + prefix.count <= bytes.count && bytes[index..<index + prefix.count].elementsEqual(prefix)
+        }
+        let quote = UInt8(ascii: "\""), parenthesis = UInt8(ascii: ")")
+        var names: [[UInt8]: [UInt8]] = [:]
+        var index = 0
+        while index < bytes.count {
+            guard starts(id, at: index) else {
+                index += 1
+                continue
+            }
+            let start = index + id.count
+            var end = start
+            while end < bytes.count, bytes[end] != quote { end += 1 }
+            if end > start, end < bytes.count {
+                let name = Array(bytes[start..<end])
+                if names[name] == nil { names[name] = Array("c\(names.count + 1)".utf8) }
+                index = end + 1
+            } else {
+                index += 1
+            }
         }
         guard !names.isEmpty else { return text }
-        return text.replacing(/(id="|href="#|url\(#)([^")]+)/) { match in
-            String(match.1) + (names[String(match.2)] ?? String(match.2))
+        var output: [UInt8] = []
+        output.reserveCapacity(bytes.count)
+        index = 0
+        while index < bytes.count {
+            guard let prefix = [id, href, url].first(where: { starts($0, at: index) }) else {
+                output.append(bytes[index])
+                index += 1
+                continue
+            }
+            let start = index + prefix.count
+            var end = start
+            while end < bytes.count, bytes[end] != quote, bytes[end] != parenthesis { end += 1 }
+            guard end > start else {
+                output.append(bytes[index])
+                index += 1
+                continue
+            }
+            let name = Array(bytes[start..<end])
+            output += prefix
+            output += names[name] ?? name
+            index = end
         }
+        return String(decoding: output, as: UTF8.self)
     }
 
     /// XML character data and attribute values (`MarkupText`).
