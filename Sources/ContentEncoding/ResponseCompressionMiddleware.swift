@@ -16,10 +16,20 @@ public struct ResponseCompressionMiddleware<Context: RequestContext>: RouterMidd
     /// zlib's level for per-request compression: 6 is zlib's own balance of time and size.
     public var level: Int32
 
-    /// Compresses bodies of `compressedSizes` bytes at `level`.
-    public init(compressedSizes: ClosedRange<Int> = EncodedBody.minimumCompressedSize...(1 << 20), level: Int32 = 6) {
+    /// Paths under these prefixes are never compressed: their pages carry secrets (CSRF tokens),
+    /// and compressing a secret beside text an attacker can influence leaks it (BREACH).
+    public var uncompressedPrefixes: [String]
+
+    /// Compresses bodies of `compressedSizes` bytes at `level`, except under `uncompressedPrefixes`.
+    /// The ceiling is 128 KB: larger bodies made per request would cost a client's request
+    /// milliseconds of a cooperative thread each.
+    public init(
+        compressedSizes: ClosedRange<Int> = EncodedBody.minimumCompressedSize...(128 << 10), level: Int32 = 6,
+        uncompressedPrefixes: [String] = ["/admin"]
+    ) {
         self.compressedSizes = compressedSizes
         self.level = level
+        self.uncompressedPrefixes = uncompressedPrefixes
     }
 
     public func handle(
@@ -46,6 +56,8 @@ public struct ResponseCompressionMiddleware<Context: RequestContext>: RouterMidd
         -> Response
     {
         var response = try await next(request, context)
+        let path = request.uri.path
+        if uncompressedPrefixes.contains(where: { path == $0 || path.hasPrefix($0 + "/") }) { return response }
         guard response.headers[.contentEncoding] == nil, let type = response.headers[.contentType],
             CompressibleContent.isCompressible(type), response.status != .partialContent,
             response.status != .notModified, response.status != .noContent
