@@ -160,6 +160,9 @@ public enum FuzzTargets {
         // A path id is canonical: it prints back as it was written.
         if let id = SurveyRequestContext.canonicalID(body) { check(String(id) == body && id > 0, "id \(body)") }
         guard let fields = FormDecoding.fields(body) else { return }
+        for (name, value) in fields where name == "receipt" {
+            if let receipt = BallotReceipt(value) { check(receipt.text == value && value.utf8.count == 22, "receipt") }
+        }
         for (name, _) in fields where name.hasPrefix("q") {
             if let id = SurveyRequestContext.canonicalID(name.dropFirst()) {
                 check("q\(id)" == name, "question field \(name)")

@@ -183,6 +183,15 @@ public final class SQLiteSurveyStore: SurveyStore {
             // Surveys made before languages existed were shown in English.
             try db.execute(sql: "ALTER TABLE survey ADD COLUMN language TEXT NOT NULL DEFAULT 'en'")
         }
+        migrator.registerMigration("v8: ballot receipts") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE ballot_receipt (
+                        survey_id INTEGER NOT NULL REFERENCES survey(id) ON DELETE CASCADE,
+                        receipt TEXT NOT NULL,
+                        PRIMARY KEY (survey_id, receipt)) WITHOUT ROWID
+                    """)
+        }
         return migrator
     }
 
@@ -309,6 +318,13 @@ public final class SQLiteSurveyStore: SurveyStore {
                             } else {
                                 throw SurveyStoreError(.notFound, "survey \(waiting.surveyID) does not exist")
                             }
+                            if let receipt = waiting.ballot.receiptKey {
+                                // First, so that a ballot sent again is answered as recorded even
+                                // after its survey closed; a refusal below rolls the receipt back.
+                                try db.cachedStatement(sql: Self.recordReceipt).execute(
+                                    arguments: [waiting.surveyID, receipt])
+                                guard db.changesCount == 1 else { return .commit }  // counted before
+                            }
                             try waiting.ballot.check(against: survey, on: waiting.day)
                             if let browser = waiting.ballot.browser {
                                 try db.cachedStatement(sql: Self.recordBrowser).execute(
@@ -362,6 +378,8 @@ public final class SQLiteSurveyStore: SurveyStore {
     /// `Int64.max` would overflow into a REAL that no read could decode. `TOTAL` sums in floating
     /// point, so it never fails with "integer overflow"; it is exact up to the cap, and past it
     /// stays past it, so the comparison is exact.
+    static let recordReceipt = "INSERT OR IGNORE INTO ballot_receipt (survey_id, receipt) VALUES (?, ?)"
+
     static let recordBrowser = "INSERT OR IGNORE INTO browser_ballot (survey_id, browser) VALUES (?, ?)"
 
     static let countVote = """

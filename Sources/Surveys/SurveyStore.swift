@@ -8,11 +8,33 @@ public struct Ballot: Sendable, Hashable {
     /// at most one ballot per browser and survey, in the ballot's own transaction, so two sent at
     /// the same instant cannot both count. Nil for clients that keep no cookies (not limited).
     public var browser: String?
+    /// The form's receipt (`BallotReceipt`), when the ballot carried one: the store keeps each
+    /// receipt with the ballot it counted, so the same ballot sent again (a proxy retrying on
+    /// another process, a person pressing "resend") is answered as recorded and counts nothing.
+    public var receipt: BallotReceipt?
 
     /// Creates a ballot.
-    public init(choices: [Int64: Int64], browser: String? = nil) {
+    public init(choices: [Int64: Int64], browser: String? = nil, receipt: BallotReceipt? = nil) {
         self.choices = choices
         self.browser = browser
+        self.receipt = receipt
+    }
+
+    /// What a store keeps for a ballot with a receipt: the receipt and a digest of the choices.
+    /// The same form sent again with other choices (a person who went back and changed an
+    /// answer) is another ballot, not a resend.
+    public var receiptKey: String? {
+        guard let receipt else { return nil }
+        // FNV-1a over the sorted choices: only the ballot's own sender knows its receipt, so
+        // the digest needs to tell choices apart, not to resist forgery.
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for (question, answer) in choices.sorted(by: { $0.key < $1.key }) {
+            for byte in Array("\(question)=\(answer);".utf8) {
+                hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3
+            }
+        }
+        let digest = String(hash, radix: 16)
+        return receipt.text + "." + String(repeating: "0", count: 16 - digest.count) + digest
     }
 
     /// The rules every store checks inside the ballot's transaction: the survey is open on `day`,
@@ -42,6 +64,37 @@ public struct Ballot: Sendable, Hashable {
                     "answer \(answerID) is not an answer to this question")
             }
         }
+    }
+}
+
+/// A ballot's receipt: 16 random bytes the vote form carries (base64url, 22 characters), the
+/// same for every send of one filled-in form. It makes sending a ballot again safe: the store
+/// counts a receipt once per survey.
+public struct BallotReceipt: Sendable, Hashable {
+    /// The receipt as the form carries it.
+    public let text: String
+
+    /// The receipt written as `text`, or nil unless it is exactly 22 base64url characters.
+    public init?(_ text: some StringProtocol) {
+        let bytes = Array(text.utf8)
+        guard bytes.count == 22,
+            bytes.allSatisfy({ byte in
+                (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z"))
+                    || (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z"))
+                    || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9"))
+                    || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_")
+            })
+        else { return nil }
+        self.text = String(text)
+    }
+
+    /// A new receipt from the system's cryptographic generator.
+    public static func random() -> BallotReceipt {
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+        var generator = SystemRandomNumberGenerator()
+        // 22 characters of 6 bits: 132 bits, at least the 128 the design asks for.
+        let characters = (0..<22).map { _ in alphabet[Int.random(in: 0..<64, using: &generator)] }
+        return BallotReceipt(String(decoding: characters, as: UTF8.self))!
     }
 }
 

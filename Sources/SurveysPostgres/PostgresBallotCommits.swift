@@ -283,13 +283,16 @@ final class Lane: Sendable {
                 for surveyID in written.staleSurveys { surveys.forget(surveyID) }
                 var outcomes: [Int: Result<Void, SurveyStoreError>] = [:]
                 for index in checked.accepted {
+                    let copies = checked.copies[index] ?? []
                     if written.staleSurveys.contains(batch[index].surveyID) {
                         pending.append(index)
-                    } else if written.refused.contains(index) {
-                        outcomes[index] = .failure(SurveyStoreError.alreadyVoted(batch[index].surveyID))
-                    } else {
-                        outcomes[index] = .success(())
+                        pending.append(contentsOf: copies)
+                        continue
                     }
+                    let outcome: Result<Void, SurveyStoreError> =
+                        written.refused.contains(index)
+                        ? .failure(SurveyStoreError.alreadyVoted(batch[index].surveyID)) : .success(())
+                    for ballot in [index] + copies { outcomes[ballot] = outcome }
                 }
                 // The outcomes and the end of the statement at once: a deadline passing now finds
                 // these ballots settled, never "nothing was recorded" for a committed one.
@@ -378,6 +381,8 @@ final class Lane: Sendable {
 
     private struct Checked {
         var accepted: [Int] = []
+        /// For an accepted ballot, the later ballots of the batch with its receipt and choices.
+        var copies: [Int: [Int]] = [:]
         var versions: [Int64: Int64] = [:]
     }
 
@@ -402,6 +407,7 @@ final class Lane: Sendable {
         var checked = Checked()
         var votesOf: [Int64: Int] = [:]
         var browsersSeen = Set<BrowserKey>()
+        var firstWithReceipt: [ReceiptKey: Int] = [:]
         for index in pending {
             let waiting = batch[index]
             do {
@@ -412,6 +418,16 @@ final class Lane: Sendable {
                     throw SurveyStoreError(.notFound, "survey \(waiting.surveyID) does not exist")
                 }
                 try waiting.ballot.check(against: entry.survey, on: waiting.day)
+                if let receipt = waiting.ballot.receiptKey {
+                    // The same ballot again in this batch (sent again before the first was
+                    // answered): it is not written, and ends as the first one does.
+                    let key = ReceiptKey(survey: waiting.surveyID, receipt: receipt)
+                    if let first = firstWithReceipt[key] {
+                        checked.copies[first, default: []].append(index)
+                        continue
+                    }
+                    firstWithReceipt[key] = index
+                }
                 for questionID in waiting.ballot.choices.keys.sorted() {
                     let now = votesOf[questionID] ?? entry.votes[questionID] ?? 0
                     guard now < Answer.maximumVotes else { throw SurveyStoreError.questionFull(questionID) }
@@ -477,6 +493,11 @@ final class Lane: Sendable {
         }
     }
 
+    private struct ReceiptKey: Hashable {
+        var survey: Int64
+        var receipt: String
+    }
+
     private struct BrowserKey: Hashable, Comparable {
         var survey: Int64
         var browser: String
@@ -486,6 +507,8 @@ final class Lane: Sendable {
     private struct Written {
         var staleSurveys: Set<Int64> = []
         var refused: Set<Int> = []
+        /// Ballots counted before, under their receipts: they wrote nothing.
+        var replayed: Set<Int> = []
     }
 
     /// The one statement for the accepted ballots.
@@ -493,7 +516,7 @@ final class Lane: Sendable {
         _ batch: [PostgresBallotCommits.Waiting], _ accepted: [Int], _ versions: [Int64: Int64],
         _ connection: PostgresConnection
     ) async throws -> Written {
-        var ballots: [(key: BrowserKey?, survey: Int64, index: Int32)] = []
+        var ballots: [(key: BrowserKey?, survey: Int64, index: Int32, receipt: String)] = []
         var choiceBallots: [Int32] = []
         var choiceAnswers: [Int64] = []
         for index in accepted {
@@ -501,7 +524,7 @@ final class Lane: Sendable {
             ballots.append(
                 (
                     waiting.ballot.browser.map { BrowserKey(survey: waiting.surveyID, browser: $0) }, waiting.surveyID,
-                    Int32(index)
+                    Int32(index), waiting.ballot.receiptKey ?? ""
                 ))
             for answerID in waiting.ballot.choices.values {
                 choiceBallots.append(Int32(index))
@@ -519,16 +542,19 @@ final class Lane: Sendable {
             WriteBallots(
                 surveys: surveyIDs, versions: surveyIDs.map { versions[$0]! }, ballots: ballots.map(\.index),
                 ballotSurveys: ballots.map(\.survey), browsers: ballots.map { $0.key?.browser ?? "" },
-                choiceBallots: choiceBallots, choiceAnswers: choiceAnswers), logger: logger)
+                choiceBallots: choiceBallots, choiceAnswers: choiceAnswers, receipts: ballots.map(\.receipt)),
+            logger: logger)
         {
             switch kind {
             case "current": written.staleSurveys.remove(value)
             case "refused": written.refused.insert(Int(value))
+            case "replayed": written.replayed.insert(Int(value))
             default: counted.insert(value)
             }
         }
         let wanted = accepted.filter {
             !written.staleSurveys.contains(batch[$0].surveyID) && !written.refused.contains($0)
+                && !written.replayed.contains($0)
         }
         .flatMap { batch[$0].ballot.choices.values }
         if !Set(wanted).isSubset(of: counted) {
@@ -565,10 +591,14 @@ struct LoadBallotSurveys: PostgresPreparedStatement {
 
 /// A batch's one statement. It writes only for the surveys whose row still has the version the
 /// ballots were checked against (held `FOR SHARE` until it commits), inserts the browsers (one
-/// that voted before refuses its ballot alone), and adds each answer's votes.
+/// that voted before refuses its ballot alone), keeps the receipts of the ballots it counts, and
+/// adds each answer's votes. A ballot whose receipt is already kept (`counted_before`), or is
+/// kept at the same instant by another transaction (`counted_elsewhere`), was counted once
+/// already: it writes nothing and succeeds. Copies within one batch never reach it: `check`
+/// keeps the first, and the copies end as it does.
 ///
-/// Rows: `('current', survey)` for each survey written, `('refused', ballot index)`, and
-/// `('counted', answer)` for each answer incremented.
+/// Rows: `('current', survey)` for each survey written, `('refused', ballot index)`,
+/// `('replayed', ballot index)`, and `('counted', answer)` for each answer incremented.
 struct WriteBallots: PostgresPreparedStatement {
     static let sql = """
         WITH current AS (
@@ -577,22 +607,39 @@ struct WriteBallots: PostgresPreparedStatement {
             WHERE survey.xmin::text::bigint = checked.version
             ORDER BY survey.id FOR SHARE OF survey),
         ballot AS (
-            SELECT given.ballot, given.survey_id, NULLIF(given.browser, '') AS browser, given.position
-            FROM unnest($3::integer[], $4::bigint[], $5::text[]) WITH ORDINALITY
-                AS given(ballot, survey_id, browser, position)
+            SELECT given.ballot, given.survey_id, NULLIF(given.browser, '') AS browser,
+                NULLIF(given.receipt, '') AS receipt, given.position
+            FROM unnest($3::integer[], $4::bigint[], $5::text[], $8::text[]) WITH ORDINALITY
+                AS given(ballot, survey_id, browser, receipt, position)
             WHERE given.survey_id IN (SELECT id FROM current)),
+        counted_before AS (
+            SELECT ballot.ballot FROM ballot JOIN ballot_receipt
+                ON ballot_receipt.survey_id = ballot.survey_id AND ballot_receipt.receipt = ballot.receipt),
+        fresh AS (
+            SELECT * FROM ballot WHERE ballot.ballot NOT IN (SELECT ballot FROM counted_before)),
         inserted AS (
             INSERT INTO browser_ballot (survey_id, browser)
-            SELECT survey_id, browser FROM ballot WHERE browser IS NOT NULL ORDER BY position
+            SELECT survey_id, browser FROM fresh WHERE browser IS NOT NULL ORDER BY position
             ON CONFLICT DO NOTHING RETURNING survey_id, browser),
         refused AS (
-            SELECT ballot.ballot FROM ballot
-            WHERE ballot.browser IS NOT NULL AND NOT EXISTS (
-                SELECT 1 FROM inserted WHERE inserted.survey_id = ballot.survey_id AND inserted.browser = ballot.browser)),
+            SELECT fresh.ballot FROM fresh
+            WHERE fresh.browser IS NOT NULL AND NOT EXISTS (
+                SELECT 1 FROM inserted WHERE inserted.survey_id = fresh.survey_id AND inserted.browser = fresh.browser)),
+        receipted AS (
+            INSERT INTO ballot_receipt (survey_id, receipt)
+            SELECT survey_id, receipt FROM fresh
+            WHERE receipt IS NOT NULL AND fresh.ballot NOT IN (SELECT ballot FROM refused) ORDER BY position
+            ON CONFLICT DO NOTHING RETURNING survey_id, receipt),
+        counted_elsewhere AS (
+            SELECT fresh.ballot FROM fresh
+            WHERE fresh.receipt IS NOT NULL AND fresh.ballot NOT IN (SELECT ballot FROM refused) AND NOT EXISTS (
+                SELECT 1 FROM receipted
+                WHERE receipted.survey_id = fresh.survey_id AND receipted.receipt = fresh.receipt)),
         increments AS (
             SELECT choice.answer_id, count(*) AS votes
             FROM unnest($6::integer[], $7::bigint[]) AS choice(ballot, answer_id)
-            WHERE choice.ballot IN (SELECT ballot FROM ballot) AND choice.ballot NOT IN (SELECT ballot FROM refused)
+            WHERE choice.ballot IN (SELECT ballot FROM fresh) AND choice.ballot NOT IN (SELECT ballot FROM refused)
+                AND choice.ballot NOT IN (SELECT ballot FROM counted_elsewhere)
             GROUP BY choice.answer_id),
         locked AS (
             SELECT answer.id, increments.votes FROM answer JOIN increments ON increments.answer_id = answer.id
@@ -602,6 +649,8 @@ struct WriteBallots: PostgresPreparedStatement {
             RETURNING answer.id)
         SELECT 'current'::text, id FROM current
         UNION ALL SELECT 'refused'::text, ballot::bigint FROM refused
+        UNION ALL SELECT 'replayed'::text, ballot::bigint FROM counted_before
+        UNION ALL SELECT 'replayed'::text, ballot::bigint FROM counted_elsewhere
         UNION ALL SELECT 'counted'::text, id FROM counted
         """
     typealias Row = (String, Int64)
@@ -611,9 +660,11 @@ struct WriteBallots: PostgresPreparedStatement {
     /// Empty for a ballot without a browser.
     var browsers: [String]
     var choiceBallots: [Int32], choiceAnswers: [Int64]
+    /// Empty for a ballot without a receipt.
+    var receipts: [String]
 
     func makeBindings() throws -> PostgresBindings {
-        var bindings = PostgresBindings(capacity: 7)
+        var bindings = PostgresBindings(capacity: 8)
         bindings.append(surveys)
         bindings.append(versions)
         bindings.append(ballots)
@@ -621,6 +672,7 @@ struct WriteBallots: PostgresPreparedStatement {
         bindings.append(browsers)
         bindings.append(choiceBallots)
         bindings.append(choiceAnswers)
+        bindings.append(receipts)
         return bindings
     }
 

@@ -312,6 +312,17 @@ public final class PostgresSurveyStore: SurveyStore {
         ),
         // Surveys made before languages existed were shown in English.
         (5, "a language per survey", ["ALTER TABLE survey ADD COLUMN language TEXT NOT NULL DEFAULT 'en'"]),
+        (
+            6, "ballot receipts",
+            [
+                """
+                CREATE TABLE ballot_receipt (
+                    survey_id BIGINT NOT NULL REFERENCES survey(id) ON DELETE CASCADE,
+                    receipt TEXT NOT NULL,
+                    PRIMARY KEY (survey_id, receipt))
+                """
+            ]
+        ),
     ]
 
     private func migrate() async throws {

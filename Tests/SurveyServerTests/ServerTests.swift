@@ -1,5 +1,6 @@
 import Foundation
 import SurveyCharts
+import Surveys
 import Synchronization
 import TestSupport
 import Testing
@@ -121,6 +122,39 @@ struct ServerTests {
             exported.surveys[1].questions.map { $0.answers.map { $0.votes ?? 0 } } == [[1, 0, 0, 0], [1, 0, 0, 0]])
     }
 
+    /// The form as a browser gets it carries a receipt, new for every form served, and is never
+    /// kept for "back"; the same filled-in form sent again is answered as recorded and counted once.
+    @Test func theFormsReceiptMakesSendingItAgainSafe() throws {
+        let site = try Site()
+        let server = try site.serve()
+        defer { server.stop() }
+        func receipt(_ page: RawHTTPResponse) throws -> String {
+            let marker = "<input type=\"hidden\" name=\"receipt\" value=\""
+            let text = page.text
+            let start = try #require(text.range(of: marker)?.upperBound, "the form has no receipt")
+            return String(text[start...].prefix(while: { $0 != "\"" }))
+        }
+        let form = try server.get("/surveys/2")
+        #expect(form.header("Cache-Control") == "no-store")
+        let first = try receipt(form)
+        #expect(BallotReceipt(first) != nil, "\(first)")
+        #expect(try receipt(try server.get("/surveys/2")) != first, "each form its own receipt")
+        for _ in 0..<3 {
+            let vote = try server.post("/surveys/2", body: "q3=7&q4=11&receipt=\(first)")
+            #expect(vote.status == 303 && vote.header("Location") == "/surveys/2/thanks")
+        }
+        // Other choices under that receipt: the person went back and changed an answer.
+        #expect(try server.post("/surveys/2", body: "receipt=\(first)&q3=8&q4=11").status == 303)
+        // A refused ballot keeps its receipt in the form shown again, and counted nothing under it.
+        let refused = try server.post("/surveys/2", body: "q3=7&receipt=\(first.prefix(21))X")
+        #expect(refused.status == 400 && refused.header("Cache-Control") == "no-store")
+        #expect(try receipt(refused) == "\(first.prefix(21))X")
+        #expect(try server.post("/surveys/2", body: "q3=7&q4=12&receipt=\(try receipt(refused))").status == 303)
+        let exported = try site.export()
+        #expect(
+            exported.surveys[1].questions.map { $0.answers.map { $0.votes ?? 0 } } == [[2, 1, 0, 0], [2, 1, 0, 0]])
+    }
+
     @Test func resultsAndChartsOfOpenOrFutureSurveysStayHidden() throws {
         let site = try Site()
         let server = try site.serve()
@@ -199,7 +233,9 @@ struct ServerTests {
         let bodies: [(String, Int)] = [
             ("", 400), ("q3=7", 400), ("q3=7&q4=7", 400), ("q3=7&q4=11&q99=1", 400), ("q3=7&q3=8&q4=11", 400),
             ("q3=abc&q4=11", 400), ("x=1", 400), ("q3=7&q4=11&q4=11", 400), ("q3=%zz&q4=11", 400),
-            ("q3=-7&q4=11", 400),
+            ("q3=-7&q4=11", 400), ("q3=7&q4=11&receipt=short", 400),
+            ("q3=7&q4=11&receipt=AAAAAAAAAAAAAAAAAAAAA%2B", 400),
+            ("q3=7&q4=11&receipt=AAAAAAAAAAAAAAAAAAAAAA&receipt=BAAAAAAAAAAAAAAAAAAAAA", 400),
         ]
         for (body, status) in bodies {
             let response = try server.post("/surveys/2", body: body)

@@ -162,6 +162,92 @@ struct StoreTests {
         #expect(survey.questions.map { $0.answers.map(\.votes) } == [[75, 0], [0, 75]])
     }
 
+    /// A ballot sent again with its receipt (a proxy retrying it on another process, a person
+    /// pressing "resend") succeeds and counts nothing more, however many copies arrive at once;
+    /// a refused ballot leaves no receipt behind, and other choices under the same receipt are
+    /// another ballot.
+    @Test(arguments: StoreKind.allCases) func aBallotSentAgainWithItsReceiptCountsOnce(kind: StoreKind) async throws {
+        let directory = try TemporaryDirectory()
+        let store = try await kind.makeStore(directory)
+        try await store.importDocument(openSurvey())
+        func votes() async throws -> [[Int]] {
+            try #require(try await store.survey(id: 10)).questions.map { $0.answers.map(\.votes) }
+        }
+        let first = BallotReceipt.random()
+        for _ in 0..<3 {
+            try await store.record(Ballot(choices: [100: 1000, 101: 1010], receipt: first), surveyID: 10, on: today)
+        }
+        #expect(try await votes() == [[1, 0], [1, 0]], "sent three times in turn")
+
+        // 40 copies of each of 5 ballots at once, among 20 ballots without receipts: on PostgreSQL
+        // copies share a batch and race across lanes; on SQLite they share a group commit.
+        let copied = (0..<5).map { _ in BallotReceipt.random() }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<220 {
+                group.addTask {
+                    let receipt = index < 200 ? copied[index % 5] : nil
+                    try await store.record(
+                        Ballot(choices: [100: 1001, 101: 1011], receipt: receipt), surveyID: 10, on: today)
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(try await votes() == [[1, 25], [1, 25]], "5 ballots sent 40 times each, and 20 without receipts")
+
+        // Another choice under a receipt already counted: a person went back and changed an answer.
+        try await store.record(Ballot(choices: [100: 1001, 101: 1010], receipt: first), surveyID: 10, on: today)
+        #expect(try await votes() == [[1, 26], [2, 25]])
+
+        // Refused ballots keep no receipt: sent again once they are valid, they count.
+        let late = BallotReceipt.random()
+        await #expect {
+            try await store.record(
+                Ballot(choices: [100: 1000, 101: 1010], receipt: late), surveyID: 10, on: today.adding(days: 2))
+        } throws: { ($0 as? SurveyStoreError)?.code == .notOpen }
+        try await store.record(Ballot(choices: [100: 1000, 101: 1010], receipt: late), surveyID: 10, on: today)
+        #expect(try await votes() == [[2, 26], [3, 25]])
+
+        // With a browser: the resend is answered as recorded (not "already voted"); a second
+        // ballot of that browser, under a new receipt, is refused, and stays refused when resent.
+        let browser = String(repeating: "b", count: 64)
+        let kept = BallotReceipt.random()
+        for _ in 0..<2 {
+            try await store.record(
+                Ballot(choices: [100: 1000, 101: 1011], browser: browser, receipt: kept), surveyID: 10, on: today)
+        }
+        let second = BallotReceipt.random()
+        for _ in 0..<2 {
+            await #expect {
+                try await store.record(
+                    Ballot(choices: [100: 1000, 101: 1011], browser: browser, receipt: second), surveyID: 10,
+                    on: today)
+            } throws: { ($0 as? SurveyStoreError)?.code == .alreadyVoted }
+        }
+        #expect(try await votes() == [[3, 26], [3, 26]])
+    }
+
+    @Test func receiptsAreExactly22Base64URLCharacters() {
+        #expect(BallotReceipt("AAAAAAAAAAAAAAAAAAAAAA") != nil)
+        #expect(BallotReceipt("abcdefghijklmnopqrst-_") != nil)
+        for bad in [
+            "", "AAAAAAAAAAAAAAAAAAAAA", "AAAAAAAAAAAAAAAAAAAAAAA", "AAAAAAAAAAAAAAAAAAAAA=", "AAAAAAAAAAAAAAAAAAAAA+",
+            "AAAAAAAAAAAAAAAAAAAAA/", "AAAAAAAAAAAAAAAAAAAAAé", "AAAAAAAAAAAAAAAAAAAA\u{0}A",
+        ] {
+            #expect(BallotReceipt(bad) == nil, "\(bad)")
+        }
+        let receipts = Set((0..<1000).map { _ in BallotReceipt.random() })
+        #expect(receipts.count == 1000 && receipts.allSatisfy { BallotReceipt($0.text) == $0 })
+        // Choices in any order are one ballot; other choices are another.
+        let receipt = BallotReceipt.random()
+        #expect(
+            Ballot(choices: [1: 2, 3: 4], receipt: receipt).receiptKey
+                == Ballot(choices: [3: 4, 1: 2], receipt: receipt).receiptKey)
+        #expect(
+            Ballot(choices: [1: 2, 3: 4], receipt: receipt).receiptKey
+                != Ballot(choices: [1: 2, 3: 5], receipt: receipt).receiptKey)
+        #expect(Ballot(choices: [1: 2]).receiptKey == nil)
+    }
+
     /// Bad ballots arriving among good ones (so, on SQLite, inside the same group commit) fail
     /// alone: each good ballot counts once, each bad one writes nothing and gets its own error.
     @Test(arguments: StoreKind.allCases) func badBallotsAmongGoodOnesFailAlone(kind: StoreKind) async throws {

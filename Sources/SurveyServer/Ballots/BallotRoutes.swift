@@ -65,7 +65,15 @@ struct BallotRoutes: Sendable {
             return badBallot(survey, .unreadable, chosen: [:], missing: [])
         }
         var choices: [Int64: Int64] = [:]
+        var receipt: BallotReceipt?
         for (name, value) in fields {
+            if name == "receipt" {
+                guard receipt == nil, let given = BallotReceipt(value) else {
+                    return badBallot(survey, .unexpectedField(name), chosen: choices, missing: [])
+                }
+                receipt = given
+                continue
+            }
             guard name.hasPrefix("q"), let question = Int64(name.dropFirst()), let answer = Int64(value) else {
                 return badBallot(survey, .unexpectedField(name), chosen: choices, missing: [])
             }
@@ -77,10 +85,13 @@ struct BallotRoutes: Sendable {
         do {
             let browser = ballotIntegrity.browser(request, surveyID: survey.id)
             try await store.record(
-                Ballot(choices: choices, browser: browser), surveyID: survey.id, on: today, by: deadline)
+                Ballot(choices: choices, browser: browser, receipt: receipt), surveyID: survey.id, on: today,
+                by: deadline)
         } catch let error as SurveyStoreError where error.code == .invalidBallot {
             let missing = Set(survey.questions.map(\.id).filter { choices[$0] == nil })
-            return badBallot(survey, missing.isEmpty ? .invalidChoice : .unanswered, chosen: choices, missing: missing)
+            return badBallot(
+                survey, missing.isEmpty ? .invalidChoice : .unanswered, chosen: choices, missing: missing,
+                receipt: receipt)
         } catch let error as SurveyStoreError where error.code == .alreadyVoted {
             throw ServiceError.alreadyVoted(survey)
         } catch let error as SurveyStoreError where error.code == .notOpen {
@@ -96,9 +107,16 @@ struct BallotRoutes: Sendable {
         return response
     }
 
+    /// The form again, with the problem shown; it keeps the ballot's receipt (nothing was counted
+    /// under it), so the corrected form is still the one ballot.
     private func badBallot(
-        _ survey: Survey, _ problem: Pages.BallotProblem, chosen: [Int64: Int64], missing: Set<Int64>
+        _ survey: Survey, _ problem: Pages.BallotProblem, chosen: [Int64: Int64], missing: Set<Int64>,
+        receipt: BallotReceipt? = nil
     ) -> Response {
-        .html(pages.form(survey, problem: problem, chosen: chosen, missing: missing), status: .badRequest)
+        var response = Response.html(
+            pages.form(survey, receipt: receipt ?? .random(), problem: problem, chosen: chosen, missing: missing),
+            status: .badRequest)
+        response.headers[.cacheControl] = "no-store"
+        return response
     }
 }

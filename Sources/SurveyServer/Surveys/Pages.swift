@@ -171,6 +171,7 @@ struct Pages: Sendable {
 
         var words: [String: String]
         var id: Int64
+        var receipt: String
         var title: String
         var closes: String
         var questions: [Question]
@@ -186,10 +187,11 @@ struct Pages: Sendable {
         case unanswered
     }
 
-    /// The vote form, in the survey's language. `problem` is shown (as an alert) only when there
+    /// The vote form, in the survey's language, carrying `receipt` (a new one for each form
+    /// served, so each filled-in form is one ballot however often it is sent). `problem` is shown (as an alert) only when there
     /// is one; `missing` marks the unanswered questions, and `chosen` keeps the answers already picked.
     func form(
-        _ survey: Survey, problem: BallotProblem? = nil, chosen: [Int64: Int64] = [:],
+        _ survey: Survey, receipt: BallotReceipt, problem: BallotProblem? = nil, chosen: [Int64: Int64] = [:],
         missing: Set<Int64> = []
     ) -> String {
         let localizer = Localizer(survey.language)
@@ -207,7 +209,7 @@ struct Pages: Sendable {
         return page(
             "form", title: survey.title,
             BallotForm(
-                words: Self.words(localizer), id: survey.id, title: survey.title,
+                words: Self.words(localizer), id: survey.id, receipt: receipt.text, title: survey.title,
                 closes: localizer.text(.formOpenUntil, ["date": Self.day(survey.closes, localizer)]),
                 questions: survey.questions.map { question in
                     BallotForm.Question(
@@ -456,6 +458,7 @@ struct Pages: Sendable {
         </div>
         {{/error}}
         <form method="post" action="/surveys/{{id}}">
+        <input type="hidden" name="receipt" value="{{receipt}}">
         {{#questions}}
         <fieldset id="question-{{questionID}}"{{#missing}} class="missing" aria-describedby="ballot-error"{{/missing}}>
         <legend><bdi>{{text}}</bdi>{{#missing}} <span class="required-note">{{words.form_notAnswered}}</span>{{/missing}}</legend>

@@ -109,7 +109,10 @@ struct SurveyPageRoutes: Sendable {
         case .upcoming: throw ServiceError.noSuchSurvey()
         case .open:
             if ballotIntegrity.hasVoted(request, surveyID: survey.id) { return .html(pages.thanks(survey)) }
-            var response = Response.html(pages.form(survey))
+            var response = Response.html(pages.form(survey, receipt: .random()))
+            // Each form carries its own receipt: "back" after voting must fetch a new form, or a
+            // second person at a kiosk choosing the same answers would be taken for a resend.
+            response.headers[.cacheControl] = "no-store"
             if let token = ballotIntegrity.tokenCookie(request, surveyID: survey.id, secure: context.client.isHTTPS) {
                 response.headers[.setCookie] = token
             }
