@@ -318,14 +318,15 @@ public final class SQLiteSurveyStore: SurveyStore {
                             } else {
                                 throw SurveyStoreError(.notFound, "survey \(waiting.surveyID) does not exist")
                             }
+                            try waiting.ballot.check(against: survey, on: waiting.day)
                             if let receipt = waiting.ballot.receiptKey {
-                                // First, so that a ballot sent again is answered as recorded even
-                                // after its survey closed; a refusal below rolls the receipt back.
+                                // Before the browser: the same ballot sent again is answered as
+                                // recorded, not refused as a second one. A refusal below rolls
+                                // the receipt back with the savepoint.
                                 try db.cachedStatement(sql: Self.recordReceipt).execute(
                                     arguments: [waiting.surveyID, receipt])
                                 guard db.changesCount == 1 else { return .commit }  // counted before
                             }
-                            try waiting.ballot.check(against: survey, on: waiting.day)
                             if let browser = waiting.ballot.browser {
                                 try db.cachedStatement(sql: Self.recordBrowser).execute(
                                     arguments: [waiting.surveyID, browser])
@@ -373,15 +374,15 @@ public final class SQLiteSurveyStore: SurveyStore {
         return outcomes
     }
 
+    static let recordReceipt = "INSERT OR IGNORE INTO ballot_receipt (survey_id, receipt) VALUES (?, ?)"
+
+    static let recordBrowser = "INSERT OR IGNORE INTO browser_ballot (survey_id, browser) VALUES (?, ?)"
+
     /// One vote for an answer (arguments: answer, question, question), counted only while the
     /// question's answers hold fewer than `Answer.maximumVotes` together. Without that, an answer at
     /// `Int64.max` would overflow into a REAL that no read could decode. `TOTAL` sums in floating
     /// point, so it never fails with "integer overflow"; it is exact up to the cap, and past it
     /// stays past it, so the comparison is exact.
-    static let recordReceipt = "INSERT OR IGNORE INTO ballot_receipt (survey_id, receipt) VALUES (?, ?)"
-
-    static let recordBrowser = "INSERT OR IGNORE INTO browser_ballot (survey_id, browser) VALUES (?, ?)"
-
     static let countVote = """
         UPDATE answer SET votes = votes + 1
         WHERE id = ? AND question_id = ?

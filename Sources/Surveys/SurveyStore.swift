@@ -88,6 +88,16 @@ public struct BallotReceipt: Sendable, Hashable {
         self.text = String(text)
     }
 
+    private init(unchecked text: String) { self.text = text }
+
+    /// The receipt of a ballot that came without one, through a trusted proxy that names each
+    /// request with an id it sends again when it resends the request (nginx's `$request_id`, 32
+    /// random hex digits). Nil for shorter ids: a proxy that counts its requests would reuse them.
+    public static func fromProxy(requestID: String) -> BallotReceipt? {
+        guard requestID.utf8.count >= 32, requestID.utf8.count <= 128 else { return nil }
+        return BallotReceipt(unchecked: "request:" + requestID)
+    }
+
     /// A new receipt from the system's cryptographic generator.
     public static func random() -> BallotReceipt {
         let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)

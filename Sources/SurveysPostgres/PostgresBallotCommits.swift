@@ -418,15 +418,13 @@ final class Lane: Sendable {
                     throw SurveyStoreError(.notFound, "survey \(waiting.surveyID) does not exist")
                 }
                 try waiting.ballot.check(against: entry.survey, on: waiting.day)
-                if let receipt = waiting.ballot.receiptKey {
-                    // The same ballot again in this batch (sent again before the first was
-                    // answered): it is not written, and ends as the first one does.
-                    let key = ReceiptKey(survey: waiting.surveyID, receipt: receipt)
-                    if let first = firstWithReceipt[key] {
-                        checked.copies[first, default: []].append(index)
-                        continue
-                    }
-                    firstWithReceipt[key] = index
+                let receiptKey = waiting.ballot.receiptKey.map { ReceiptKey(survey: waiting.surveyID, receipt: $0) }
+                // The same ballot again in this batch (sent again before the first was answered):
+                // it is not written, and ends as the first one accepted does. (A copy of a refused
+                // one is checked on its own, and refused the same way.)
+                if let receiptKey, let first = firstWithReceipt[receiptKey] {
+                    checked.copies[first, default: []].append(index)
+                    continue
                 }
                 for questionID in waiting.ballot.choices.keys.sorted() {
                     let now = votesOf[questionID] ?? entry.votes[questionID] ?? 0
@@ -442,6 +440,7 @@ final class Lane: Sendable {
                 }
                 checked.accepted.append(index)
                 checked.versions[waiting.surveyID] = entry.version
+                if let receiptKey { firstWithReceipt[receiptKey] = index }
             } catch let refused as SurveyStoreError {
                 settlement.resolve(index, .failure(refused))
             }
@@ -552,6 +551,26 @@ final class Lane: Sendable {
             default: counted.insert(value)
             }
         }
+        // A ballot refused because its browser voted may be a copy whose original another
+        // transaction was committing: its browser row made this statement wait for that commit,
+        // and then refuse. A fresh snapshot sees the original's receipt.
+        let refusedWithReceipts = written.refused.sorted().compactMap { index in
+            batch[index].ballot.receiptKey.map { (index, batch[index].surveyID, $0) }
+        }
+        if !refusedWithReceipts.isEmpty {
+            var found = Set<ReceiptKey>()
+            for try await (survey, receipt) in try await connection.execute(
+                FindReceipts(surveys: refusedWithReceipts.map(\.1), receipts: refusedWithReceipts.map(\.2)),
+                logger: logger)
+            {
+                found.insert(ReceiptKey(survey: survey, receipt: receipt))
+            }
+            for (index, survey, receipt) in refusedWithReceipts
+            where found.contains(ReceiptKey(survey: survey, receipt: receipt)) {
+                written.refused.remove(index)
+                written.replayed.insert(index)
+            }
+        }
         let wanted = accepted.filter {
             !written.staleSurveys.contains(batch[$0].surveyID) && !written.refused.contains($0)
                 && !written.replayed.contains($0)
@@ -583,6 +602,27 @@ struct LoadBallotSurveys: PostgresPreparedStatement {
     func makeBindings() throws -> PostgresBindings {
         var bindings = PostgresBindings(capacity: 1)
         bindings.append(ids)
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
+}
+
+/// Which of the given receipts are kept (read after `WriteBallots`, in a snapshot of its own).
+struct FindReceipts: PostgresPreparedStatement {
+    static let sql = """
+        SELECT ballot_receipt.survey_id, ballot_receipt.receipt FROM ballot_receipt
+        JOIN unnest($1::bigint[], $2::text[]) AS given(survey_id, receipt)
+            ON given.survey_id = ballot_receipt.survey_id AND given.receipt = ballot_receipt.receipt
+        """
+    typealias Row = (Int64, String)
+
+    var surveys: [Int64], receipts: [String]
+
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 2)
+        bindings.append(surveys)
+        bindings.append(receipts)
         return bindings
     }
 
@@ -628,7 +668,8 @@ struct WriteBallots: PostgresPreparedStatement {
         receipted AS (
             INSERT INTO ballot_receipt (survey_id, receipt)
             SELECT survey_id, receipt FROM fresh
-            WHERE receipt IS NOT NULL AND fresh.ballot NOT IN (SELECT ballot FROM refused) ORDER BY position
+            WHERE receipt IS NOT NULL AND fresh.ballot NOT IN (SELECT ballot FROM refused)
+            ORDER BY survey_id, receipt
             ON CONFLICT DO NOTHING RETURNING survey_id, receipt),
         counted_elsewhere AS (
             SELECT fresh.ballot FROM fresh

@@ -175,6 +175,50 @@ struct BrowserTests {
         #expect(try demo.openSurveyVotes() == [[1, 0, 0, 0], [1, 0, 0, 0]])
     }
 
+    /// The form Chromium posts carries its receipt: two sends of one filled-in form count once.
+    /// At a kiosk (any number of ballots per browser), the next person's same answers on the form
+    /// "back" brings count too.
+    @Test func aFormSentTwiceCountsOnceAndTheNextFormAfterBackCountsAgain() throws {
+        let demo = try DemoSite(["--ballots-per-browser", "any"])
+        let browser = try Self.browser()
+        try browser.open(demo.base + "/surveys/2")
+        func receipt() throws -> String {
+            try #require(try browser.run("return new FormData(document.forms[0]).get('receipt')") as? String)
+        }
+        func chooseTheFirstAnswers() throws {
+            try browser.click(try browser.element("#question-3 label:nth-of-type(1)"))
+            try browser.click(try browser.element("#question-4 label:nth-of-type(1)"))
+        }
+        let first = try receipt()
+        #expect(first.count == 22, "\(first)")
+        try chooseTheFirstAnswers()
+        let answers = try browser.runAsync(
+            """
+            const done = arguments[arguments.length - 1];
+            const send = () => fetch('/surveys/2', {method: 'POST', body: new URLSearchParams(new FormData(document.forms[0])), redirect: 'manual'});
+            Promise.all([send(), send()]).then(rs => done(rs.map(r => r.type)), e => done(String(e)));
+            """)
+        #expect(answers as? [String] == ["opaqueredirect", "opaqueredirect"], "\(String(describing: answers))")
+        #expect(try demo.openSurveyVotes() == [[1, 0, 0, 0], [1, 0, 0, 0]])
+
+        try browser.open(demo.base + "/surveys/2")
+        let second = try receipt()
+        #expect(second != first)
+        try chooseTheFirstAnswers()
+        try browser.click(try browser.element("form button[type=submit]"))
+        try browser.waitUntil("return location.pathname === '/surveys/2/thanks'")
+        try browser.run("history.back()")
+        try browser.waitUntil(
+            "return location.pathname === '/surveys/2' && document.readyState === 'complete' && document.forms.length === 1"
+        )
+        // Chromium restores the voted page from its back/forward cache, receipt and all, even
+        // with `no-store`: the "sent" cookie tells the server that this form was answered already.
+        try chooseTheFirstAnswers()
+        try browser.click(try browser.element("form button[type=submit]"))
+        try browser.waitUntil("return location.pathname === '/surveys/2/thanks'")
+        #expect(try demo.openSurveyVotes() == [[3, 0, 0, 0], [3, 0, 0, 0]])
+    }
+
     @Test func ballotsPostedFromAnotherOriginAreRefused() throws {
         let demo = try DemoSite()
         let browser = try Self.browser()

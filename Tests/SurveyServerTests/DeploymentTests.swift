@@ -29,7 +29,9 @@ struct DeploymentTests {
             (try? String(contentsOfFile: directory.path + "/error.log", encoding: .utf8)) ?? ""
         }
 
-        init() throws {
+        /// With `firstUpstream`, nginx's first upstream line names that port instead of the first
+        /// app's (which still runs, and shares the database).
+        init(firstUpstream: Int? = nil) throws {
             let cluster = try #require(TestPostgres.clusterURL, Comment(rawValue: TestPostgres.missing))
             let nginxPath = try #require(
                 ["/usr/sbin/nginx", "/usr/bin/nginx"].first { FileManager.default.isExecutableFile(atPath: $0) },
@@ -51,7 +53,8 @@ struct DeploymentTests {
             apps = [first, try ServerProcess(common + ["--no-demo"])]
             port = try BrowserSession.freePort()
             let configuration = try Self.configuration(
-                directory: directory.path, port: port, apps: apps.map(\.port), static: DeploymentTests.packageRoot)
+                directory: directory.path, port: port, apps: [firstUpstream ?? apps[0].port, apps[1].port],
+                static: DeploymentTests.packageRoot)
             let configurationPath = directory.path + "/nginx.conf"
             try configuration.write(toFile: configurationPath, atomically: true, encoding: .utf8)
             nginx.executableURL = URL(fileURLWithPath: nginxPath)
@@ -473,6 +476,99 @@ struct DeploymentTests {
             "rolling restarts: \(requests.load(ordering: .relaxed)) requests, \(counted) ballots counted, "
                 + "\(sentAgain) ballots sent again to the other process, stops took \(stops.map(\.seconds))"
         )
+    }
+
+    /// A ballot that reached a process which never answered (it read the request and closed, as
+    /// a process does that dies or stops listening) is resent by nginx to the other process, and
+    /// counted once; a sign-in is never resent. The Origin check still holds behind nginx.
+    @Test func aBallotNoProcessAnsweredIsResentAndASignInIsNot() throws {
+        let silent = try SilentUpstream()
+        defer { silent.stop() }
+        let site = try Deployment(firstUpstream: silent.port)
+        let before = try site.votes()[0][0]
+        // nginx tries an upstream that failed again after its fail_timeout (1 s): a pause before
+        // each request gives the silent one its turn.
+        var ballots: [Int] = []
+        for attempt in 0..<4 {
+            usleep(1_100_000)
+            ballots.append(try site.vote(receipt: attempt % 2 == 0 ? .random() : nil))
+        }
+        #expect(ballots == [303, 303, 303, 303])
+        #expect(silent.requests.contains { $0.hasPrefix("POST /surveys/2 ") }, "\(silent.requests)")
+        #expect(try site.votes()[0][0] - before == 4)
+        var signIns: [(status: Int, reachedSilent: Bool)] = []
+        for _ in 0..<6 where !signIns.contains(where: \.reachedSilent) {
+            usleep(1_100_000)
+            let seen = silent.requests.count
+            let status = try RawHTTP.send(
+                port: site.port, method: "POST", target: "/admin/login",
+                headers: ["Content-Type": "application/x-www-form-urlencoded"],
+                body: Array("name=ops&password=\(Deployment.operatorPassword)".utf8), stopAfterOneResponse: true
+            ).status
+            signIns.append((status, silent.requests.count > seen))
+        }
+        #expect(signIns.contains { $0.reachedSilent }, "no sign-in reached the silent upstream: \(signIns)")
+        for signIn in signIns { #expect(signIn.status == (signIn.reachedSilent ? 502 : 303), "\(signIns)") }
+        let sameOrigin = try RawHTTP.send(
+            port: site.port, method: "POST", target: "/surveys/2",
+            headers: [
+                "Content-Type": "application/x-www-form-urlencoded", "Origin": "http://127.0.0.1:\(site.port)",
+            ], body: Array("q3=7&q4=12".utf8), stopAfterOneResponse: true)
+        #expect(sameOrigin.status == 303)
+    }
+
+    /// An upstream that reads each request and closes the connection without answering.
+    final class SilentUpstream: @unchecked Sendable {
+        let port: Int
+        private let listener: Int32
+        private let seen = Mutex<[String]>([])
+        private let done = DispatchSemaphore(value: 0)
+
+        /// The request lines it has read.
+        var requests: [String] { seen.withLock { $0 } }
+
+        init() throws {
+            let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let bound = withUnsafeMutablePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    bind(descriptor, $0, length) == 0 && listen(descriptor, 16) == 0
+                        && getsockname(descriptor, $0, &length) == 0
+                }
+            }
+            guard bound else {
+                close(descriptor)
+                throw RawHTTP.Failure(description: "the silent upstream cannot listen: errno \(errno)")
+            }
+            listener = descriptor
+            port = Int(UInt16(bigEndian: address.sin_port))
+            Thread.detachNewThread { [self] in
+                while true {
+                    let connection = accept(listener, nil, nil)
+                    guard connection >= 0 else { break }  // the listener was shut down
+                    var timeout = timeval(tv_sec: 5, tv_usec: 0)
+                    setsockopt(connection, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+                    var buffer = [UInt8](repeating: 0, count: 65536)
+                    let count = recv(connection, &buffer, buffer.count, 0)
+                    if count > 0 {
+                        let line = String(decoding: buffer[..<count], as: UTF8.self).prefix { $0 != "\r" }
+                        seen.withLock { $0.append(String(line)) }
+                    }
+                    close(connection)
+                }
+                done.signal()
+            }
+        }
+
+        /// Stops accepting and waits (at most 10 s) for the accepting thread to end.
+        func stop() {
+            shutdown(listener, Int32(SHUT_RDWR))
+            _ = done.wait(timeout: .now() + 10)
+            close(listener)
+        }
     }
 
     /// Behind the shipped nginx, each client is itself: one client's burst of wrong passwords

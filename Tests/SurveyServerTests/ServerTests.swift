@@ -143,6 +143,16 @@ struct ServerTests {
             let vote = try server.post("/surveys/2", body: "q3=7&q4=11&receipt=\(first)")
             #expect(vote.status == 303 && vote.header("Location") == "/surveys/2/thanks")
         }
+        // The browser was answered for that receipt: sent again with the cookie that says so, it
+        // is the next person at a kiosk on a restored form, not a resend.
+        let answered = try server.post("/surveys/2", body: "q3=7&q4=11&receipt=\(first)")
+        let sent = try #require(
+            answered.headers.first { $0.name.lowercased() == "set-cookie" && $0.value.hasPrefix("sent_2=") }?.value)
+        #expect(sent.hasPrefix("sent_2=\(first);") && sent.contains("Path=/surveys/2") && sent.contains("HttpOnly"))
+        let cookie = String(sent.prefix { $0 != ";" })
+        #expect(
+            try server.post("/surveys/2", body: "q3=7&q4=11&receipt=\(first)", headers: ["Cookie": cookie]).status
+                == 303)
         // Other choices under that receipt: the person went back and changed an answer.
         #expect(try server.post("/surveys/2", body: "receipt=\(first)&q3=8&q4=11").status == 303)
         // A refused ballot keeps its receipt in the form shown again, and counted nothing under it.
@@ -152,7 +162,36 @@ struct ServerTests {
         #expect(try server.post("/surveys/2", body: "q3=7&q4=12&receipt=\(try receipt(refused))").status == 303)
         let exported = try site.export()
         #expect(
-            exported.surveys[1].questions.map { $0.answers.map { $0.votes ?? 0 } } == [[2, 1, 0, 0], [2, 1, 0, 0]])
+            exported.surveys[1].questions.map { $0.answers.map { $0.votes ?? 0 } } == [[3, 1, 0, 0], [3, 1, 0, 0]])
+    }
+
+    /// A ballot without a receipt that came through a trusted proxy is keyed by the proxy's
+    /// request id, which nginx sends again when it resends the ballot: counted once. Short ids
+    /// (a proxy that counts its requests) and ids from clients that are not proxies key nothing.
+    @Test func aTrustedProxysRequestIdKeysABallotWithoutAReceipt() throws {
+        let site = try Site()
+        let proxied = try site.serve(["--trusted-proxy", "127.0.0.1"])
+        defer { proxied.stop() }
+        let id = String(repeating: "0123456789abcdef", count: 2)
+        for _ in 0..<2 {
+            #expect(try proxied.post("/surveys/2", body: "q3=7&q4=11", headers: ["X-Request-Id": id]).status == 303)
+        }
+        #expect(
+            try proxied.post("/surveys/2", body: "q3=7&q4=11", headers: ["X-Request-Id": "f" + id.dropFirst()]).status
+                == 303)
+        for _ in 0..<2 {
+            #expect(
+                try proxied.post("/surveys/2", body: "q3=7&q4=11", headers: ["X-Request-Id": "short-7"]).status == 303)
+        }
+        proxied.stop()
+        let direct = try site.serve()
+        defer { direct.stop() }
+        for _ in 0..<2 {
+            #expect(try direct.post("/surveys/2", body: "q3=7&q4=11", headers: ["X-Request-Id": id]).status == 303)
+        }
+        let exported = try site.export()
+        #expect(
+            exported.surveys[1].questions.map { $0.answers.map { $0.votes ?? 0 } } == [[6, 0, 0, 0], [6, 0, 0, 0]])
     }
 
     @Test func resultsAndChartsOfOpenOrFutureSurveysStayHidden() throws {

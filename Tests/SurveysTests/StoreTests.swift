@@ -1,4 +1,5 @@
 import Foundation
+import SurveysPostgres
 import TestSupport
 import Testing
 
@@ -231,7 +232,7 @@ struct StoreTests {
         #expect(BallotReceipt("abcdefghijklmnopqrst-_") != nil)
         for bad in [
             "", "AAAAAAAAAAAAAAAAAAAAA", "AAAAAAAAAAAAAAAAAAAAAAA", "AAAAAAAAAAAAAAAAAAAAA=", "AAAAAAAAAAAAAAAAAAAAA+",
-            "AAAAAAAAAAAAAAAAAAAAA/", "AAAAAAAAAAAAAAAAAAAAAé", "AAAAAAAAAAAAAAAAAAAA\u{0}A",
+            "AAAAAAAAAAAAAAAAAAAAA/", "AAAAAAAAAAAAAAAAAAAAé", "AAAAAAAAAAAAAAAAAAAA\u{0}A",
         ] {
             #expect(BallotReceipt(bad) == nil, "\(bad)")
         }
@@ -246,6 +247,131 @@ struct StoreTests {
             Ballot(choices: [1: 2, 3: 4], receipt: receipt).receiptKey
                 != Ballot(choices: [1: 2, 3: 5], receipt: receipt).receiptKey)
         #expect(Ballot(choices: [1: 2]).receiptKey == nil)
+        // Every process must compute the same key: no per-process hash seed.
+        #expect(
+            Ballot(choices: [3: 4, 1: 2], receipt: BallotReceipt("AAAAAAAAAAAAAAAAAAAAAA")!).receiptKey
+                == "AAAAAAAAAAAAAAAAAAAAAA.\(Self.fnv1a("1=2;3=4;"))")
+        // A proxy's request id is a receipt only when it is long enough to be random.
+        #expect(BallotReceipt.fromProxy(requestID: String(repeating: "a", count: 31)) == nil)
+        #expect(
+            BallotReceipt.fromProxy(requestID: String(repeating: "a", count: 32))?.text.hasPrefix("request:") == true)
+    }
+
+    /// On PostgreSQL, a copy that meets its original still committing in another transaction
+    /// (another process's statement): it waits for that commit and is answered as recorded, with
+    /// a browser or without; if the original rolls back, the copy counts.
+    @Test func aCopyMeetingItsOriginalInAnotherTransactionCountsOnce() async throws {
+        let cluster = try #require(TestPostgres.clusterURL, Comment(rawValue: TestPostgres.missing))
+        let database = try TestPostgres.freshDatabase(cluster)
+        var options = SurveyStores.Options()
+        options.ballotDeadline = .seconds(60)
+        let store = try await SurveyStores.open(database, options: options)
+        try await store.importDocument(openSurvey())
+        let cases: [(browser: String?, end: String, counted: [[Int]])] = [
+            (nil, "COMMIT", [[1, 0], [1, 0]]),
+            (String(repeating: "e", count: 64), "COMMIT", [[2, 0], [2, 0]]),
+            (nil, "ROLLBACK", [[3, 0], [3, 0]]),
+        ]
+        for (browser, end, counted) in cases {
+            let ballot = Ballot(choices: [100: 1000, 101: 1010], browser: browser, receipt: .random())
+            let key = try #require(ballot.receiptKey)
+            let original = Process()
+            original.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            original.arguments = [
+                "psql", database, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c",
+                "BEGIN; INSERT INTO ballot_receipt (survey_id, receipt) VALUES (10, '\(key)'); "
+                    + (browser.map { "INSERT INTO browser_ballot (survey_id, browser) VALUES (10, '\($0)'); " } ?? "")
+                    + "UPDATE answer SET votes = votes + 1 WHERE id IN (1000, 1010); SELECT pg_sleep(2); \(end);",
+            ]
+            original.standardOutput = FileHandle.nullDevice
+            try original.run()
+            defer {
+                if original.isRunning { original.terminate() }
+                original.waitUntilExit()
+            }
+            // The original holds its rows once its session sleeps.
+            let deadline = ContinuousClock.now + .seconds(20)
+            while try TestPostgres.psql(
+                database,
+                "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(2)%' AND pid <> pg_backend_pid()"
+            )
+            .trimmingCharacters(in: .whitespacesAndNewlines) != "1" {
+                try #require(ContinuousClock.now < deadline && original.isRunning, "the original never started")
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            try await store.record(ballot, surveyID: 10, on: today)
+            #expect(
+                try #require(try await store.survey(id: 10)).questions.map { $0.answers.map(\.votes) } == counted,
+                "\(browser == nil ? "without" : "with") a browser, the original's \(end)")
+        }
+    }
+
+    /// FNV-1a, 64 bits, as 16 hex digits: written out here so the store's digest is pinned.
+    static func fnv1a(_ text: String) -> String {
+        var hash: UInt64 = 14_695_981_039_346_656_037
+        for byte in text.utf8 { hash = (hash ^ UInt64(byte)) &* 1_099_511_628_211 }
+        let digits = String(hash, radix: 16)
+        return String(repeating: "0", count: 16 - digits.count) + digits
+    }
+
+    /// Copies of a refused ballot, arriving together (so on PostgreSQL in one batch), are each
+    /// refused as the ballot is, at once: none waits for its deadline.
+    @Test(arguments: StoreKind.allCases) func copiesOfARefusedBallotAreRefusedToo(kind: StoreKind) async throws {
+        let directory = try TemporaryDirectory()
+        let store = try await kind.makeStore(directory)
+        try await store.importDocument(openSurvey())
+        let browser = String(repeating: "c", count: 64)
+        try await store.record(Ballot(choices: [100: 1000, 101: 1010], browser: browser), surveyID: 10, on: today)
+        let receipt = BallotReceipt.random()
+        let codes = try await withThrowingTaskGroup(of: SurveyStoreError.Code?.self) { group in
+            for _ in 0..<30 {
+                group.addTask {
+                    do {
+                        try await store.record(
+                            Ballot(choices: [100: 1001, 101: 1011], browser: browser, receipt: receipt), surveyID: 10,
+                            on: today)
+                        return nil
+                    } catch let error as SurveyStoreError {
+                        return error.code
+                    }
+                }
+            }
+            return try await group.reduce(into: [SurveyStoreError.Code?]()) { $0.append($1) }
+        }
+        #expect(codes.allSatisfy { $0 == .alreadyVoted }, "\(codes)")
+        #expect(
+            try #require(try await store.survey(id: 10)).questions.map { $0.answers.map(\.votes) } == [
+                [1, 0], [1, 0],
+            ])
+
+        // One browser's two ballots at once, the second sent 20 times: whichever comes first
+        // counts, and the other is refused with all its copies.
+        let other = String(repeating: "d", count: 64)
+        let (single, copies) = (BallotReceipt.random(), BallotReceipt.random())
+        let outcomes = try await withThrowingTaskGroup(of: (Bool, SurveyStoreError.Code?).self) { group in
+            for index in 0..<21 {
+                group.addTask {
+                    let ballot =
+                        index == 0
+                        ? Ballot(choices: [100: 1000, 101: 1010], browser: other, receipt: single)
+                        : Ballot(choices: [100: 1001, 101: 1011], browser: other, receipt: copies)
+                    do {
+                        try await store.record(ballot, surveyID: 10, on: today)
+                        return (index == 0, nil)
+                    } catch let error as SurveyStoreError {
+                        return (index == 0, error.code)
+                    }
+                }
+            }
+            return try await group.reduce(into: [(Bool, SurveyStoreError.Code?)]()) { $0.append($1) }
+        }
+        let singleWon = outcomes.first { $0.0 }?.1 == nil
+        for (isSingle, code) in outcomes {
+            #expect(code == (isSingle == singleWon ? nil : .alreadyVoted), "\(outcomes)")
+        }
+        #expect(
+            try #require(try await store.survey(id: 10)).questions.map { $0.answers.map(\.votes) }
+                == (singleWon ? [[2, 0], [2, 0]] : [[1, 1], [1, 1]]))
     }
 
     /// Bad ballots arriving among good ones (so, on SQLite, inside the same group commit) fail

@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Surveys
 
 /// How many ballots one browser may cast in a survey (`serve --ballots-per-browser`).
 public enum BallotsPerBrowser: String, Sendable, CaseIterable {
@@ -85,6 +86,31 @@ struct BallotIntegrity: Sendable {
 
     private static func message(_ surveyID: Int64, _ nonce: [UInt8]) -> [UInt8] {
         Array("surveycharts voted \(surveyID) ".utf8) + nonce
+    }
+
+    // MARK: Receipts this browser was answered for
+
+    /// The cookie that lists the receipts of the last ballots this browser was answered 303 for.
+    static func sentCookieName(surveyID: Int64) -> String { "sent_\(surveyID)" }
+
+    /// How many receipts the "sent" cookie keeps.
+    static let sentReceiptsKept = 8
+
+    /// The receipts `request`'s browser was told were counted (newest last). A form posted again
+    /// with one of them is not a resend (the browser had its answer): it is the next person at a
+    /// kiosk, on a form the browser restored from its back/forward cache. Malformed: none.
+    func sentReceipts(_ request: Request, surveyID: Int64) -> [BallotReceipt] {
+        guard let value = request.cookies[Self.sentCookieName(surveyID: surveyID)]?.value else { return [] }
+        let receipts = value.split(separator: ".", omittingEmptySubsequences: false).compactMap { BallotReceipt($0) }
+        return receipts.count <= Self.sentReceiptsKept ? receipts : []
+    }
+
+    /// The "sent" cookie after a 303 for `receipt`.
+    func sentCookie(_ previous: [BallotReceipt], adding receipt: BallotReceipt, surveyID: Int64, secure: Bool) -> String
+    {
+        let kept = (previous.filter { $0 != receipt } + [receipt]).suffix(Self.sentReceiptsKept)
+        return "\(Self.sentCookieName(surveyID: surveyID))=\(kept.map(\.text).joined(separator: ".")); "
+            + "Path=/surveys/\(surveyID); Max-Age=86400; HttpOnly; SameSite=Lax" + (secure ? "; Secure" : "")
     }
 
     // MARK: The ballot token: one ballot per browser, decided by the store

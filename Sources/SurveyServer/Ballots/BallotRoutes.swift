@@ -65,13 +65,13 @@ struct BallotRoutes: Sendable {
             return badBallot(survey, .unreadable, chosen: [:], missing: [])
         }
         var choices: [Int64: Int64] = [:]
-        var receipt: BallotReceipt?
+        var formReceipt: BallotReceipt?
         for (name, value) in fields {
             if name == "receipt" {
-                guard receipt == nil, let given = BallotReceipt(value) else {
+                guard formReceipt == nil, let given = BallotReceipt(value) else {
                     return badBallot(survey, .unexpectedField(name), chosen: choices, missing: [])
                 }
-                receipt = given
+                formReceipt = given
                 continue
             }
             guard name.hasPrefix("q"), let question = Int64(name.dropFirst()), let answer = Int64(value) else {
@@ -82,6 +82,12 @@ struct BallotRoutes: Sendable {
             }
             choices[question] = answer
         }
+        // A client that sent no receipt still gets one through nginx: its request id, which nginx
+        // sends again with a ballot it resends to another process.
+        // A receipt this browser was already answered for is a new ballot on a restored form.
+        let sent = ballotIntegrity.sentReceipts(request, surveyID: survey.id)
+        let fresh = formReceipt.flatMap { sent.contains($0) ? nil : $0 }
+        let receipt = fresh ?? context.client.proxyRequestID.flatMap { BallotReceipt.fromProxy(requestID: $0) }
         do {
             let browser = ballotIntegrity.browser(request, surveyID: survey.id)
             try await store.record(
@@ -91,7 +97,7 @@ struct BallotRoutes: Sendable {
             let missing = Set(survey.questions.map(\.id).filter { choices[$0] == nil })
             return badBallot(
                 survey, missing.isEmpty ? .invalidChoice : .unanswered, chosen: choices, missing: missing,
-                receipt: receipt)
+                receipt: formReceipt)
         } catch let error as SurveyStoreError where error.code == .alreadyVoted {
             throw ServiceError.alreadyVoted(survey)
         } catch let error as SurveyStoreError where error.code == .notOpen {
@@ -102,13 +108,21 @@ struct BallotRoutes: Sendable {
         var response = Response(
             status: .seeOther, headers: [.location: "/surveys/\(survey.id)/thanks", .contentLength: "0"])
         if let cookie = ballotIntegrity.votedCookie(surveyID: survey.id, secure: context.client.isHTTPS) {
-            response.headers[.setCookie] = cookie
+            response.headers.append(HTTPField(name: .setCookie, value: cookie))
+        }
+        if let formReceipt {
+            response.headers.append(
+                HTTPField(
+                    name: .setCookie,
+                    value: ballotIntegrity.sentCookie(
+                        sent, adding: formReceipt, surveyID: survey.id, secure: context.client.isHTTPS)))
         }
         return response
     }
 
-    /// The form again, with the problem shown; it keeps the ballot's receipt (nothing was counted
-    /// under it), so the corrected form is still the one ballot.
+    /// The form again, with the problem shown. After the store refused the ballot it keeps the
+    /// form's receipt (nothing was counted under it), so the corrected form is still the one
+    /// ballot; forms refused before the store saw them get a new one.
     private func badBallot(
         _ survey: Survey, _ problem: Pages.BallotProblem, chosen: [Int64: Int64], missing: Set<Int64>,
         receipt: BallotReceipt? = nil

@@ -152,6 +152,9 @@ public struct ClientIdentity: Sendable, Hashable {
     public var isHTTPS: Bool
     /// The request's id: a trusted proxy's `X-Request-Id`, else one made here.
     public var requestID: String
+    /// The id a trusted proxy gave the request, when it did: the same on each send of the request
+    /// (nginx sends its `$request_id` again when it resends a ballot to another process).
+    public var proxyRequestID: String?
 
     /// The address as logged, or `-`.
     public var loggedAddress: String { address.map(\.description) ?? "-" }
@@ -166,6 +169,7 @@ public struct ClientIdentity: Sendable, Hashable {
         isHTTPS = trusted && headers[.xForwardedProto]?.lowercased() == "https"
         if trusted, let given = headers[.xRequestID], Self.isAcceptableRequestID(given) {
             requestID = given
+            proxyRequestID = given
         } else {
             requestID = madeRequestID
         }

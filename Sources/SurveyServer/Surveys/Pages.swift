@@ -458,7 +458,7 @@ struct Pages: Sendable {
         </div>
         {{/error}}
         <form method="post" action="/surveys/{{id}}">
-        <input type="hidden" name="receipt" value="{{receipt}}">
+        <input type="hidden" name="receipt" value="{{receipt}}" autocomplete="off">
         {{#questions}}
         <fieldset id="question-{{questionID}}"{{#missing}} class="missing" aria-describedby="ballot-error"{{/missing}}>
         <legend><bdi>{{text}}</bdi>{{#missing}} <span class="required-note">{{words.form_notAnswered}}</span>{{/missing}}</legend>
