@@ -174,7 +174,28 @@ form_post() {
     printf 'wrk.method = "POST"\nwrk.body = "%s"\nwrk.headers["Content-Type"] = "application/x-www-form-urlencoded"\n' \
         "$2" > "$1"
 }
-form_post "$work/ballot.lua" "q3=7&q4=11"
+# ballot_post FILE: a wrk script that POSTs ballots as the vote form does, each with its own
+# receipt (so the store keeps one receipt row per ballot, as it does for real voters): a new
+# 5-letter prefix per script, a letter per wrk thread, a counter.
+ballot_post() {
+    local prefix
+    prefix=$(python3 -c 'import random, string; print("".join(random.choices(string.ascii_letters, k=5)))')
+    cat > "$1" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+local threads = 0
+function setup(thread)
+    threads = threads + 1
+    thread:set("letter", string.sub("ABCDEFGHIJKLMNOPQRSTUVWXYZ", threads, threads))
+end
+local counter = 0
+function request()
+    counter = counter + 1
+    return wrk.format(nil, nil, nil, string.format("q3=7&q4=11&receipt=$prefix%s%016d", letter, counter))
+end
+LUA
+}
+ballot_post "$work/ballot.lua"
 # The same ballots on a server that does not wait for the disk: what durability costs.
 start_server fast --no-access-log --no-prerender --unsafe-non-durable-ballots \
     --database "$work/fast.sqlite3" --charts-dir "$work/fast-charts"
@@ -195,6 +216,7 @@ rounds=${BENCH_ROUNDS:-3}
 # ballot_round PORT: one wrk run of ballots; prints "rate acknowledged".
 ballot_round() {
     local output
+    ballot_post "$work/ballot.lua"
     output=$(wrk -t2 -c32 -d"${duration}s" -s "$work/ballot.lua" "http://127.0.0.1:$1/surveys/2")
     echo "$(rate <<<"$output") $(sed -nE 's/^ *([0-9]+) requests in .*/\1/p' <<<"$output")"
 }
