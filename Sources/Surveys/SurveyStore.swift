@@ -29,7 +29,7 @@ public struct Ballot: Sendable, Hashable {
         // the digest needs to tell choices apart, not to resist forgery.
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for (question, answer) in choices.sorted(by: { $0.key < $1.key }) {
-            for byte in Array("\(question)=\(answer);".utf8) {
+            for byte in "\(question)=\(answer);".utf8 {
                 hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3
             }
         }
@@ -67,7 +67,7 @@ public struct Ballot: Sendable, Hashable {
     }
 }
 
-/// A ballot's receipt: 16 random bytes the vote form carries (base64url, 22 characters), the
+/// A ballot's receipt: 132 random bits the vote form carries (22 base64url characters), the
 /// same for every send of one filled-in form. It makes sending a ballot again safe: the store
 /// counts a receipt once per survey.
 public struct BallotReceipt: Sendable, Hashable {

@@ -558,12 +558,18 @@ final class Lane: Sendable {
             batch[index].ballot.receiptKey.map { (index, batch[index].surveyID, $0) }
         }
         if !refusedWithReceipts.isEmpty {
+            // The batch is committed already: a failure here must not be taken for the batch's
+            // own, so these ballots keep their refusal (a 409 to a resend, never a wrong count).
             var found = Set<ReceiptKey>()
-            for try await (survey, receipt) in try await connection.execute(
-                FindReceipts(surveys: refusedWithReceipts.map(\.1), receipts: refusedWithReceipts.map(\.2)),
-                logger: logger)
-            {
-                found.insert(ReceiptKey(survey: survey, receipt: receipt))
+            do {
+                for try await (survey, receipt) in try await connection.execute(
+                    FindReceipts(surveys: refusedWithReceipts.map(\.1), receipts: refusedWithReceipts.map(\.2)),
+                    logger: logger)
+                {
+                    found.insert(ReceiptKey(survey: survey, receipt: receipt))
+                }
+            } catch {
+                logger.warning("ballots: the receipts of refused ballots could not be read: \(error)")
             }
             for (index, survey, receipt) in refusedWithReceipts
             where found.contains(ReceiptKey(survey: survey, receipt: receipt)) {

@@ -82,9 +82,9 @@ struct BallotRoutes: Sendable {
             }
             choices[question] = answer
         }
-        // A client that sent no receipt still gets one through nginx: its request id, which nginx
-        // sends again with a ballot it resends to another process.
-        // A receipt this browser was already answered for is a new ballot on a restored form.
+        // A receipt this browser was already answered for is a new ballot on a restored form. A
+        // ballot without a (new) receipt is keyed by nginx's request id, which nginx sends again
+        // with a ballot it resends to another process.
         let sent = ballotIntegrity.sentReceipts(request, surveyID: survey.id)
         let fresh = formReceipt.flatMap { sent.contains($0) ? nil : $0 }
         let receipt = fresh ?? context.client.proxyRequestID.flatMap { BallotReceipt.fromProxy(requestID: $0) }

@@ -188,8 +188,9 @@ struct Pages: Sendable {
     }
 
     /// The vote form, in the survey's language, carrying `receipt` (a new one for each form
-    /// served, so each filled-in form is one ballot however often it is sent). `problem` is shown (as an alert) only when there
-    /// is one; `missing` marks the unanswered questions, and `chosen` keeps the answers already picked.
+    /// served, so each filled-in form is one ballot however often it is sent). `problem` is shown
+    /// (as an alert) only when there is one; `missing` marks the unanswered questions, and
+    /// `chosen` keeps the answers already picked.
     func form(
         _ survey: Survey, receipt: BallotReceipt, problem: BallotProblem? = nil, chosen: [Int64: Int64] = [:],
         missing: Set<Int64> = []
