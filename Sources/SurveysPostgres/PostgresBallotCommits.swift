@@ -251,7 +251,7 @@ final class Lane: Sendable {
         // A survey that changed under a statement is read again once; a second change fails its
         // ballots as busy (an operator editing it that fast is not voting's normal case).
         for _ in 0..<2 where !pending.isEmpty {
-            let round = pending
+            let round = pending.sorted()
             pending = []
             var connection: PostgresConnection?
             do {
@@ -262,7 +262,7 @@ final class Lane: Sendable {
                 guard settlement.beginCommit() else { return }
                 let written: Written
                 do {
-                    written = try await write(batch, checked.accepted, checked.versions, open)
+                    written = try await write(batch, checked, open)
                 } catch {
                     if PostgresSurveyStore.sqlState(error) != nil {
                         // The server refused the statement, so it committed nothing.
@@ -284,15 +284,20 @@ final class Lane: Sendable {
                 var outcomes: [Int: Result<Void, SurveyStoreError>] = [:]
                 for index in checked.accepted {
                     let copies = checked.copies[index] ?? []
+                    let sameBrowser = checked.sameBrowser[index] ?? []
                     if written.staleSurveys.contains(batch[index].surveyID) {
-                        pending.append(index)
-                        pending.append(contentsOf: copies)
+                        pending.append(contentsOf: [index] + copies + sameBrowser)
                         continue
                     }
                     let outcome: Result<Void, SurveyStoreError> =
                         written.refused.contains(index)
                         ? .failure(SurveyStoreError.alreadyVoted(batch[index].surveyID)) : .success(())
                     for ballot in [index] + copies { outcomes[ballot] = outcome }
+                    for ballot in sameBrowser {
+                        outcomes[ballot] =
+                            written.refused.contains(ballot)
+                            ? .failure(SurveyStoreError.alreadyVoted(batch[ballot].surveyID)) : .success(())
+                    }
                 }
                 // The outcomes and the end of the statement at once: a deadline passing now finds
                 // these ballots settled, never "nothing was recorded" for a committed one.
@@ -383,6 +388,10 @@ final class Lane: Sendable {
         var accepted: [Int] = []
         /// For an accepted ballot, the later ballots of the batch with its receipt and choices.
         var copies: [Int: [Int]] = [:]
+        /// For an accepted ballot, the later ballots of the batch from its browser that carry a
+        /// receipt. Each is refused unless the statement's ballot loses its browser to another
+        /// transaction that counted the receipt: then it is a copy of that one, and succeeds.
+        var sameBrowser: [Int: [Int]] = [:]
         var versions: [Int64: Int64] = [:]
     }
 
@@ -406,7 +415,7 @@ final class Lane: Sendable {
         }
         var checked = Checked()
         var votesOf: [Int64: Int] = [:]
-        var browsersSeen = Set<BrowserKey>()
+        var browsersSeen: [BrowserKey: Int] = [:]
         var firstWithReceipt: [ReceiptKey: Int] = [:]
         for index in pending {
             let waiting = batch[index]
@@ -431,8 +440,13 @@ final class Lane: Sendable {
                     guard now < Answer.maximumVotes else { throw SurveyStoreError.questionFull(questionID) }
                 }
                 if let browser = waiting.ballot.browser {
-                    guard browsersSeen.insert(BrowserKey(survey: waiting.surveyID, browser: browser)).inserted
-                    else { throw SurveyStoreError.alreadyVoted(waiting.surveyID) }
+                    let key = BrowserKey(survey: waiting.surveyID, browser: browser)
+                    if let holder = browsersSeen[key] {
+                        guard receiptKey != nil else { throw SurveyStoreError.alreadyVoted(waiting.surveyID) }
+                        checked.sameBrowser[holder, default: []].append(index)
+                        continue
+                    }
+                    browsersSeen[key] = index
                 }
                 for questionID in waiting.ballot.choices.keys {
                     let now = votesOf[questionID] ?? entry.votes[questionID] ?? 0
@@ -512,9 +526,9 @@ final class Lane: Sendable {
 
     /// The one statement for the accepted ballots.
     private func write(
-        _ batch: [PostgresBallotCommits.Waiting], _ accepted: [Int], _ versions: [Int64: Int64],
-        _ connection: PostgresConnection
+        _ batch: [PostgresBallotCommits.Waiting], _ checked: Checked, _ connection: PostgresConnection
     ) async throws -> Written {
+        let (accepted, versions) = (checked.accepted, checked.versions)
         var ballots: [(key: BrowserKey?, survey: Int64, index: Int32, receipt: String)] = []
         var choiceBallots: [Int32] = []
         var choiceAnswers: [Int64] = []
@@ -553,7 +567,11 @@ final class Lane: Sendable {
         }
         // A ballot refused because its browser voted may be a copy whose original another
         // transaction was committing: its browser row made this statement wait for that commit,
-        // and then refuse. A fresh snapshot sees the original's receipt.
+        // and then refuse. A fresh snapshot sees the original's receipt. The same holds for the
+        // ballots held back behind one of this batch from their browser.
+        let sameBrowser = accepted.filter { !written.staleSurveys.contains(batch[$0].surveyID) }
+            .flatMap { checked.sameBrowser[$0] ?? [] }
+        written.refused.formUnion(sameBrowser)
         let refusedWithReceipts = written.refused.sorted().compactMap { index in
             batch[index].ballot.receiptKey.map { (index, batch[index].surveyID, $0) }
         }

@@ -304,6 +304,70 @@ struct StoreTests {
                 try #require(try await store.survey(id: 10)).questions.map { $0.answers.map(\.votes) } == counted,
                 "\(browser == nil ? "without" : "with") a browser, the original's \(end)")
         }
+
+        // The copies queue behind another ballot of their browser, all in one batch: that one
+        // loses the browser to the original, and the copies, held back behind it, are still
+        // answered as recorded.
+        let browser = String(repeating: "f", count: 64)
+        let ballot = Ballot(choices: [100: 1000, 101: 1010], browser: browser, receipt: .random())
+        let key = try #require(ballot.receiptKey)
+        let original = Process()
+        original.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        original.arguments = [
+            "psql", database, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c",
+            "BEGIN; INSERT INTO ballot_receipt (survey_id, receipt) VALUES (10, '\(key)'); "
+                + "INSERT INTO browser_ballot (survey_id, browser) VALUES (10, '\(browser)'); "
+                + "UPDATE answer SET votes = votes + 1 WHERE id IN (1000, 1010); SELECT pg_sleep(4); COMMIT;",
+        ]
+        original.standardOutput = FileHandle.nullDevice
+        try original.run()
+        defer {
+            if original.isRunning { original.terminate() }
+            original.waitUntilExit()
+        }
+        func sessions(_ condition: String) throws -> Int {
+            Int(
+                try TestPostgres.psql(
+                    database, "SELECT count(*) FROM pg_stat_activity WHERE \(condition) AND pid <> pg_backend_pid()"
+                ).trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+        }
+        func waitFor(_ count: Int, _ condition: String) async throws {
+            let deadline = ContinuousClock.now + .seconds(20)
+            while try sessions(condition) != count {
+                try #require(
+                    ContinuousClock.now < deadline && original.isRunning, "never \(count) sessions: \(condition)")
+                try await Task.sleep(for: .milliseconds(20))
+            }
+        }
+        try await waitFor(1, "query LIKE '%pg_sleep(4)%'")
+        let outcomes = try await withThrowingTaskGroup(of: (String, SurveyStoreError.Code?).self) { group in
+            func send(_ name: String, _ ballot: Ballot) {
+                group.addTask {
+                    do {
+                        try await store.record(ballot, surveyID: 10, on: today)
+                        return (name, nil)
+                    } catch let error as SurveyStoreError {
+                        return (name, error.code)
+                    }
+                }
+            }
+            // Both lanes wait on the original's answer rows, so what comes next queues up.
+            for lane in 1...2 {
+                send("filler", Ballot(choices: [100: 1000, 101: 1010]))
+                try await waitFor(lane, "wait_event_type = 'Lock'")
+            }
+            send("other", Ballot(choices: [100: 1001, 101: 1011], browser: browser, receipt: .random()))
+            try await Task.sleep(for: .milliseconds(200))
+            for _ in 0..<5 { send("copy", ballot) }
+            return try await group.reduce(into: [(String, SurveyStoreError.Code?)]()) { $0.append($1) }
+        }
+        for (name, code) in outcomes {
+            #expect(code == (name == "other" ? .alreadyVoted : nil), "\(outcomes)")
+        }
+        #expect(
+            try #require(try await store.survey(id: 10)).questions.map { $0.answers.map(\.votes) } == [
+                [6, 0], [6, 0],
+            ])
     }
 
     /// FNV-1a, 64 bits, as 16 hex digits: written out here so the store's digest is pinned.
