@@ -289,15 +289,8 @@ final class Lane: Sendable {
                         pending.append(contentsOf: [index] + copies + sameBrowser)
                         continue
                     }
-                    let outcome: Result<Void, SurveyStoreError> =
-                        written.refused.contains(index)
-                        ? .failure(SurveyStoreError.alreadyVoted(batch[index].surveyID)) : .success(())
-                    for ballot in [index] + copies { outcomes[ballot] = outcome }
-                    for ballot in sameBrowser {
-                        outcomes[ballot] =
-                            written.refused.contains(ballot)
-                            ? .failure(SurveyStoreError.alreadyVoted(batch[ballot].surveyID)) : .success(())
-                    }
+                    for ballot in [index] + copies { outcomes[ballot] = written.outcome(of: index, batch[index]) }
+                    for ballot in sameBrowser { outcomes[ballot] = written.outcome(of: ballot, batch[ballot]) }
                 }
                 // The outcomes and the end of the statement at once: a deadline passing now finds
                 // these ballots settled, never "nothing was recorded" for a committed one.
@@ -522,6 +515,20 @@ final class Lane: Sendable {
         var refused: Set<Int> = []
         /// Ballots counted before, under their receipts: they wrote nothing.
         var replayed: Set<Int> = []
+        /// Refused ballots whose receipts could not be looked up: each may be a copy of one counted.
+        var unconfirmed: Set<Int> = []
+
+        /// How ballot `index` (written, or held back behind one written) ends.
+        func outcome(of index: Int, _ waiting: PostgresBallotCommits.Waiting) -> Result<Void, SurveyStoreError> {
+            if unconfirmed.contains(index) {
+                return .failure(
+                    SurveyStoreError(
+                        .unconfirmed,
+                        "the database could not say whether this ballot was counted before under its receipt; "
+                            + "it may have been recorded"))
+            }
+            return refused.contains(index) ? .failure(SurveyStoreError.alreadyVoted(waiting.surveyID)) : .success(())
+        }
     }
 
     /// The one statement for the accepted ballots.
@@ -577,7 +584,8 @@ final class Lane: Sendable {
         }
         if !refusedWithReceipts.isEmpty {
             // The batch is committed already: a failure here must not be taken for the batch's
-            // own, so these ballots keep their refusal (a 409 to a resend, never a wrong count).
+            // own. These ballots wrote nothing, but each may be a copy of one counted, so it is
+            // answered as unconfirmed (sent again, it finds its receipt), never as refused.
             var found = Set<ReceiptKey>()
             do {
                 for try await (survey, receipt) in try await connection.execute(
@@ -588,6 +596,14 @@ final class Lane: Sendable {
                 }
             } catch {
                 logger.warning("ballots: the receipts of refused ballots could not be read: \(error)")
+                if PostgresSurveyStore.sqlState(error) == nil {
+                    health.failed()
+                    await drop(connection)
+                }
+                for (index, _, _) in refusedWithReceipts {
+                    written.refused.remove(index)
+                    written.unconfirmed.insert(index)
+                }
             }
             for (index, survey, receipt) in refusedWithReceipts
             where found.contains(ReceiptKey(survey: survey, receipt: receipt)) {
@@ -597,7 +613,7 @@ final class Lane: Sendable {
         }
         let wanted = accepted.filter {
             !written.staleSurveys.contains(batch[$0].surveyID) && !written.refused.contains($0)
-                && !written.replayed.contains($0)
+                && !written.replayed.contains($0) && !written.unconfirmed.contains($0)
         }
         .flatMap { batch[$0].ballot.choices.values }
         if !Set(wanted).isSubset(of: counted) {

@@ -293,7 +293,7 @@ struct StoreTests {
             let deadline = ContinuousClock.now + .seconds(20)
             while try TestPostgres.psql(
                 database,
-                "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(2)%' AND pid <> pg_backend_pid()"
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep' AND datname = current_database()"
             )
             .trimmingCharacters(in: .whitespacesAndNewlines) != "1" {
                 try #require(ContinuousClock.now < deadline && original.isRunning, "the original never started")
@@ -304,69 +304,109 @@ struct StoreTests {
                 try #require(try await store.survey(id: 10)).questions.map { $0.answers.map(\.votes) } == counted,
                 "\(browser == nil ? "without" : "with") a browser, the original's \(end)")
         }
+    }
 
-        // The copies queue behind another ballot of their browser, all in one batch: that one
-        // loses the browser to the original, and the copies, held back behind it, are still
-        // answered as recorded.
+    /// On PostgreSQL, copies queued behind another ballot of their browser, in one batch, while
+    /// their original is still committing elsewhere: that ballot waits on the original's browser
+    /// row and loses it, and the copies, held back behind it, are answered as recorded. When the
+    /// lookup of their receipts fails (its connection is ended), they are answered as unconfirmed,
+    /// never as refused, and sent again they are answered as recorded.
+    @Test(arguments: [false, true])
+    func copiesHeldBehindAnotherBallotOfTheirBrowserAreFoundByTheirReceipt(lookupFails: Bool) async throws {
+        let cluster = try #require(TestPostgres.clusterURL, Comment(rawValue: TestPostgres.missing))
+        let database = try TestPostgres.freshDatabase(cluster)
+        var configuration = PostgresSurveyStore.Configuration(url: database)
+        configuration.ballotDeadline = .seconds(60)
+        configuration.ballotConnections = 2
+        let store = try await PostgresSurveyStore(configuration: configuration)
+        try await store.importDocument(openSurvey())
         let browser = String(repeating: "f", count: 64)
         let ballot = Ballot(choices: [100: 1000, 101: 1010], browser: browser, receipt: .random())
         let key = try #require(ballot.receiptKey)
-        let original = Process()
-        original.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        original.arguments = [
-            "psql", database, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c",
-            "BEGIN; INSERT INTO ballot_receipt (survey_id, receipt) VALUES (10, '\(key)'); "
-                + "INSERT INTO browser_ballot (survey_id, browser) VALUES (10, '\(browser)'); "
-                + "UPDATE answer SET votes = votes + 1 WHERE id IN (1000, 1010); SELECT pg_sleep(4); COMMIT;",
-        ]
-        original.standardOutput = FileHandle.nullDevice
-        try original.run()
-        defer {
-            if original.isRunning { original.terminate() }
-            original.waitUntilExit()
-        }
-        func sessions(_ condition: String) throws -> Int {
-            Int(
-                try TestPostgres.psql(
-                    database, "SELECT count(*) FROM pg_stat_activity WHERE \(condition) AND pid <> pg_backend_pid()"
-                ).trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+
+        /// psql sessions the test drives a line at a time, named in `pg_stat_activity`.
+        func session(_ name: String) throws -> Executable.Running {
+            var environment = cleanEnvironment
+            environment["PGAPPNAME"] = name
+            return try Executable.start(
+                program: "/usr/bin/env", ["psql", database, "-X", "-q", "-v", "ON_ERROR_STOP=1"],
+                environment: environment)
         }
         func waitFor(_ count: Int, _ condition: String) async throws {
             let deadline = ContinuousClock.now + .seconds(20)
-            while try sessions(condition) != count {
-                try #require(
-                    ContinuousClock.now < deadline && original.isRunning, "never \(count) sessions: \(condition)")
+            while Int(
+                try TestPostgres.psql(
+                    database,
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                        + "AND pid <> pg_backend_pid() AND \(condition)"
+                ).trimmingCharacters(in: .whitespacesAndNewlines)) != count
+            {
+                try #require(ContinuousClock.now < deadline, "never \(count) sessions where \(condition)")
                 try await Task.sleep(for: .milliseconds(20))
             }
         }
-        try await waitFor(1, "query LIKE '%pg_sleep(4)%'")
-        let outcomes = try await withThrowingTaskGroup(of: (String, SurveyStoreError.Code?).self) { group in
-            func send(_ name: String, _ ballot: Ballot) {
-                group.addTask {
-                    do {
-                        try await store.record(ballot, surveyID: 10, on: today)
-                        return (name, nil)
-                    } catch let error as SurveyStoreError {
-                        return (name, error.code)
-                    }
+        func send(_ ballot: Ballot) -> Task<SurveyStoreError.Code?, Error> {
+            Task {
+                do {
+                    try await store.record(ballot, surveyID: 10, on: today)
+                    return nil
+                } catch let error as SurveyStoreError {
+                    return error.code
                 }
             }
-            // Both lanes wait on the original's answer rows, so what comes next queues up.
-            for lane in 1...2 {
-                send("filler", Ballot(choices: [100: 1000, 101: 1010]))
-                try await waitFor(lane, "wait_event_type = 'Lock'")
-            }
-            send("other", Ballot(choices: [100: 1001, 101: 1011], browser: browser, receipt: .random()))
-            try await Task.sleep(for: .milliseconds(200))
-            for _ in 0..<5 { send("copy", ballot) }
-            return try await group.reduce(into: [(String, SurveyStoreError.Code?)]()) { $0.append($1) }
         }
-        for (name, code) in outcomes {
-            #expect(code == (name == "other" ? .alreadyVoted : nil), "\(outcomes)")
+        // The gate holds answer 1001, which the fillers wait on, so both lanes are busy while the
+        // others queue up. The original holds its browser, its receipt and its answers.
+        let gate = try session("gate")
+        gate.standardInput.fileHandleForWriting.write(
+            Data("BEGIN; SELECT id FROM answer WHERE id = 1001 FOR UPDATE;\n".utf8))
+        let original = try session("original")
+        original.standardInput.fileHandleForWriting.write(
+            Data(
+                ("BEGIN; INSERT INTO ballot_receipt (survey_id, receipt) VALUES (10, '\(key)'); "
+                    + "INSERT INTO browser_ballot (survey_id, browser) VALUES (10, '\(browser)'); "
+                    + "UPDATE answer SET votes = votes + 1 WHERE id IN (1000, 1010);\n").utf8))
+        try await waitFor(2, "application_name IN ('gate', 'original') AND state = 'idle in transaction'")
+        var fillers: [Task<SurveyStoreError.Code?, Error>] = []
+        for lane in 1...2 {
+            fillers.append(send(Ballot(choices: [100: 1001, 101: 1011])))
+            try await waitFor(lane, "wait_event_type = 'Lock'")
         }
+        let other = send(Ballot(choices: [100: 1001, 101: 1011], browser: browser, receipt: .random()))
+        try await Task.sleep(for: .milliseconds(300))
+        let copies = (0..<5).map { _ in send(ballot) }
+        try await Task.sleep(for: .milliseconds(300))
+        gate.input("COMMIT;\n")
+        #expect(try gate.finish(within: .seconds(30)).status == 0)
+        for filler in fillers { #expect(try await filler.value == nil) }
+        // Now the batch of the other ballot and the copies waits on the original's browser row.
+        try await waitFor(1, "wait_event_type = 'Lock'")
+        // To make the lookup fail: a lock on the receipts, queued behind that statement, holds
+        // the lookup that follows it until the lookup's connection is ended.
+        let lookup = "query LIKE '%AS given(survey_id, receipt)%' AND wait_event_type = 'Lock'"
+        let lock = lookupFails ? try session("lock") : nil
+        if let lock {
+            lock.standardInput.fileHandleForWriting.write(
+                Data("BEGIN; LOCK TABLE ballot_receipt IN ACCESS EXCLUSIVE MODE;\n".utf8))
+            try await waitFor(1, "application_name = 'lock' AND wait_event_type = 'Lock'")
+        }
+        original.input("COMMIT;\n")
+        #expect(try original.finish(within: .seconds(30)).status == 0)
+        if let lock {
+            try await waitFor(1, lookup)
+            try TestPostgres.psql(
+                database,
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
+                    + "AND pid <> pg_backend_pid() AND \(lookup)")
+            lock.input("COMMIT;\n")
+            #expect(try lock.finish(within: .seconds(30)).status == 0)
+        }
+        #expect(try await other.value == (lookupFails ? .unconfirmed : .alreadyVoted))
+        for copy in copies { #expect(try await copy.value == (lookupFails ? .unconfirmed : nil)) }
+        #expect(try await send(ballot).value == nil)
         #expect(
             try #require(try await store.survey(id: 10)).questions.map { $0.answers.map(\.votes) } == [
-                [6, 0], [6, 0],
+                [1, 2], [1, 2],
             ])
     }
 
