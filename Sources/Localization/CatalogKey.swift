@@ -21,6 +21,8 @@ public enum CatalogKey: String, Sendable, CaseIterable {
     case formUnexpectedField = "form.unexpectedField"
     case formAnsweredTwice = "form.answeredTwice"
     case formInvalidChoice = "form.invalidChoice"
+    case formNotConfirmed = "form.notConfirmed"
+    case formNotRecorded = "form.notRecorded"
     // The results page
     case resultsDates = "results.dates"
     case resultsData = "results.data"

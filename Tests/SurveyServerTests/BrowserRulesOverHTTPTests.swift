@@ -141,29 +141,39 @@ struct BrowserRulesOverHTTPTests {
         let (site, server) = try Self.demo(["--ballot-deadline", "1"])
         defer { server.stop() }
         // Another process holds the write lock well past the ballot deadline (1 s), then lets go.
-        let holder = try ScriptProcess(
-            python: """
-                import sqlite3, sys, time
-                db = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)
-                db.execute("BEGIN EXCLUSIVE")
-                print("locked", flush=True)
-                time.sleep(6)
-                db.execute("ROLLBACK")
-                """, arguments: [site.database])
+        let holder = try ScriptProcess.holdingTheWriteLock(of: site.database)
         defer { holder.stop() }
-        #expect(holder.firstLine.hasPrefix("locked"))
         let ballot = try server.post("/surveys/2", body: "q3=7&q4=11")
         // Answered while the lock is still held: the deadline, not the lock, ended the wait.
         #expect(holder.isRunning)
         #expect(ballot.status == 503)
-        #expect(ballot.header("Retry-After") != nil)
+        #expect(ballot.header("Retry-After") == "2")
         #expect(ballot.header("Content-Type") == "text/html; charset=utf-8")
-        #expect(ballot.text.contains("try again"))
+        // The form again, filled in: nothing was recorded, so it carries a new receipt.
+        #expect(ballot.text.contains("your vote was not recorded") && ballot.text.contains("Reference: "))
+        #expect(ballot.text.contains("name=\"q3\" value=\"7\" checked"))
+        // A form's ballot gets its form again, filled in, with its own receipt.
+        let receipt = "bUsYbUsYbUsYbUsY-_0123"
+        let form = try server.post("/surveys/2", body: "q3=8&q4=11&receipt=\(receipt)")
+        #expect(holder.isRunning)
+        #expect(form.status == 503 && form.header("Retry-After") != nil && form.header("Cache-Control") == "no-store")
+        #expect(form.text.contains("your vote was not recorded"))
+        #expect(form.text.contains("<input type=\"hidden\" name=\"receipt\" value=\"\(receipt)\""))
+        #expect(
+            form.text.contains("name=\"q3\" value=\"8\" checked")
+                && form.text.contains("name=\"q4\" value=\"11\" checked"))
+        #expect(form.text.components(separatedBy: " checked").count == 3, "one answer chosen per question")
+        // Nothing was recorded: the answers may still be changed.
+        #expect(!form.text.contains(" disabled>") && !form.text.contains("<input type=\"hidden\" name=\"q3\""))
         // The lock is released: a ballot given up must not land late.
+        holder.input("done\n")
         #expect(try holder.waitUntilExit() == 0)
         #expect(try Self.votes(site) == [[0, 0, 0, 0], [0, 0, 0, 0]])
         #expect(try server.post("/surveys/2", body: "q3=7&q4=11").status == 303)
         #expect(try Self.votes(site) == [[1, 0, 0, 0], [1, 0, 0, 0]])
+        // The form sent again, twice (its answer lost once), counts once.
+        for _ in 0..<2 { #expect(try server.post("/surveys/2", body: "q3=8&q4=11&receipt=\(receipt)").status == 303) }
+        #expect(try Self.votes(site) == [[1, 1, 0, 0], [2, 0, 0, 0]])
         #expect(server.logContains("database busy on POST /surveys/2"))
     }
 

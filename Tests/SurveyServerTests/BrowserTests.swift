@@ -219,6 +219,39 @@ struct BrowserTests {
         #expect(try demo.openSurveyVotes() == [[3, 0, 0, 0], [3, 0, 0, 0]])
     }
 
+    /// The database stays locked past the ballot deadline: the voter gets the form back, filled
+    /// in, says so in words, and voting again once it is free counts the ballot once.
+    @Test func aBallotTheDatabaseCouldNotTakeGivesTheFormBackFilledIn() throws {
+        let demo = try DemoSite(["--ballot-deadline", "1"])
+        let browser = try Self.browser()
+        try browser.open(demo.base + "/surveys/2")
+        let receipt = try #require(
+            try browser.run("return new FormData(document.forms[0]).get('receipt')") as? String)
+        try browser.click(try browser.element("#question-3 label:nth-of-type(2)"))
+        try browser.click(try browser.element("#question-4 label:nth-of-type(1)"))
+        let holder = try ScriptProcess.holdingTheWriteLock(of: demo.site.database)
+        defer { holder.stop() }
+        try browser.click(try browser.element("form button[type=submit]"))
+        try browser.waitUntil(
+            "return document.readyState === 'complete' && document.querySelector('[role=alert]') !== null")
+        let alert = try #require(
+            try browser.run("return document.querySelector('[role=alert]').textContent") as? String)
+        #expect(alert.contains("your vote was not recorded"), "\(alert)")
+        let kept = try browser.run(
+            """
+            const form = new FormData(document.forms[0]);
+            return [form.get('receipt'), form.get('q3'), form.get('q4')];
+            """)
+        #expect(kept as? [String] == [receipt, "8", "11"], "\(String(describing: kept))")
+        try Self.save(try browser.screenshot(), as: "form-not-recorded.png")
+        holder.input("done\n")
+        #expect(try holder.waitUntilExit() == 0)
+        #expect(try demo.openSurveyVotes() == [[0, 0, 0, 0], [0, 0, 0, 0]])
+        try browser.click(try browser.element("form button[type=submit]"))
+        try browser.waitUntil("return location.pathname === '/surveys/2/thanks'")
+        #expect(try demo.openSurveyVotes() == [[0, 1, 0, 0], [1, 0, 0, 0]])
+    }
+
     @Test func ballotsPostedFromAnotherOriginAreRefused() throws {
         let demo = try DemoSite()
         let browser = try Self.browser()

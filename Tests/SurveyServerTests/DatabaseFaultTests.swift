@@ -17,6 +17,14 @@ struct DatabaseFaultTests {
         var retryAfter: String?
         var unconfirmed: Bool
         var error: String?
+        /// What was sent: a form's answers with a receipt of its own.
+        var body = ""
+        /// The receipt of the form a 503 gave back, filled in, to send again.
+        var formReceipt: String?
+        /// That form has the answers sent chosen.
+        var chosenAsSent = false
+        /// That form's answers are locked (`disabled`) and go again as sent, in hidden fields.
+        var sentAsIs = false
     }
 
     static func serve(
@@ -34,16 +42,26 @@ struct DatabaseFaultTests {
 
     static func vote(_ server: ServerProcess) -> Answer {
         let start = ContinuousClock.now
+        // 22 base64url characters, as a form's receipt is.
+        let receipt = String(UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(22))
+        let body = "q3=7&q4=11&receipt=\(receipt)"
         do {
-            let response = try server.post("/surveys/2", body: "q3=7&q4=11")
+            let response = try server.post("/surveys/2", body: body)
+            let marker = "<input type=\"hidden\" name=\"receipt\" value=\""
             return Answer(
                 status: response.status, seconds: Self.seconds(ContinuousClock.now - start),
                 retryAfter: response.header("Retry-After"),
-                unconfirmed: response.text.contains("may or may not have been counted"))
+                unconfirmed: response.text.contains("may or may not have been counted"), body: body,
+                formReceipt: response.text.range(of: marker).map { String(response.text[$0.upperBound...].prefix(22)) },
+                chosenAsSent: response.text.contains("name=\"q3\" value=\"7\" checked")
+                    && response.text.contains("name=\"q4\" value=\"11\" checked"),
+                sentAsIs: response.text.contains("<input type=\"hidden\" name=\"q3\" value=\"7\">")
+                    && response.text.contains("<input type=\"hidden\" name=\"q4\" value=\"11\">")
+                    && response.text.contains(" disabled>"))
         } catch {
             return Answer(
                 status: -1, seconds: Self.seconds(ContinuousClock.now - start), unconfirmed: false,
-                error: "\(error)")
+                error: "\(error)", body: body)
         }
     }
 
@@ -180,6 +198,34 @@ struct DatabaseFaultTests {
             counted <= acknowledged + unconfirmed,
             "\(acknowledged) acknowledged + \(unconfirmed) unconfirmed < \(counted) recorded")
 
+        // Each refused ballot's page gave its form back, with the receipt it was sent with (or
+        // said what happened, when the survey could not be read). Every form sent again counts
+        // once in all: the voters' ballots are then all counted, each exactly once.
+        let formsBack = failed.filter { $0.formReceipt != nil }
+        #expect(!formsBack.isEmpty, "no refused ballot got its form back")
+        for answer in formsBack { #expect(answer.body.hasSuffix("receipt=\(answer.formReceipt!)"), "\(answer.body)") }
+        #expect(formsBack.allSatisfy { $0.chosenAsSent }, "a form came back without the answers sent")
+        // One that may have counted above all: sent again under its receipt, it counts once, so
+        // its answers go again as they were (other answers under it would be another ballot).
+        #expect(
+            failed.filter(\.unconfirmed).allSatisfy { $0.formReceipt != nil && $0.sentAsIs },
+            "an unconfirmed ballot lost its form")
+        #expect(!failed.contains { !$0.unconfirmed && $0.sentAsIs }, "an unrecorded ballot's answers were locked")
+        // Sent again as a person would: after a 503, again once its Retry-After has passed.
+        var sentAgain = 0
+        for answer in failed {
+            var status = 0
+            for _ in 0..<5 where status != 303 {
+                let again = try server.post("/surveys/2", body: answer.body)
+                status = again.status
+                sentAgain += 1
+                if status == 503 { usleep(UInt32(min(Int(again.header("Retry-After") ?? "1") ?? 1, 2)) * 1_000_000) }
+            }
+            #expect(status == 303, "sent again: \(status)")
+        }
+        #expect(try Self.recorded(cluster) - before.0 == all.count, "\(all.count) ballots in all")
+        #expect(try Self.recorded(cluster, answer: 11) - before.1 == all.count)
+
         // And counts are exact afterwards.
         let settled = try Self.recorded(cluster)
         for _ in 0..<10 { #expect(Self.vote(server).status == 303) }
@@ -187,6 +233,8 @@ struct DatabaseFaultTests {
         print(
             "database faults: \(all.count) ballots, \(acknowledged) acknowledged, \(failed.count) failed "
                 + "(\(duringTheCrash) in the crash, \(duringTheHang.count) in the hang, \(unconfirmed) unconfirmed), "
+                + "\(formsBack.count) given their form back; all \(all.count) counted once after sending "
+                + "\(sentAgain) times again; "
                 + "slowest \(slowest) s, ballots again \(recovery) s after the restart")
     }
 

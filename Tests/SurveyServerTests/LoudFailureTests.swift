@@ -84,7 +84,11 @@ struct LoudFailureTests {
         #expect(response.status == 503)
         #expect(response.header("Content-Type") == "text/html; charset=utf-8")
         #expect(response.header("Retry-After") == "5")
-        #expect(response.text.contains("nothing was recorded"))
+        // The form again, filled in, saying nothing was recorded.
+        #expect(response.text.contains("busy or unavailable, so your vote was not recorded"))
+        #expect(
+            response.text.contains("name=\"q3\" value=\"7\" checked")
+                && response.text.contains("name=\"q4\" value=\"12\" checked"))
         #expect(server.logContains("database failure on POST /surveys/2"))
         #expect(try server.get("/healthz").status == 200)
         server.stop()

@@ -694,6 +694,7 @@ public func isPNG(_ bytes: some Sequence<UInt8>) -> Bool {
 public final class ScriptProcess: @unchecked Sendable {
     let process = Process()
     let output = Pipe()
+    let standardInput = Pipe()
     /// The first line the script printed.
     public private(set) var firstLine = ""
 
@@ -703,6 +704,7 @@ public final class ScriptProcess: @unchecked Sendable {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", "-c", source] + arguments
         process.standardOutput = output
+        process.standardInput = standardInput
         try process.run()
         let newline = UInt8(ascii: "\n")
         let read = ChildProcess.read(
@@ -722,7 +724,34 @@ public final class ScriptProcess: @unchecked Sendable {
 
     deinit { stop() }
 
+    /// A process that holds SQLite's write lock on `database` (`BEGIN EXCLUSIVE`) from its
+    /// start until `input(_:)` sends it a line, then lets go and exits.
+    public static func holdingTheWriteLock(of database: String) throws -> ScriptProcess {
+        let holder = try ScriptProcess(
+            python: """
+                import sqlite3, sys
+                db = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)
+                db.execute("BEGIN EXCLUSIVE")
+                print("locked", flush=True)
+                sys.stdin.readline()
+                db.execute("ROLLBACK")
+                """, arguments: [database])
+        guard holder.firstLine.hasPrefix("locked") else {
+            holder.stop()
+            throw ChildTimeout(description: "the lock holder printed \(holder.firstLine) instead of \"locked\"")
+        }
+        return holder
+    }
+
     public var isRunning: Bool { process.isRunning }
+
+    /// Writes `text` to the script's standard input and closes it (a script waiting on
+    /// `sys.stdin.readline()` goes on).
+    public func input(_ text: String) {
+        // A script that died already has no reader: writing would raise SIGPIPE.
+        if process.isRunning { try? standardInput.fileHandleForWriting.write(contentsOf: Data(text.utf8)) }
+        try? standardInput.fileHandleForWriting.close()
+    }
 
     /// Waits, at most `timeout`, for the script to end; its exit status. A script still running
     /// then is ended and the wait throws.

@@ -104,6 +104,8 @@ struct BallotRoutes: Sendable {
             throw ServiceError.notTakingVotes(survey, today: site.today)
         } catch let error as SurveyStoreError where error.code == .notFound {
             throw ServiceError.noSuchSurvey()  // deleted since `ballotSurveys` saw it
+        } catch let error as SurveyStoreError where [.busy, .database, .unconfirmed].contains(error.code) {
+            throw Self.formAgain(after: error, survey, choices: choices, fresh: fresh, pages: pages, id: context.id)
         }
         var response = Response(
             status: .seeOther, headers: [.location: "/surveys/\(survey.id)/thanks", .contentLength: "0"])
@@ -118,6 +120,27 @@ struct BallotRoutes: Sendable {
                         sent, adding: formReceipt, surveyID: survey.id, secure: context.client.isHTTPS)))
         }
         return response
+    }
+
+    /// The store's failure, answered (503, logged as ever) with the form again, filled in, so the
+    /// voter loses no answer. A ballot that may have counted keeps the receipt it was recorded
+    /// under, so that sending it again counts it once; one the store did not record gets a receipt
+    /// not yet answered for. An unconfirmed ballot recorded under no receipt of the form's (a form
+    /// restored after it was answered, a client without receipts) cannot be sent again safely: it
+    /// gets the message page, which says to wait before voting again.
+    static func formAgain(
+        after error: SurveyStoreError, _ survey: Survey, choices: [Int64: Int64], fresh: BallotReceipt?, pages: Pages,
+        id: String
+    ) -> ServiceError {
+        var failure = error.serviceError
+        if error.code == .unconfirmed {
+            guard let fresh else { return failure }
+            failure.page = pages.form(survey, receipt: fresh, problem: .notConfirmed(reference: id), chosen: choices)
+        } else {
+            failure.page = pages.form(
+                survey, receipt: fresh ?? .random(), problem: .notRecorded(reference: id), chosen: choices)
+        }
+        return failure
     }
 
     /// The form again, with the problem shown. After the store refused the ballot it keeps the

@@ -116,6 +116,9 @@ struct ServiceError: HTTPResponseError, Sendable {
     var words: Words?
     /// The language of the survey the failure belongs to; nil: the reader's (`Accept-Language`).
     var language: LanguageTag?
+    /// The page shown instead of the message page, on page routes: the vote form again, filled
+    /// in, after a ballot the store could not take.
+    var page: String?
     /// A failure of the server rather than of the request is logged when it is answered: at this
     /// level, as "<what> <method> <path>: <cause>" ("database busy on POST /surveys/2: …").
     var log: (level: Logger.Level, what: String, cause: String)?
@@ -245,6 +248,11 @@ struct ServiceError: HTTPResponseError, Sendable {
     )
         -> Response
     {
+        if let page {
+            var response = Response.html(page, status: status)
+            response.headers[.cacheControl] = "no-store"
+            return response
+        }
         guard let words else {
             return Response(
                 status: status, headers: [.contentType: "text/html; charset=utf-8"],

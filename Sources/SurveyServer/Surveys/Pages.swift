@@ -155,6 +155,8 @@ struct Pages: Sendable {
             var text: String
             var missing: Bool
             var answers: [Answer]
+            /// Shown but not to be changed (`disabled`): the answers go as `sentChoices`.
+            var locked: Bool
         }
 
         /// The alert above the form, with links to the questions left unanswered.
@@ -172,6 +174,9 @@ struct Pages: Sendable {
         var words: [String: String]
         var id: Int64
         var receipt: String
+        /// A ballot that may have counted goes again exactly as sent, in hidden fields: under its
+        /// receipt, other answers would be another ballot.
+        var sentChoices: [Answer]
         var title: String
         var closes: String
         var questions: [Question]
@@ -185,12 +190,18 @@ struct Pages: Sendable {
         case answeredTwice
         case invalidChoice
         case unanswered
+        /// The store could not say whether the ballot counted (`reference` is the request's id,
+        /// as in the log); sent again with its receipt, it counts once.
+        case notConfirmed(reference: String)
+        /// The store was busy or unavailable and recorded nothing.
+        case notRecorded(reference: String)
     }
 
     /// The vote form, in the survey's language, carrying `receipt` (a new one for each form
     /// served, so each filled-in form is one ballot however often it is sent). `problem` is shown
     /// (as an alert) only when there is one; `missing` marks the unanswered questions, and
-    /// `chosen` keeps the answers already picked.
+    /// `chosen` keeps the answers already picked. After `notConfirmed` the answers are shown
+    /// locked, and sent again as they were.
     func form(
         _ survey: Survey, receipt: BallotReceipt, problem: BallotProblem? = nil, chosen: [Int64: Int64] = [:],
         missing: Set<Int64> = []
@@ -205,22 +216,32 @@ struct Pages: Sendable {
             case .answeredTwice: return localizer.text(.formAnsweredTwice)
             case .invalidChoice: return localizer.text(.formInvalidChoice)
             case .unanswered: return localizer.plural(.answerThese, count: unanswered.count)
+            case .notConfirmed(let reference):
+                return localizer.text(.formNotConfirmed) + " "
+                    + localizer.text(.errorReference, ["reference": reference])
+            case .notRecorded(let reference):
+                return localizer.text(.formNotRecorded) + " "
+                    + localizer.text(.errorReference, ["reference": reference])
             }
+        }
+        var locked = false
+        if case .notConfirmed = problem { locked = true }
+        let questions = survey.questions.map { question in
+            BallotForm.Question(
+                questionID: question.id, text: question.text, missing: missing.contains(question.id),
+                answers: question.answers.map { answer in
+                    BallotForm.Answer(
+                        questionID: question.id, answerID: answer.id, text: answer.text,
+                        checked: chosen[question.id] == answer.id)
+                }, locked: locked)
         }
         return page(
             "form", title: survey.title,
             BallotForm(
-                words: Self.words(localizer), id: survey.id, receipt: receipt.text, title: survey.title,
+                words: Self.words(localizer), id: survey.id, receipt: receipt.text,
+                sentChoices: locked ? questions.flatMap { $0.answers.filter(\.checked) } : [], title: survey.title,
                 closes: localizer.text(.formOpenUntil, ["date": Self.day(survey.closes, localizer)]),
-                questions: survey.questions.map { question in
-                    BallotForm.Question(
-                        questionID: question.id, text: question.text, missing: missing.contains(question.id),
-                        answers: question.answers.map { answer in
-                            BallotForm.Answer(
-                                questionID: question.id, answerID: answer.id, text: answer.text,
-                                checked: chosen[question.id] == answer.id)
-                        })
-                },
+                questions: questions,
                 error: problem.map { problem in
                     BallotForm.Problem(
                         message: message(problem), hasMissing: !unanswered.isEmpty,
@@ -460,8 +481,10 @@ struct Pages: Sendable {
         {{/error}}
         <form method="post" action="/surveys/{{id}}">
         <input type="hidden" name="receipt" value="{{receipt}}" autocomplete="off">
+        {{#sentChoices}}<input type="hidden" name="q{{questionID}}" value="{{answerID}}">
+        {{/sentChoices}}
         {{#questions}}
-        <fieldset id="question-{{questionID}}"{{#missing}} class="missing" aria-describedby="ballot-error"{{/missing}}>
+        <fieldset id="question-{{questionID}}"{{#missing}} class="missing" aria-describedby="ballot-error"{{/missing}}{{#locked}} disabled{{/locked}}>
         <legend><bdi>{{text}}</bdi>{{#missing}} <span class="required-note">{{words.form_notAnswered}}</span>{{/missing}}</legend>
         {{#answers}}<label><input type="radio" name="q{{questionID}}" value="{{answerID}}"{{#checked}} checked{{/checked}}> <bdi>{{text}}</bdi></label>
         {{/answers}}
