@@ -596,10 +596,10 @@ final class Lane: Sendable {
                 }
             } catch {
                 logger.warning("ballots: the receipts of refused ballots could not be read: \(error)")
-                if PostgresSurveyStore.sqlState(error) == nil {
-                    health.failed()
-                    await drop(connection)
-                }
+                // A plain read failing means the connection is going (a server error here is its
+                // backend ended): the next batch opens a new one rather than meet it closing.
+                if PostgresSurveyStore.sqlState(error) == nil { health.failed() }
+                await drop(connection)
                 for (index, _, _) in refusedWithReceipts {
                     written.refused.remove(index)
                     written.unconfirmed.insert(index)

@@ -403,7 +403,14 @@ struct StoreTests {
         }
         #expect(try await other.value == (lookupFails ? .unconfirmed : .alreadyVoted))
         for copy in copies { #expect(try await copy.value == (lookupFails ? .unconfirmed : nil)) }
-        #expect(try await send(ballot).value == nil)
+        // Sent again, as a voter told "unconfirmed" would (again, if the lane is still
+        // reconnecting), it is answered as recorded.
+        var resent: [SurveyStoreError.Code?] = []
+        while resent.count < 5, resent.last != .some(nil) {
+            if !resent.isEmpty { try await Task.sleep(for: .milliseconds(300)) }
+            resent.append(try await send(ballot).value)
+        }
+        #expect(resent.last == .some(nil), "\(resent)")
         #expect(
             try #require(try await store.survey(id: 10)).questions.map { $0.answers.map(\.votes) } == [
                 [1, 2], [1, 2],
